@@ -1,0 +1,729 @@
+// storage::log — one partition's log: Kafka record batches appended as received, in segments
+// named and indexed as Apache Kafka does (file_names.hpp, index.hpp), read back as zero-copy
+// slices (read_result.hpp), with the storage backend (backend.hpp), the flush policy (flush.hpp)
+// and the clock as compile-time policies and the numbers in log_config.
+//
+//   storage::log<storage::file_backend, flush::every_messages> l{"/data/orders-0", cfg};
+//   l.append(batch);                                   // baseOffset must equal log_end_offset()
+//   auto r = l.read(offset{0}, 1 << 20, l.log_end_offset());   // whole batches as slices
+//
+// Offsets: log_start_offset() <= flushed_offset() <= log_end_offset(). Everything below the flushed
+// offset is durable (fdatasync'ed); everything below the log end offset is readable.
+//
+// Life cycle and recovery. The constructor opens the directory. If the clean-shutdown marker is
+// there (close() wrote it after syncing everything), indexes are loaded from their files and only
+// the batches after the last index entry of each segment are checked. Otherwise the last segment
+// is scanned batch by batch (length, magic, CRC-32C via wire::validate, contiguous offsets) and
+// cut at the first torn or corrupt batch; a segment whose index files are missing or inconsistent
+// is rebuilt the same way, and segments after a cut are deleted. Earlier segments were synced with
+// their indexes when the log rolled past them, so they need no scan. Corrupt bytes are never
+// served. Segment rolls sync the old segment: a roll under flush::never costs one fdatasync.
+//
+// Thread-safety: NOT thread-safe, including the const calls (they share the backend's state with
+// append). The owner serialises every call on one log (the broker holds a mutex per partition).
+// What read() returns stays valid after that lock is released, while appends, rolls, retention and
+// truncation continue: slices keep their memory or file alive and those bytes are not rewritten
+// (except by truncate_to() for file ranges, as in Kafka).
+//
+// Errors: the constructor throws std::system_error (I/O failure, io_uring unavailable) or
+// std::invalid_argument (log_config out of range, naming the Kafka property). The other calls
+// return std::error_code (local_error::invalid_argument for a batch that does not fit, closed after
+// close(), or the operating system's error) and leave the log as it was.
+#pragma once
+
+#include <gregor/core/buffer.hpp>
+#include <gregor/core/clock.hpp>
+#include <gregor/core/error.hpp>
+#include <gregor/core/strong_types.hpp>
+#include <gregor/storage/backend.hpp>
+#include <gregor/storage/file_names.hpp>
+#include <gregor/storage/flush.hpp>
+#include <gregor/storage/index.hpp>
+#include <gregor/storage/log_config.hpp>
+#include <gregor/storage/read_result.hpp>
+#include <gregor/wire/record_batch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <set>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace gregor::storage {
+
+namespace detail {
+
+/// Reads batch headers one after another without reading the records: direct views with the
+/// memory backend, one read of up to 8 KiB per window with file backends.
+template <typename Backend>
+class header_walker {
+public:
+    static constexpr std::size_t window = 8192;
+
+    header_walker(const Backend& b, const typename Backend::file& f, std::uint64_t pos, std::uint64_t end) noexcept
+        : b_(&b), f_(&f), pos_(pos), end_(end) {}
+
+    /// The header of the batch at position(), if a plausible batch lies there wholly before the
+    /// end: magic 2, a length covering at least the header, lastOffsetDelta >= 0.
+    std::optional<wire::batch_header> peek() {
+        namespace L = wire::batch_layout;
+        if (pos_ >= end_ || end_ - pos_ < L::header_size) return std::nullopt;
+        if (pos_ < win_pos_ || pos_ + L::header_size > win_pos_ + win_.size()) {
+            const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(window, end_ - pos_));
+            win_ = b_->read(*f_, pos_, want, scratch_, ec_);
+            win_pos_ = pos_;
+            if (ec_ || win_.size() < L::header_size) return std::nullopt;
+        }
+        auto h = wire::batch_header::parse(win_.subspan(static_cast<std::size_t>(pos_ - win_pos_)));
+        if (!h || h->magic != L::current_magic || h->last_offset_delta < 0 ||
+            h->batch_length < static_cast<std::int32_t>(L::header_size - L::log_overhead) ||
+            h->total_size() > end_ - pos_)
+            return std::nullopt;
+        return h;
+    }
+    void skip(const wire::batch_header& h) noexcept { pos_ += h.total_size(); }
+    [[nodiscard]] std::uint64_t position() const noexcept { return pos_; }
+    [[nodiscard]] const std::error_code& error() const noexcept { return ec_; }
+
+private:
+    const Backend* b_;
+    const typename Backend::file* f_;
+    std::uint64_t pos_;
+    std::uint64_t end_;
+    std::uint64_t win_pos_ = 0;
+    bytes_view win_;
+    byte_buffer scratch_;
+    std::error_code ec_;
+};
+
+inline bool ends_with(std::string_view s, std::string_view suffix) noexcept {
+    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+} // namespace detail
+
+template <storage_backend Backend, flush_policy Flush = flush::never, clock Clock = system_clock>
+class log {
+    static_assert(storage_backend<Backend>,
+                  "gregor::storage::log: the Backend policy must satisfy gregor::storage::storage_backend "
+                  "(memory_backend, file_backend, uring_backend or a decorator of one)");
+    static_assert(flush_policy<Flush>,
+                  "gregor::storage::log: the Flush policy must provide on_append(records, now) -> bool, "
+                  "on_tick(now) -> bool and on_flushed(now), and be constructible from log_config");
+    static_assert(clock<Clock>, "gregor::storage::log: the Clock policy must provide now() and wall_ms()");
+
+public:
+    using backend_type = Backend;
+    using flush_type = Flush;
+    using clock_type = Clock;
+
+    /// Opens (creating if needed) the partition directory `dir` and recovers it. Throws
+    /// std::system_error on I/O failure or when the backend is unavailable (io_uring), and
+    /// std::invalid_argument when `cfg` is out of range.
+    log(std::filesystem::path dir, log_config cfg, typename Backend::options opts = {}, Clock clk = {})
+        : dir_(std::move(dir)), cfg_(checked(cfg)), backend_(dir_, opts), flush_(cfg_), clock_(clk) {
+        open_();
+    }
+    log(const log&) = delete;
+    log& operator=(const log&) = delete;
+    ~log() {
+        try {
+            close();
+        } catch (...) {  // a destructor must not throw; the next open recovers
+        }
+    }
+
+    /// Appends one batch (validated by the caller) whose baseOffset is log_end_offset(). Rolls a
+    /// new segment first when log.segment.bytes or log.roll.ms says so, indexes the batch (one
+    /// entry per index.interval.bytes), and syncs it when the flush policy asks.
+    std::error_code append(bytes_view batch) {
+        namespace L = wire::batch_layout;
+        if (closed_) return make_error_code(local_error::closed);
+        if (batch.size() < L::header_size) return make_error_code(local_error::invalid_argument);
+        const auto h = *wire::batch_header::parse(batch);
+        if (h.total_size() != batch.size() || h.magic != L::current_magic || h.last_offset_delta < 0 ||
+            h.base_offset != log_end_)
+            return make_error_code(local_error::invalid_argument);
+        const auto now_ms = clock_.wall_ms();
+        if (should_roll(segments_.back(), h, batch.size(), now_ms)) {
+            if (auto ec = roll_()) return ec;
+        }
+        auto& s = segments_.back();
+        const auto now = clock_.now();
+        const bool sync = flush_.on_append(static_cast<std::int64_t>(h.last_offset_delta) + 1, now);
+        const auto pos = s.size;
+        if (auto ec = backend_.append(s.file, pos, batch, sync)) {
+            (void)backend_.truncate(s.file, pos);  // best effort; the next append overwrites it anyway
+            return ec;
+        }
+        if (s.size == 0) s.roll_start_ms = now_ms;
+        s.last_append_ms = now_ms;
+        index_batch(s, h, pos);
+        log_end_ = s.next;
+        if (sync) {
+            flushed_ = log_end_;
+            flush_.on_flushed(now);
+        }
+        return {};
+    }
+
+    /// Whole batches starting with the one that contains `from`, with base offsets below
+    /// `upper_bound`, up to `max_bytes` in total — except that the first batch is returned whole even
+    /// if it is larger (KIP-74). Empty when `from` is outside [log start, log end) or >= upper_bound.
+    /// May span segments.
+    read_result read(offset from, std::size_t max_bytes, offset upper_bound) const {
+        read_result r;
+        if (from < log_start_ || from >= log_end_ || from >= upper_bound) return r;
+        std::uint64_t budget = max_bytes;
+        bool first = true;
+        for (auto i = segment_for(from); i < segments_.size(); ++i) {
+            const auto& s = segments_[i];
+            if (s.base >= upper_bound) break;
+            if (s.size == 0 || s.next <= from) continue;
+            std::uint64_t pos = 0;
+            if (first) {
+                const auto at = locate(s, from);
+                if (!at) continue;
+                pos = at->first;
+            }
+            const auto [end, stopped] = extend(s, pos, budget, upper_bound, first);
+            if (end > pos) {
+                backend_.slices(s.file, pos, static_cast<std::size_t>(end - pos), r.slices);
+                r.bytes += static_cast<std::size_t>(end - pos);
+                budget -= std::min(budget, end - pos);
+                first = false;
+            }
+            if (stopped) break;
+        }
+        return r;
+    }
+
+    [[nodiscard]] offset log_start_offset() const noexcept { return log_start_; }
+    [[nodiscard]] offset log_end_offset() const noexcept { return log_end_; }
+    /// Everything below this offset is durable.
+    [[nodiscard]] offset flushed_offset() const noexcept { return flushed_; }
+    [[nodiscard]] const log_config& config() const noexcept { return cfg_; }
+    [[nodiscard]] const std::filesystem::path& directory() const noexcept { return dir_; }
+    [[nodiscard]] std::size_t segment_count() const noexcept { return segments_.size(); }
+    /// Base offsets of the segments, oldest first.
+    [[nodiscard]] std::vector<offset> segment_base_offsets() const {
+        std::vector<offset> v;
+        for (const auto& s : segments_) v.push_back(s.base);
+        return v;
+    }
+    /// Bytes stored over all segments.
+    [[nodiscard]] std::uint64_t size_bytes() const noexcept {
+        std::uint64_t n = 0;
+        for (const auto& s : segments_) n += s.size;
+        return n;
+    }
+    [[nodiscard]] Backend& backend() noexcept { return backend_; }
+
+    /// Makes everything appended so far durable.
+    std::error_code flush() {
+        if (flushed_ >= log_end_) return {};
+        if (closed_) return make_error_code(local_error::closed);
+        // Only the active segment can hold unsynced bytes: a roll syncs the segment it leaves.
+        if (auto ec = backend_.sync(segments_.back().file)) return ec;
+        flushed_ = log_end_;
+        flush_.on_flushed(clock_.now());
+        return {};
+    }
+
+    /// Time-driven work, called periodically by the owner: the interval flush
+    /// (log.flush.interval.ms), the time-based roll (log.roll.ms) and retention.
+    void tick() {
+        if (closed_) return;
+        const auto now = clock_.now();
+        if (flushed_ < log_end_ && flush_.on_tick(now)) (void)flush();
+        const auto& a = segments_.back();
+        if (a.size > 0 && clock_.wall_ms() - a.roll_start_ms >= cfg_.segment_ms) (void)roll_();
+        enforce_retention();
+    }
+
+    /// Drops everything at and after `o`. Batches are atomic: when `o` falls inside a batch, that
+    /// whole batch goes and the log end becomes its base offset. At or below the log start the log
+    /// is emptied and restarts at `o` (a follower's "truncate fully and start at").
+    std::error_code truncate_to(offset o) {
+        if (closed_) return make_error_code(local_error::closed);
+        if (o >= log_end_) return {};
+        if (o < offset{0}) return make_error_code(local_error::invalid_argument);
+        if (o <= log_start_) {
+            for (const auto& s : segments_) remove_files(s.base);
+            segments_.clear();
+            std::error_code ec;
+            segments_.push_back(new_segment(o, ec));
+            if (ec) {
+                segments_.clear();
+                return ec;
+            }
+            log_start_ = log_end_ = flushed_ = o;
+            return {};
+        }
+        const auto i = segment_for(o);
+        for (auto j = i + 1; j < segments_.size(); ++j) remove_files(segments_[j].base);
+        segments_.resize(i + 1);
+        auto& s = segments_.back();
+        std::uint64_t cut = s.size;
+        offset new_end = s.next;
+        if (const auto at = locate(s, o)) {
+            cut = at->first;
+            new_end = at->second.base_offset;
+        }
+        if (cut < s.size) {
+            if (auto ec = backend_.truncate(s.file, cut)) return ec;
+            if (auto ec = backend_.sync(s.file)) return ec;
+        }
+        if (cut == 0) new_end = s.base;
+        if (auto ec = rebuild_index(s, cut)) return ec;
+        s.next = new_end;
+        s.roll_start_ms = clock_.wall_ms();
+        log_end_ = new_end;
+        flushed_ = std::min(flushed_, log_end_);
+        return {};
+    }
+
+    /// Deletes whole segments from the oldest while they are past log.retention.ms (by their
+    /// largest batch timestamp) or while the log without them is still at least
+    /// log.retention.bytes, moving the log start offset. The active segment goes too when it is
+    /// expired (a new empty one is rolled first). Returns the number of segments deleted.
+    std::size_t enforce_retention() {
+        if (closed_ || (cfg_.retention_ms < 0 && cfg_.retention_bytes < 0)) return 0;
+        const auto now_ms = clock_.wall_ms();
+        std::uint64_t total = size_bytes();
+        std::size_t deleted = 0;
+        while (!segments_.empty()) {
+            const auto& s = segments_.front();
+            const bool active = segments_.size() == 1;
+            if (s.size == 0 && active) break;
+            const std::int64_t newest = s.max_timestamp >= 0 ? s.max_timestamp : s.last_append_ms;
+            const bool by_time = cfg_.retention_ms >= 0 && s.size > 0 && now_ms - newest > cfg_.retention_ms;
+            const bool by_size = cfg_.retention_bytes >= 0 && s.size > 0 &&
+                                 total - s.size >= static_cast<std::uint64_t>(cfg_.retention_bytes);
+            if (!(by_time || by_size || s.size == 0)) break;
+            if (active && roll_()) break;
+            total -= segments_.front().size;
+            remove_files(segments_.front().base);
+            segments_.erase(segments_.begin());
+            ++deleted;
+        }
+        log_start_ = segments_.front().base;
+        if (flushed_ < log_start_) flushed_ = log_start_;
+        return deleted;
+    }
+
+    /// The first offset whose timestamp is at or after `ts_ms` (ListOffsets): in the first batch
+    /// whose maxTimestamp >= ts_ms, the first record with timestamp >= ts_ms (the batch's base
+    /// offset for compressed or LogAppendTime batches). nullopt if no batch qualifies.
+    std::optional<offset> offset_for_timestamp(std::int64_t ts_ms) const {
+        for (const auto& s : segments_) {
+            if (s.size == 0 || s.max_timestamp < ts_ms) continue;
+            std::uint64_t pos = 0;
+            if (const auto e = s.tindex.lookup(ts_ms)) pos = s.index.lookup(e->relative_offset);
+            detail::header_walker<Backend> w(backend_, s.file, pos, s.size);
+            while (const auto h = w.peek()) {
+                if (h->max_timestamp >= ts_ms) return first_at_or_after(s, w.position(), *h, ts_ms);
+                w.skip(*h);
+            }
+        }
+        return std::nullopt;
+    }
+
+    /// Calls f(bytes_view batch) for every stored batch from the one containing `from` (or the log
+    /// start) to the log end, in order; f may return bool, false to stop. Views are valid during
+    /// the call only. Returns an I/O error if reading failed.
+    template <typename F>
+    std::error_code for_each_batch(offset from, F&& f) const {
+        if (from < log_start_) from = log_start_;
+        if (from >= log_end_) return {};
+        byte_buffer scratch;
+        bool first = true;
+        for (auto i = segment_for(from); i < segments_.size(); ++i) {
+            const auto& s = segments_[i];
+            if (s.size == 0 || s.next <= from) continue;
+            std::uint64_t pos = 0;
+            if (first) {
+                const auto at = locate(s, from);
+                if (!at) continue;
+                pos = at->first;
+                first = false;
+            }
+            detail::header_walker<Backend> w(backend_, s.file, pos, s.size);
+            while (const auto h = w.peek()) {
+                std::error_code ec;
+                const auto b = backend_.read(s.file, w.position(), h->total_size(), scratch, ec);
+                if (ec) return ec;
+                if (b.size() != h->total_size()) return make_error_code(local_error::io_error);
+                if constexpr (std::is_convertible_v<std::invoke_result_t<F&, bytes_view>, bool>) {
+                    if (!f(b)) return {};
+                } else {
+                    f(b);
+                }
+                w.skip(*h);
+            }
+            if (w.error()) return w.error();
+        }
+        return {};
+    }
+
+    /// Syncs everything, writes the active segment's indexes and the clean-shutdown marker. Later
+    /// appends, flushes and truncations return local_error::closed; reads still work.
+    void close() {
+        if (closed_) return;
+        auto ec = flush_all();
+        closed_ = true;
+        auto& s = segments_.back();
+        finalize_time_index(s);
+        if (!ec) ec = write_indexes(s);
+        if (!ec) (void)backend_.write_file(std::string(clean_shutdown_marker), {});
+    }
+
+private:
+    struct segment {
+        offset base{0};
+        offset next{0};                    // one past the last stored offset (== base when empty)
+        std::uint64_t size = 0;            // bytes of whole batches
+        typename Backend::file file{};
+        offset_index index;
+        time_index tindex;
+        std::int64_t max_timestamp = -1;   // largest batch maxTimestamp (-1: none)
+        offset offset_of_max_timestamp{0}; // last offset of the first batch that reached it
+        std::uint64_t bytes_since_index = 0;
+        std::int64_t roll_start_ms = 0;    // wall time of the first append (or of the open)
+        std::int64_t last_append_ms = 0;   // retention fallback when batches carry no timestamp
+    };
+
+    static log_config checked(const log_config& c) {
+        c.validate();
+        return c;
+    }
+
+    [[nodiscard]] std::string where(const std::string& what) const {
+        return "gregor::storage::log: " + what + " (" + dir_.string() + ")";
+    }
+
+    static std::uint32_t rel(const segment& s, offset o) noexcept {
+        return static_cast<std::uint32_t>(o - s.base);
+    }
+
+    bool should_roll(const segment& s, const wire::batch_header& h, std::size_t bytes, std::int64_t now_ms) const {
+        if (s.size == 0) return false;
+        return s.size + bytes > cfg_.segment_bytes || now_ms - s.roll_start_ms >= cfg_.segment_ms ||
+               h.last_offset() - s.base > std::numeric_limits<std::int32_t>::max();
+    }
+
+    /// Index bookkeeping for a batch stored at `pos` (append and rebuild share it).
+    void index_batch(segment& s, const wire::batch_header& h, std::uint64_t pos) {
+        if (h.max_timestamp > s.max_timestamp) {
+            s.max_timestamp = h.max_timestamp;
+            s.offset_of_max_timestamp = h.last_offset();
+        }
+        if (s.bytes_since_index > cfg_.index_interval_bytes) {
+            s.index.append(rel(s, h.last_offset()), static_cast<std::uint32_t>(pos));
+            if (s.max_timestamp >= 0) s.tindex.maybe_append(s.max_timestamp, rel(s, s.offset_of_max_timestamp));
+            s.bytes_since_index = 0;
+        }
+        s.bytes_since_index += h.total_size();
+        s.size = pos + h.total_size();
+        s.next = h.next_offset();
+    }
+
+    static void finalize_time_index(segment& s) {
+        if (s.max_timestamp >= 0) s.tindex.maybe_append(s.max_timestamp, rel(s, s.offset_of_max_timestamp));
+    }
+
+    std::error_code write_indexes(const segment& s) {
+        byte_buffer buf;
+        s.index.encode(buf);
+        if (auto ec = backend_.write_file(segment_file_name(s.base, index_suffix), buf.view())) return ec;
+        s.tindex.encode(buf);
+        return backend_.write_file(segment_file_name(s.base, time_index_suffix), buf.view());
+    }
+
+    void remove_files(offset base) {
+        (void)backend_.remove(segment_file_name(base, log_suffix));
+        (void)backend_.remove(segment_file_name(base, index_suffix));
+        (void)backend_.remove(segment_file_name(base, time_index_suffix));
+    }
+
+    segment new_segment(offset base, std::error_code& ec) {
+        segment s;
+        s.base = s.next = base;
+        s.file = backend_.open(segment_file_name(base, log_suffix), ec);
+        if (!ec && backend_.size(s.file) != 0) ec = backend_.truncate(s.file, 0);  // a stale leftover
+        s.roll_start_ms = s.last_append_ms = clock_.wall_ms();
+        return s;
+    }
+
+    /// Leaves the active segment: sync it with its indexes, then start a new one at the log end.
+    std::error_code roll_() {
+        auto& old = segments_.back();
+        if (old.size == 0) return {};
+        if (flushed_ < log_end_) {
+            if (auto ec = backend_.sync(old.file)) return ec;
+            flushed_ = log_end_;
+            flush_.on_flushed(clock_.now());
+        }
+        finalize_time_index(old);
+        if (auto ec = write_indexes(old)) return ec;
+        std::error_code ec;
+        auto s = new_segment(log_end_, ec);
+        if (ec) return ec;
+        segments_.push_back(std::move(s));
+        return {};
+    }
+
+    std::error_code flush_all() { return flushed_ >= log_end_ ? std::error_code{} : flush(); }
+
+    /// Index of the segment that holds `o` (the last one whose base is <= o; 0 if none).
+    [[nodiscard]] std::size_t segment_for(offset o) const noexcept {
+        auto it = std::upper_bound(segments_.begin(), segments_.end(), o,
+                                   [](offset v, const segment& s) { return v < s.base; });
+        return it == segments_.begin() ? 0 : static_cast<std::size_t>(std::prev(it) - segments_.begin());
+    }
+
+    /// Position and header of the first batch of `s` whose last offset is >= o.
+    std::optional<std::pair<std::uint64_t, wire::batch_header>> locate(const segment& s, offset o) const {
+        const std::uint64_t start = o <= s.base ? 0 : s.index.lookup(rel(s, o));
+        detail::header_walker<Backend> w(backend_, s.file, start, s.size);
+        while (const auto h = w.peek()) {
+            if (h->last_offset() >= o) return std::pair{w.position(), *h};
+            w.skip(*h);
+        }
+        return std::nullopt;
+    }
+
+    /// Where a read that starts at `pos` in `s` ends, and whether a limit stopped it before the
+    /// segment's end. Whole batches up to `budget` bytes with base offsets below `upper`; the batch
+    /// at `pos` counts even if larger when `take_first`. Jumps over batches by the index first.
+    std::pair<std::uint64_t, bool> extend(const segment& s, std::uint64_t pos, std::uint64_t budget, offset upper,
+                                          bool take_first) const {
+        std::uint64_t p = pos;
+        // Every batch before an index entry whose batch ends below `upper` and that lies within the
+        // budget is in the read, without looking at it.
+        const auto& e = s.index.entries();
+        const std::uint64_t limit = pos + budget;
+        const auto by_pos = std::upper_bound(e.begin(), e.end(), limit,
+                                             [](std::uint64_t v, const index_entry& x) { return v < x.position; });
+        const auto up_rel = upper - s.base;
+        auto by_off = e.end();
+        if (up_rel <= 0) by_off = e.begin();
+        else if (up_rel <= std::numeric_limits<std::uint32_t>::max())
+            by_off = std::lower_bound(e.begin(), e.end(), static_cast<std::uint32_t>(up_rel),
+                                      [](const index_entry& x, std::uint32_t v) { return x.relative_offset < v; });
+        const auto last = std::min(by_pos, by_off);
+        if (last != e.begin() && std::prev(last)->position > p) p = std::prev(last)->position;
+
+        detail::header_walker<Backend> w(backend_, s.file, p, s.size);
+        while (const auto h = w.peek()) {
+            if (h->base_offset >= upper) return {w.position(), true};
+            const auto end = w.position() + h->total_size();
+            if (end - pos > budget && !(take_first && w.position() == pos)) return {w.position(), true};
+            w.skip(*h);
+        }
+        return {w.position(), w.position() < s.size};
+    }
+
+    offset first_at_or_after(const segment& s, std::uint64_t pos, const wire::batch_header& h, std::int64_t ts) const {
+        if (h.compression() != wire::compression::none || h.has_log_append_time()) return h.base_offset;
+        byte_buffer scratch;
+        std::error_code ec;
+        const auto b = backend_.read(s.file, pos, h.total_size(), scratch, ec);
+        if (ec || b.size() != h.total_size()) return h.base_offset;
+        for (const auto& r : wire::batch_view{b}) {
+            if (r.timestamp >= ts) return r.record_offset;
+        }
+        return h.base_offset;
+    }
+
+    /// Re-creates the indexes of `s` from its batch headers up to `end` (after a truncation).
+    std::error_code rebuild_index(segment& s, std::uint64_t end) {
+        s.index.clear();
+        s.tindex.clear();
+        s.max_timestamp = -1;
+        s.bytes_since_index = 0;
+        s.size = 0;
+        s.next = s.base;
+        detail::header_walker<Backend> w(backend_, s.file, 0, end);
+        while (const auto h = w.peek()) {
+            index_batch(s, *h, w.position());
+            w.skip(*h);
+        }
+        return w.error();
+    }
+
+    // ---- open and recovery ----
+
+    void open_() {
+        std::error_code ec;
+        const auto names = backend_.list(ec);
+        if (ec) throw std::system_error(ec, where("cannot list the log directory"));
+        const std::set<std::string> present(names.begin(), names.end());
+        const bool clean = present.count(std::string(clean_shutdown_marker)) > 0;
+        std::vector<offset> bases;
+        for (const auto& n : names) {
+            if (const auto b = parse_segment_file_name(n, log_suffix)) bases.push_back(*b);
+        }
+        std::sort(bases.begin(), bases.end());
+        for (const auto& n : names) {
+            // Leftovers of an interrupted write_file, and indexes whose segment is gone.
+            const bool tmp = detail::ends_with(n, ".tmp") &&
+                             (parse_segment_file_name(n.substr(0, n.size() - 4), index_suffix) ||
+                              parse_segment_file_name(n.substr(0, n.size() - 4), time_index_suffix) ||
+                              n == std::string(clean_shutdown_marker) + ".tmp");
+            auto b = parse_segment_file_name(n, index_suffix);
+            if (!b) b = parse_segment_file_name(n, time_index_suffix);
+            if (tmp || (b && !std::binary_search(bases.begin(), bases.end(), *b))) (void)backend_.remove(n);
+        }
+
+        bool drop_rest = false;
+        for (std::size_t i = 0; i < bases.size(); ++i) {
+            // An empty segment followed by another is a leftover: drop it before checking continuity.
+            if (!drop_rest && !segments_.empty() && segments_.back().size == 0) {
+                remove_files(segments_.back().base);
+                segments_.pop_back();
+            }
+            // Offsets must continue from one segment to the next; what follows a gap or a cut goes.
+            if (drop_rest || (!segments_.empty() && bases[i] != segments_.back().next)) {
+                remove_files(bases[i]);
+                drop_rest = true;
+                continue;
+            }
+            segment s;
+            s.base = s.next = bases[i];
+            s.file = backend_.open(segment_file_name(bases[i], log_suffix), ec);
+            if (ec) throw std::system_error(ec, where("cannot open segment " + segment_file_name(bases[i], log_suffix)));
+            const bool last = i + 1 == bases.size();
+            const bool intact = load_segment(s, clean, last, present);
+            segments_.push_back(std::move(s));
+            if (!intact) drop_rest = true;
+        }
+        if (segments_.empty()) {
+            segments_.push_back(new_segment(offset{0}, ec));
+            if (ec) throw std::system_error(ec, where("cannot create the first segment"));
+        }
+        if (!clean) {
+            if (const auto e = backend_.sync(segments_.back().file))
+                throw std::system_error(e, where("cannot sync the recovered segment"));
+        } else if (const auto e = backend_.remove(std::string(clean_shutdown_marker))) {
+            throw std::system_error(e, where("cannot remove the clean-shutdown marker"));
+        }
+        const auto now_ms = clock_.wall_ms();
+        for (auto& s : segments_) s.roll_start_ms = s.last_append_ms = now_ms;
+        log_start_ = segments_.front().base;
+        log_end_ = flushed_ = segments_.back().next;
+        flush_.on_flushed(clock_.now());
+    }
+
+    /// Loads one segment's state; false if it had to be cut (what follows it must go).
+    bool load_segment(segment& s, bool clean, bool last, const std::set<std::string>& present) {
+        const auto file_size = backend_.size(s.file);
+        const auto iname = segment_file_name(s.base, index_suffix);
+        const auto tname = segment_file_name(s.base, time_index_suffix);
+        if ((clean || !last) && present.count(iname) && present.count(tname)) {
+            byte_buffer buf;
+            if (!backend_.read_file(iname, buf)) {
+                auto oi = offset_index::decode(buf.view(), file_size);
+                if (oi && !backend_.read_file(tname, buf)) {
+                    if (auto ti = time_index::decode(buf.view())) {
+                        s.index = std::move(*oi);
+                        s.tindex = std::move(*ti);
+                        if (check_tail(s, file_size)) return true;
+                    }
+                }
+            }
+        }
+        const bool intact = recover_segment(s, file_size);
+        if (!last && intact) (void)write_indexes(s);
+        return intact;
+    }
+
+    /// With trusted indexes: checks the batches after the last index entry (headers, CRC,
+    /// contiguity) and that they end exactly at the end of the file.
+    bool check_tail(segment& s, std::uint64_t file_size) {
+        const auto& e = s.index.entries();
+        const std::uint64_t start = e.empty() ? 0 : e.back().position;
+        s.max_timestamp = -1;
+        if (const auto t = s.tindex.last()) {
+            s.max_timestamp = t->timestamp;
+            s.offset_of_max_timestamp = s.base + t->relative_offset;
+        }
+        detail::header_walker<Backend> w(backend_, s.file, start, file_size);
+        byte_buffer scratch;
+        std::optional<offset> expect;
+        if (e.empty()) expect = s.base;
+        bool any = false;
+        while (const auto h = w.peek()) {
+            if (expect ? h->base_offset != *expect : h->last_offset() != s.base + e.back().relative_offset) return false;
+            if (!valid_batch(s, w.position(), *h, scratch)) return false;
+            if (h->max_timestamp > s.max_timestamp) {
+                s.max_timestamp = h->max_timestamp;
+                s.offset_of_max_timestamp = h->last_offset();
+            }
+            expect = h->next_offset();
+            any = true;
+            w.skip(*h);
+        }
+        if (w.error()) throw std::system_error(w.error(), where("cannot read segment"));
+        if (w.position() != file_size || (!e.empty() && !any)) return false;
+        s.size = file_size;
+        s.next = any ? *expect : s.base;
+        if (const auto t = s.tindex.last(); t && s.base + t->relative_offset >= s.next) return false;
+        s.bytes_since_index = file_size - start;
+        return true;
+    }
+
+    bool valid_batch(const segment& s, std::uint64_t pos, const wire::batch_header& h, byte_buffer& scratch) const {
+        std::error_code ec;
+        const auto b = backend_.read(s.file, pos, h.total_size(), scratch, ec);
+        if (ec) throw std::system_error(ec, where("cannot read segment"));
+        if (b.size() != h.total_size()) return false;
+        wire::validate_options opt;
+        opt.client_batch = false;
+        return wire::validate(b, opt) == wire::batch_error::none;
+    }
+
+    /// Scans the whole segment, rebuilding its indexes, and cuts it at the first batch that is
+    /// torn, corrupt or out of sequence. Returns whether it was intact.
+    bool recover_segment(segment& s, std::uint64_t file_size) {
+        s.index.clear();
+        s.tindex.clear();
+        s.max_timestamp = -1;
+        s.bytes_since_index = 0;
+        s.size = 0;
+        s.next = s.base;
+        detail::header_walker<Backend> w(backend_, s.file, 0, file_size);
+        byte_buffer scratch;
+        while (const auto h = w.peek()) {
+            if (h->base_offset != s.next || h->last_offset() - s.base > std::numeric_limits<std::int32_t>::max()) break;
+            if (!valid_batch(s, w.position(), *h, scratch)) break;
+            index_batch(s, *h, w.position());
+            w.skip(*h);
+        }
+        if (w.error()) throw std::system_error(w.error(), where("cannot read segment"));
+        if (s.size == file_size) return true;
+        if (auto ec = backend_.truncate(s.file, s.size))
+            throw std::system_error(ec, where("cannot truncate a corrupt segment tail"));
+        if (auto ec = backend_.sync(s.file)) throw std::system_error(ec, where("cannot sync a recovered segment"));
+        return false;
+    }
+
+    std::filesystem::path dir_;
+    log_config cfg_;
+    Backend backend_;
+    [[no_unique_address]] Flush flush_;
+    [[no_unique_address]] Clock clock_;
+    std::vector<segment> segments_;
+    offset log_start_{0};
+    offset log_end_{0};
+    offset flushed_{0};
+    bool closed_ = false;
+};
+
+} // namespace gregor::storage
