@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,28 @@ TEST_CASE("patching base offset and leader epoch keeps the CRC valid", "[record_
     CHECK(h.base_offset == offset{123456});
     CHECK(h.partition_leader_epoch == 7);
     CHECK(h.last_offset() == offset{123456});
+}
+
+TEST_CASE("offsets and timestamps of a hostile batch wrap instead of overflowing", "[record_batch]") {
+    // Base offset and base timestamp come from the wire; near INT64_MAX the sums must wrap as
+    // Java's longs do (the sanitizer build turns an overflow into a failure).
+    batch_builder b;
+    b.append(std::numeric_limits<std::int64_t>::max(), std::nullopt, as_bytes(std::string_view{"a"}));
+    b.append(std::numeric_limits<std::int64_t>::min(), std::nullopt, as_bytes(std::string_view{"b"}));
+    auto batch = b.seal();
+    patch_base_offset(batch.mutable_view(), offset{std::numeric_limits<std::int64_t>::max()});
+    CHECK(validate(batch.view()) == batch_error::none);
+    const auto h = *batch_header::parse(batch.view());
+    CHECK(h.last_offset() == offset{std::numeric_limits<std::int64_t>::min()});
+    std::vector<std::int64_t> offsets, stamps;
+    for (const auto& r : batch_view{batch.view()}) {
+        offsets.push_back(r.record_offset.value());
+        stamps.push_back(r.timestamp);
+    }
+    CHECK(offsets == std::vector<std::int64_t>{std::numeric_limits<std::int64_t>::max(),
+                                               std::numeric_limits<std::int64_t>::min()});
+    CHECK(stamps == std::vector<std::int64_t>{std::numeric_limits<std::int64_t>::max(),
+                                              std::numeric_limits<std::int64_t>::min()});
 }
 
 TEST_CASE("changing a CRC-covered field without resealing is detected", "[record_batch]") {

@@ -74,6 +74,17 @@ inline constexpr std::int16_t control = 0x20;
 inline constexpr std::int16_t delete_horizon = 0x40;
 } // namespace attr
 
+namespace detail {
+/// a + b and a - b wrapping around like Java's long arithmetic: offsets and timestamps are computed from
+/// untrusted header fields, and a hostile batch must not be undefined behaviour.
+constexpr std::int64_t wrapping_add(std::int64_t a, std::int64_t b) noexcept {
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(b));
+}
+constexpr std::int64_t wrapping_sub(std::int64_t a, std::int64_t b) noexcept {
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) - static_cast<std::uint64_t>(b));
+}
+} // namespace detail
+
 /// A decoded copy of the 61-byte batch header.
 struct batch_header {
     offset base_offset{0};
@@ -93,8 +104,10 @@ struct batch_header {
     [[nodiscard]] std::size_t total_size() const noexcept {
         return static_cast<std::size_t>(batch_length) + batch_layout::log_overhead;
     }
-    [[nodiscard]] offset last_offset() const noexcept { return base_offset + last_offset_delta; }
-    [[nodiscard]] offset next_offset() const noexcept { return last_offset() + 1; }
+    [[nodiscard]] offset last_offset() const noexcept {
+        return offset{detail::wrapping_add(base_offset.value(), last_offset_delta)};
+    }
+    [[nodiscard]] offset next_offset() const noexcept { return offset{detail::wrapping_add(last_offset().value(), 1)}; }
     [[nodiscard]] wire::compression compression() const noexcept {
         return static_cast<wire::compression>(attributes & attr::compression_mask);
     }
@@ -218,9 +231,9 @@ inline bool decode_record(byte_reader& r, const batch_header& h, record_view& ou
     if (!r.ok() || len < 0 || static_cast<std::size_t>(len) > r.remaining()) { r.fail(); return false; }
     byte_reader body(r.bytes(static_cast<std::size_t>(len)));
     out.attributes = body.i8();
-    out.timestamp = h.base_timestamp + body.varlong();
+    out.timestamp = wrapping_add(h.base_timestamp, body.varlong());
     out.offset_delta = body.varint();
-    out.record_offset = h.base_offset + out.offset_delta;
+    out.record_offset = offset{wrapping_add(h.base_offset.value(), out.offset_delta)};
     const std::int32_t klen = body.varint();
     if (klen < -1) { r.fail(); return false; }
     out.key = klen >= 0 ? std::optional<bytes_view>(body.bytes(static_cast<std::size_t>(klen))) : std::nullopt;
@@ -307,7 +320,7 @@ inline batch_error validate(bytes_view b, const validate_options& opt = {}) noex
     if (opt.reject_control && h.is_control()) return batch_error::control_from_client;
     if (opt.client_batch) {
         if (h.records_count == 0) return batch_error::bad_record_count;
-        if (h.last_offset_delta + 1 != h.records_count) return batch_error::bad_offset_delta;
+        if (std::int64_t{h.last_offset_delta} + 1 != h.records_count) return batch_error::bad_offset_delta;
     }
     if (!opt.check_records || h.compression() != compression::none) return batch_error::none;
     byte_reader r(b.subspan(header_size));
@@ -422,7 +435,8 @@ public:
     [[nodiscard]] std::size_t record_size(std::int64_t timestamp, std::optional<bytes_view> key,
                                           std::optional<bytes_view> value,
                                           std::span<const record_header> headers = {}) const noexcept {
-        const auto body = body_size(timestamp - (count_ ? base_ts_ : timestamp), count_, key, value, headers);
+        const auto ts_delta = count_ ? detail::wrapping_sub(timestamp, base_ts_) : 0;
+        const auto body = body_size(ts_delta, count_, key, value, headers);
         return varint_size(static_cast<std::int32_t>(body)) + body;
     }
 
@@ -431,7 +445,7 @@ public:
                         std::span<const record_header> headers = {}) {
         if (count_ == 0) { base_ts_ = timestamp; max_ts_ = timestamp; }
         if (timestamp > max_ts_) max_ts_ = timestamp;
-        const std::int64_t ts_delta = timestamp - base_ts_;
+        const std::int64_t ts_delta = detail::wrapping_sub(timestamp, base_ts_);
         const std::int32_t delta = count_;
         const auto body = body_size(ts_delta, delta, key, value, headers);
         std::byte* p = buf_.grow(varint_size(static_cast<std::int32_t>(body)) + body);
