@@ -39,6 +39,8 @@ public:
     friend constexpr T operator-(ordinal_type a, ordinal_type b) noexcept { return a.value_ - b.value_; }
     constexpr ordinal_type& operator+=(T d) noexcept { this->value_ += d; return *this; }
     constexpr ordinal_type& operator++() noexcept { ++this->value_; return *this; }
+    static constexpr ordinal_type min() noexcept { return ordinal_type{std::numeric_limits<T>::min()}; }
+    static constexpr ordinal_type max() noexcept { return ordinal_type{std::numeric_limits<T>::max()}; }
     friend constexpr auto operator<=>(ordinal_type, ordinal_type) noexcept = default;
 };
 

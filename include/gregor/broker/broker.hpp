@@ -1,0 +1,353 @@
+// gregor::broker<Policies>: topics, partitions, the append path with idempotence, fetch and
+// offsets of a single node, usable directly as a C++ object (the embedded surface). The Kafka
+// protocol server calls the same operations.
+//
+//   gregor::broker<gregor::broker_policies<gregor::storage::file_backend>> b{cfg};
+//   auto r = b.produce("orders", gregor::partition_id{0}, std::move(sealed_batch), -1);
+//
+// Policies (broker_policies.hpp): storage backend (memory | file | uring), flush policy (never |
+// every_messages | every_interval | every_append, numbers from broker_config.log), durability
+// (page_cache: Kafka's ack after append | fsync_before_ack) and clock.
+//
+// Thread safety: every public member function is thread-safe. Topic lookups share a
+// reader/writer lock; each partition serialises its own appends and reads, so many producers
+// append to many partitions in parallel. Work on the append path is per batch: the broker checks
+// the batch CRC (and, unless told the batch is trusted, walks its records once to validate their
+// lengths), patches the base offset in place and appends the same bytes.
+//
+// A maintenance thread owned by the broker runs interval flushes (log.flush.interval.ms),
+// retention (log.retention.check.interval.ms) and producer-state snapshots; tick() runs the same
+// work on demand.
+#pragma once
+
+#include <gregor/broker/broker_config.hpp>
+#include <gregor/broker/broker_policies.hpp>
+#include <gregor/broker/partition.hpp>
+#include <gregor/broker/producer_ids.hpp>
+#include <gregor/core/buffer.hpp>
+#include <gregor/core/clock.hpp>
+#include <gregor/core/error.hpp>
+#include <gregor/core/strong_types.hpp>
+
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace gregor {
+
+/// Kafka's topic name rules: 1..249 characters of [a-zA-Z0-9._-], not "." or "..".
+inline bool valid_topic_name(std::string_view name) noexcept {
+    if (name.empty() || name.size() > 249 || name == "." || name == "..") return false;
+    for (char c : name) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                        c == '_' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+template <typename Policies = default_broker_policies>
+class broker {
+    static_assert(storage::storage_backend<typename Policies::storage_backend>,
+                  "gregor::broker: Policies::storage_backend must satisfy gregor::storage::storage_backend "
+                  "(memory_backend, file_backend or uring_backend)");
+    static_assert(storage::flush_policy<typename Policies::flush_policy>,
+                  "gregor::broker: Policies::flush_policy must satisfy gregor::storage::flush_policy "
+                  "(flush::never, every_messages, every_interval or every_append)");
+    static_assert(durability_policy<typename Policies::durability>,
+                  "gregor::broker: Policies::durability must provide `static constexpr bool flush_before_ack`");
+    static_assert(gregor::clock<typename Policies::clock_type>,
+                  "gregor::broker: Policies::clock_type must provide now() and wall_ms()");
+
+public:
+    using policies = Policies;
+    using clock_type = typename Policies::clock_type;
+    using backend_options = typename Policies::storage_backend::options;
+    using partition_type = broker_detail::partition<Policies>;
+
+    struct produce_result {
+        error_code error = error_code::none;
+        offset base_offset{-1};
+        std::int64_t log_append_time_ms = -1;
+        offset log_start_offset{-1};
+    };
+    struct init_producer_id_result {
+        error_code error = error_code::none;
+        producer_id id{-1};
+        producer_epoch epoch{-1};
+    };
+    struct topic_info {
+        error_code error = error_code::none;
+        std::int32_t partition_count = 0;
+    };
+    using fetch_result = typename partition_type::read_result;
+    struct fetch_copy_result {
+        error_code error = error_code::none;
+        offset high_watermark{-1};
+        offset log_start_offset{-1};
+        byte_buffer records;
+    };
+    struct list_offset_result {
+        error_code error = error_code::none;
+        offset found{-1};
+    };
+
+    explicit broker(broker_config cfg = {}, backend_options opts = {}, clock_type clk = {})
+        : cfg_(std::move(cfg)), backend_opts_(std::move(opts)), clock_(clk),
+          pids_(persistent() ? cfg_.data_dir / "producer_id_block" : std::filesystem::path{}) {
+        if (persistent()) {
+            std::filesystem::create_directories(cfg_.data_dir);
+            load_existing_topics();
+        }
+        maintenance_ = std::thread([this] { maintenance_loop(); });
+    }
+
+    broker(const broker&) = delete;
+    broker& operator=(const broker&) = delete;
+    ~broker() { close(); }
+
+    [[nodiscard]] const broker_config& config() const noexcept { return cfg_; }
+
+    /// Creates a topic; TOPIC_ALREADY_EXISTS, INVALID_TOPIC_EXCEPTION or INVALID_PARTITIONS on error.
+    error_code create_topic(std::string_view name, std::int32_t partitions) {
+        if (!valid_topic_name(name)) return error_code::invalid_topic_exception;
+        if (partitions <= 0 || partitions > 100000) return error_code::invalid_partitions;
+        std::unique_lock lk(topics_mu_);
+        if (topics_.count(name)) return error_code::topic_already_exists;
+        return add_topic_locked(std::string(name), partitions);
+    }
+
+    /// Partition count of a topic, auto-creating it with num.partitions when allowed by both the
+    /// caller and auto.create.topics.enable.
+    topic_info describe_topic(std::string_view name, bool allow_auto_create = true) {
+        {
+            std::shared_lock lk(topics_mu_);
+            if (auto it = topics_.find(name); it != topics_.end())
+                return {error_code::none, static_cast<std::int32_t>(it->second.size())};
+        }
+        if (!valid_topic_name(name)) return {error_code::invalid_topic_exception, 0};
+        if (!allow_auto_create || !cfg_.auto_create_topics_enable) return {error_code::unknown_topic_or_partition, 0};
+        std::unique_lock lk(topics_mu_);
+        if (auto it = topics_.find(name); it != topics_.end())
+            return {error_code::none, static_cast<std::int32_t>(it->second.size())};
+        const auto e = add_topic_locked(std::string(name), cfg_.num_partitions);
+        return {e, e == error_code::none ? cfg_.num_partitions : 0};
+    }
+
+    /// Every topic and its partition count.
+    std::vector<std::pair<std::string, std::int32_t>> list_topics() const {
+        std::shared_lock lk(topics_mu_);
+        std::vector<std::pair<std::string, std::int32_t>> out;
+        for (const auto& [n, parts] : topics_) out.emplace_back(n, static_cast<std::int32_t>(parts.size()));
+        return out;
+    }
+
+    /// Appends one sealed client batch to a partition (the bytes are patched in place: base offset
+    /// and leader epoch) and answers as `acks` (0, 1 or -1) demands. `verify_records=false` skips
+    /// the per-record walk for batches this process built itself (the CRC is always checked).
+    produce_result produce(std::string_view topic, partition_id p, mutable_bytes_view batch, std::int16_t acks,
+                           std::optional<std::string_view> transactional_id = std::nullopt,
+                           std::chrono::milliseconds timeout = std::chrono::milliseconds{30000},
+                           bool verify_records = true) {
+        (void)transactional_id;
+        auto* part = find_or_create(topic, p, true);
+        if (!part) return {part_error(topic), offset{-1}, -1, offset{-1}};
+        const auto r = part->append(batch, acks, timeout, verify_records);
+        return {r.error, r.base_offset, r.log_append_time_ms, r.log_start_offset};
+    }
+
+    produce_result produce(std::string_view topic, partition_id p, byte_buffer batch, std::int16_t acks,
+                           std::optional<std::string_view> transactional_id = std::nullopt,
+                           std::chrono::milliseconds timeout = std::chrono::milliseconds{30000},
+                           bool verify_records = true) {
+        return produce(topic, p, batch.mutable_view(), acks, transactional_id, timeout, verify_records);
+    }
+
+    /// InitProducerId for an idempotent producer (no transactional id): a fresh id, epoch 0.
+    /// Transactional ids get the same id back with a bumped epoch (full transaction coordination
+    /// comes with the transactions layer).
+    init_producer_id_result init_producer_id(std::optional<std::string_view> transactional_id = std::nullopt,
+                                             std::int32_t transaction_timeout_ms = 60000) {
+        if (!transactional_id) return {error_code::none, pids_.next(), producer_epoch{0}};
+        if (transaction_timeout_ms <= 0 || transaction_timeout_ms > cfg_.transaction_max_timeout_ms)
+            return {error_code::invalid_transaction_timeout, producer_id{-1}, producer_epoch{-1}};
+        std::lock_guard lk(txn_mu_);
+        auto [it, fresh] = txn_ids_.try_emplace(std::string(*transactional_id));
+        if (fresh || it->second.second.value() >= std::numeric_limits<std::int16_t>::max() - 1)
+            it->second = {pids_.next(), producer_epoch{0}};
+        else
+            it->second.second = producer_epoch{static_cast<std::int16_t>(it->second.second.value() + 1)};
+        return {error_code::none, it->second.first, it->second.second};
+    }
+
+    /// Whole batches from `from` as zero-copy slices (memory views or file ranges).
+    fetch_result fetch(std::string_view topic, partition_id p, offset from, std::size_t max_bytes,
+                       isolation iso = isolation::read_uncommitted) {
+        auto* part = find_or_create(topic, p, false);
+        if (!part) {
+            fetch_result r;
+            r.error = part_error(topic, false);
+            return r;
+        }
+        return part->read(from, max_bytes, iso);
+    }
+
+    /// fetch() with the batches copied into one buffer (embedded readers, tests, tools).
+    fetch_copy_result fetch_copy(std::string_view topic, partition_id p, offset from, std::size_t max_bytes,
+                                 isolation iso = isolation::read_uncommitted) {
+        auto r = fetch(topic, p, from, max_bytes, iso);
+        fetch_copy_result out{r.error, r.high_watermark, r.log_start_offset, {}};
+        storage::copy_to(r.records, out.records);
+        return out;
+    }
+
+    /// ListOffsets: ts -2 earliest, -1 latest, else the first offset with timestamp >= ts
+    /// (offset -1 when there is none).
+    list_offset_result list_offset(std::string_view topic, partition_id p, std::int64_t ts,
+                                   isolation iso = isolation::read_uncommitted) {
+        auto* part = find_or_create(topic, p, false);
+        if (!part) return {part_error(topic, false), offset{-1}};
+        const auto o = part->list_offset(ts, iso);
+        return {error_code::none, o ? *o : offset{-1}};
+    }
+
+    /// The partition object itself (nullptr if absent), for the server and replication layers.
+    partition_type* find_partition(std::string_view topic, partition_id p) { return find_or_create(topic, p, false); }
+
+    /// Runs the periodic work now: interval flushes, roll, retention, snapshots.
+    void tick(bool run_retention = true) {
+        for (auto* part : all_partitions()) part->tick(run_retention);
+    }
+
+    /// Syncs every partition's log to disk.
+    void flush_all() {
+        for (auto* part : all_partitions()) (void)part->flush();
+    }
+
+    /// Clean shutdown: stops maintenance, snapshots producer state, closes segments with the
+    /// clean-shutdown marker. Idempotent; the destructor calls it.
+    void close() {
+        if (closed_.exchange(true)) return;
+        {
+            std::lock_guard lk(maint_mu_);
+            stop_ = true;
+        }
+        maint_cv_.notify_all();
+        if (maintenance_.joinable()) maintenance_.join();
+        for (auto* part : all_partitions()) part->close();
+    }
+
+private:
+    static constexpr bool persistent() { return Policies::storage_backend::persistent; }
+
+    std::filesystem::path partition_dir(const std::string& topic, std::int32_t p) const {
+        return cfg_.data_dir / (topic + "-" + std::to_string(p));
+    }
+
+    error_code add_topic_locked(std::string name, std::int32_t partitions) {
+        std::vector<std::unique_ptr<partition_type>> parts;
+        try {
+            for (std::int32_t i = 0; i < partitions; ++i)
+                parts.push_back(std::make_unique<partition_type>(name, partition_id{i}, partition_dir(name, i), cfg_,
+                                                                 backend_opts_, clock_));
+        } catch (const std::exception&) {
+            return error_code::kafka_storage_error;
+        }
+        topics_.emplace(std::move(name), std::move(parts));
+        return error_code::none;
+    }
+
+    // Topics are the directories "<topic>-<partition>" (topic names may contain '-': the partition
+    // number is after the last one).
+    void load_existing_topics() {
+        std::map<std::string, std::int32_t> found;
+        for (const auto& de : std::filesystem::directory_iterator(cfg_.data_dir)) {
+            if (!de.is_directory()) continue;
+            const auto name = de.path().filename().string();
+            const auto dash = name.rfind('-');
+            if (dash == std::string::npos || dash == 0) continue;
+            std::int32_t p = -1;
+            const auto* b = name.data() + dash + 1;
+            const auto* e = name.data() + name.size();
+            if (std::from_chars(b, e, p).ptr != e || p < 0) continue;
+            const auto topic = name.substr(0, dash);
+            if (!valid_topic_name(topic)) continue;
+            auto& n = found[topic];
+            n = std::max(n, p + 1);
+        }
+        std::unique_lock lk(topics_mu_);
+        for (const auto& [t, n] : found)
+            if (add_topic_locked(t, n) != error_code::none)
+                throw std::system_error(make_error_code(local_error::io_error), "cannot open topic " + t);
+    }
+
+    partition_type* find_or_create(std::string_view topic, partition_id p, bool auto_create) {
+        {
+            std::shared_lock lk(topics_mu_);
+            if (auto it = topics_.find(topic); it != topics_.end()) {
+                if (p.value() < 0 || static_cast<std::size_t>(p.value()) >= it->second.size()) return nullptr;
+                return it->second[static_cast<std::size_t>(p.value())].get();
+            }
+        }
+        if (!auto_create) return nullptr;
+        if (describe_topic(topic, true).error != error_code::none) return nullptr;
+        return find_or_create(topic, p, false);
+    }
+
+    error_code part_error(std::string_view topic, bool may_create = true) {
+        if (!valid_topic_name(topic)) return error_code::invalid_topic_exception;
+        (void)may_create;
+        return error_code::unknown_topic_or_partition;
+    }
+
+    std::vector<partition_type*> all_partitions() {
+        std::shared_lock lk(topics_mu_);
+        std::vector<partition_type*> out;
+        for (auto& [n, parts] : topics_)
+            for (auto& p : parts) out.push_back(p.get());
+        return out;
+    }
+
+    void maintenance_loop() {
+        using namespace std::chrono;
+        auto next_retention = steady_clock::now() + milliseconds(cfg_.log_retention_check_interval_ms);
+        std::unique_lock lk(maint_mu_);
+        while (!stop_) {
+            maint_cv_.wait_for(lk, milliseconds(cfg_.log_flush_scheduler_interval_ms), [&] { return stop_; });
+            if (stop_) break;
+            const bool retention = steady_clock::now() >= next_retention;
+            if (retention) next_retention = steady_clock::now() + milliseconds(cfg_.log_retention_check_interval_ms);
+            lk.unlock();
+            tick(retention);
+            lk.lock();
+        }
+    }
+
+    broker_config cfg_;
+    backend_options backend_opts_;
+    clock_type clock_;
+    broker_detail::producer_id_allocator pids_;
+    mutable std::shared_mutex topics_mu_;
+    std::map<std::string, std::vector<std::unique_ptr<partition_type>>, std::less<>> topics_;
+    std::mutex txn_mu_;
+    std::unordered_map<std::string, std::pair<producer_id, producer_epoch>> txn_ids_;
+    std::mutex maint_mu_;
+    std::condition_variable maint_cv_;
+    bool stop_ = false;
+    std::atomic<bool> closed_{false};
+    std::thread maintenance_;
+};
+
+} // namespace gregor
