@@ -1,0 +1,279 @@
+// Kafka API keys, their names and first flexible versions, version ranges and negotiation, and one
+// tag struct per API this library implements. A tag says which versions our codecs handle
+// (`min_version`..`max_version`), where the flexible encoding starts (`first_flexible`) and what a
+// gregor broker advertises in ApiVersions (`advertised`, kafka-protocol.md §4 "Broker adv.").
+// The advertised range may be wider than the implemented one where a client needs it (§3.1:
+// librdkafka only compresses if Produce v0 is advertised; Kafka 4 does the same and rejects v0-2).
+//
+// Each tag is checked against the `kafka_api` concept where it is declared.
+// Thread-safety: everything here is constexpr data and pure functions.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace gregor::wire {
+
+/// Kafka's request type numbers. Values not listed (newer APIs) are still representable.
+enum class api_key : std::int16_t {
+    produce = 0,
+    fetch = 1,
+    list_offsets = 2,
+    metadata = 3,
+    controlled_shutdown = 7,
+    offset_commit = 8,
+    offset_fetch = 9,
+    find_coordinator = 10,
+    join_group = 11,
+    heartbeat = 12,
+    leave_group = 13,
+    sync_group = 14,
+    describe_groups = 15,
+    list_groups = 16,
+    api_versions = 18,
+    create_topics = 19,
+    init_producer_id = 22,
+    offset_for_leader_epoch = 23,
+    add_partitions_to_txn = 24,
+    add_offsets_to_txn = 25,
+    end_txn = 26,
+    write_txn_markers = 27,
+    txn_offset_commit = 28,
+    describe_configs = 32,
+};
+
+/// "No version of this API is flexible" (or the key is unknown here).
+inline constexpr std::int16_t never_flexible = std::numeric_limits<std::int16_t>::max();
+
+namespace detail {
+struct api_info {
+    api_key key;
+    std::string_view name;
+    std::int16_t first_flexible;
+};
+// First flexible versions from apache/kafka's message JSON (kafka-protocol.md §4).
+inline constexpr std::array<api_info, 24> api_table{{
+    {api_key::produce, "Produce", 9},
+    {api_key::fetch, "Fetch", 12},
+    {api_key::list_offsets, "ListOffsets", 6},
+    {api_key::metadata, "Metadata", 9},
+    {api_key::controlled_shutdown, "ControlledShutdown", 3},
+    {api_key::offset_commit, "OffsetCommit", 8},
+    {api_key::offset_fetch, "OffsetFetch", 6},
+    {api_key::find_coordinator, "FindCoordinator", 3},
+    {api_key::join_group, "JoinGroup", 6},
+    {api_key::heartbeat, "Heartbeat", 4},
+    {api_key::leave_group, "LeaveGroup", 4},
+    {api_key::sync_group, "SyncGroup", 4},
+    {api_key::describe_groups, "DescribeGroups", 5},
+    {api_key::list_groups, "ListGroups", 3},
+    {api_key::api_versions, "ApiVersions", 3},
+    {api_key::create_topics, "CreateTopics", 5},
+    {api_key::init_producer_id, "InitProducerId", 2},
+    {api_key::offset_for_leader_epoch, "OffsetForLeaderEpoch", 4},
+    {api_key::add_partitions_to_txn, "AddPartitionsToTxn", 3},
+    {api_key::add_offsets_to_txn, "AddOffsetsToTxn", 3},
+    {api_key::end_txn, "EndTxn", 3},
+    {api_key::write_txn_markers, "WriteTxnMarkers", 1},
+    {api_key::txn_offset_commit, "TxnOffsetCommit", 3},
+    {api_key::describe_configs, "DescribeConfigs", 4},
+}};
+// An index rather than a pointer: GCC's UBSan instrumentation makes pointer tests non-constant.
+inline constexpr std::size_t not_found = api_table.size();
+constexpr std::size_t find_api(api_key k) noexcept {
+    for (std::size_t i = 0; i < api_table.size(); ++i)
+        if (api_table[i].key == k) return i;
+    return not_found;
+}
+} // namespace detail
+
+/// True for the keys listed in api_key.
+constexpr bool is_known(api_key k) noexcept { return detail::find_api(k) != detail::not_found; }
+
+/// Kafka's name ("Produce"), or "" for a key this build does not know.
+constexpr std::string_view api_name(api_key k) noexcept {
+    const auto i = detail::find_api(k);
+    return i != detail::not_found ? detail::api_table[i].name : std::string_view{};
+}
+/// Kafka's name, or "ApiKey(n)" for unknown keys (for logs and error messages).
+inline std::string to_string(api_key k) {
+    const auto n = api_name(k);
+    if (!n.empty()) return std::string(n);
+    return "ApiKey(" + std::to_string(static_cast<int>(k)) + ")";
+}
+
+/// The first version of `k` that uses the flexible encoding (never_flexible if none / unknown).
+constexpr std::int16_t first_flexible_version(api_key k) noexcept {
+    const auto i = detail::find_api(k);
+    return i != detail::not_found ? detail::api_table[i].first_flexible : never_flexible;
+}
+constexpr bool is_flexible(api_key k, std::int16_t version) noexcept { return version >= first_flexible_version(k); }
+
+/// An inclusive version range [min, max].
+struct version_range {
+    std::int16_t min = 0;
+    std::int16_t max = -1;
+    [[nodiscard]] constexpr bool contains(std::int16_t v) const noexcept { return v >= min && v <= max; }
+    [[nodiscard]] constexpr bool empty() const noexcept { return max < min; }
+    friend constexpr bool operator==(version_range, version_range) = default;
+};
+
+/// The highest version in both ranges (librdkafka's and Java's rule), or nullopt if disjoint.
+constexpr std::optional<std::int16_t> highest_common_version(version_range ours, version_range theirs) noexcept {
+    const auto lo = std::max(ours.min, theirs.min);
+    const auto hi = std::min(ours.max, theirs.max);
+    if (hi < lo) return std::nullopt;
+    return hi;
+}
+
+/// What a tag struct provides: the key, Kafka's name, the versions our codecs implement, the first
+/// flexible version, and the range a gregor broker advertises.
+template <typename A>
+concept kafka_api = requires {
+    { A::key } -> std::convertible_to<api_key>;
+    { A::name } -> std::convertible_to<std::string_view>;
+    { A::min_version } -> std::convertible_to<std::int16_t>;
+    { A::max_version } -> std::convertible_to<std::int16_t>;
+    { A::first_flexible } -> std::convertible_to<std::int16_t>;
+    { A::advertised } -> std::convertible_to<version_range>;
+} && (A::min_version >= 0) && (A::min_version <= A::max_version);
+
+/// Versions the codecs of API `A` encode and decode.
+template <kafka_api A>
+constexpr version_range implemented_versions() noexcept {
+    return {A::min_version, A::max_version};
+}
+template <kafka_api A>
+constexpr bool supports_version(std::int16_t v) noexcept {
+    return v >= A::min_version && v <= A::max_version;
+}
+template <kafka_api A>
+constexpr bool is_flexible_version(std::int16_t v) noexcept {
+    return v >= A::first_flexible;
+}
+/// Encoding a version the codec does not implement is misuse: throws std::invalid_argument.
+template <kafka_api A>
+void require_version(std::int16_t v) {
+    if (!supports_version<A>(v))
+        throw std::invalid_argument("gregor::wire: " + std::string(A::name) + " v" + std::to_string(v) +
+                                    " is not implemented (" + std::to_string(A::min_version) + "-" +
+                                    std::to_string(A::max_version) + ")");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tags of the implemented APIs. min/max: what the codecs in wire/messages/ handle.
+
+struct api_versions_api {
+    static constexpr api_key key = api_key::api_versions;
+    static constexpr std::string_view name = "ApiVersions";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 3;
+    static constexpr std::int16_t first_flexible = 3;
+    static constexpr version_range advertised{0, 3};
+};
+
+struct metadata_api {
+    static constexpr api_key key = api_key::metadata;
+    static constexpr std::string_view name = "Metadata";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 6;
+    static constexpr std::int16_t first_flexible = 9;
+    // v7+ adds leader_epoch, which would make librdkafka >= 2.1 validate positions with
+    // OffsetForLeaderEpoch (kafka-protocol.md §10); stay at 6.
+    static constexpr version_range advertised{0, 6};
+};
+
+struct produce_api {
+    static constexpr api_key key = api_key::produce;
+    static constexpr std::string_view name = "Produce";
+    // v0-2 carry message format 0/1, which gregor does not read.
+    static constexpr std::int16_t min_version = 3;
+    static constexpr std::int16_t max_version = 7;
+    static constexpr std::int16_t first_flexible = 9;
+    // Advertised from 0 so that librdkafka compresses (its check looks at Produce v0, §3.1);
+    // requests below min_version are rejected like Kafka 4 does.
+    static constexpr version_range advertised{0, 7};
+};
+
+struct fetch_api {
+    static constexpr api_key key = api_key::fetch;
+    static constexpr std::string_view name = "Fetch";
+    // v0-3 readers expect message format 0/1; v4 is where format 2 and isolation start. 4 is also
+    // the version librdkafka's MsgVer2 probe needs (§3.1), and Kafka 4 dropped 0-3 too.
+    static constexpr std::int16_t min_version = 4;
+    static constexpr std::int16_t max_version = 11;
+    static constexpr std::int16_t first_flexible = 12;
+    static constexpr version_range advertised{4, 11};
+};
+
+struct list_offsets_api {
+    static constexpr api_key key = api_key::list_offsets;
+    static constexpr std::string_view name = "ListOffsets";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 3;
+    static constexpr std::int16_t first_flexible = 6;
+    static constexpr version_range advertised{0, 3};
+};
+
+struct init_producer_id_api {
+    static constexpr api_key key = api_key::init_producer_id;
+    static constexpr std::string_view name = "InitProducerId";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 4;
+    static constexpr std::int16_t first_flexible = 2;
+    static constexpr version_range advertised{0, 4};
+};
+
+struct find_coordinator_api {
+    static constexpr api_key key = api_key::find_coordinator;
+    static constexpr std::string_view name = "FindCoordinator";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 2;
+    static constexpr std::int16_t first_flexible = 3;
+    static constexpr version_range advertised{0, 2};
+};
+
+static_assert(kafka_api<api_versions_api>, "gregor::wire: api_versions_api must model kafka_api");
+static_assert(kafka_api<metadata_api>, "gregor::wire: metadata_api must model kafka_api");
+static_assert(kafka_api<produce_api>, "gregor::wire: produce_api must model kafka_api");
+static_assert(kafka_api<fetch_api>, "gregor::wire: fetch_api must model kafka_api");
+static_assert(kafka_api<list_offsets_api>, "gregor::wire: list_offsets_api must model kafka_api");
+static_assert(kafka_api<init_producer_id_api>, "gregor::wire: init_producer_id_api must model kafka_api");
+static_assert(kafka_api<find_coordinator_api>, "gregor::wire: find_coordinator_api must model kafka_api");
+
+/// One entry of an ApiVersions answer.
+struct advertised_api {
+    api_key key;
+    version_range versions;
+};
+
+template <kafka_api A>
+constexpr advertised_api advertise() noexcept {
+    static_assert(A::first_flexible == first_flexible_version(A::key),
+                  "gregor::wire: an API tag's first_flexible must match Kafka's");
+    static_assert(A::advertised.max <= A::max_version,
+                  "gregor::wire: never advertise a version above what the codec implements");
+    return {A::key, A::advertised};
+}
+
+/// What a gregor broker answers in ApiVersions, ordered by key. Add an entry when an API's
+/// handler lands in the broker.
+inline constexpr std::array broker_advertised_apis{
+    advertise<produce_api>(),
+    advertise<fetch_api>(),
+    advertise<list_offsets_api>(),
+    advertise<metadata_api>(),
+    advertise<find_coordinator_api>(),
+    advertise<api_versions_api>(),
+    advertise<init_producer_id_api>(),
+};
+
+} // namespace gregor::wire

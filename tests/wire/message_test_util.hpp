@@ -1,0 +1,83 @@
+// Helpers for the protocol message tests: encode to a vector, decode back, and the checks every
+// message gets (exact re-encoding, clean failure on every truncation).
+#pragma once
+
+#include "batch_vectors.hpp"
+
+#include <gregor/wire/header.hpp>
+#include <gregor/wire/primitives.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gregor::test {
+
+using bytes = std::vector<std::byte>;
+
+inline bytes to_vec(bytes_view b) { return {b.begin(), b.end()}; }
+
+inline std::string hex(bytes_view b) {
+    static const char* digits = "0123456789abcdef";
+    std::string s;
+    for (auto x : b) {
+        s += digits[static_cast<unsigned>(x) >> 4];
+        s += digits[static_cast<unsigned>(x) & 15];
+    }
+    return s;
+}
+
+template <typename M>
+bytes encode_bytes(const M& m, std::int16_t version) {
+    byte_buffer b;
+    byte_writer w(b);
+    m.encode(w, version);
+    return to_vec(b.view());
+}
+
+/// A decoded message together with the bytes it borrows from (vector moves keep the pointer).
+template <typename M>
+struct decoded {
+    bytes wire;
+    M msg;
+};
+
+/// Every strict prefix of `full` must fail to decode. Each prefix lives in its own allocation of
+/// exactly its size, so AddressSanitizer reports any read past the end.
+template <typename M>
+void require_truncations_fail(const bytes& full, std::int16_t version) {
+    for (std::size_t n = 0; n < full.size(); ++n) {
+        const bytes prefix(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n));
+        byte_reader r(bytes_view{prefix.data(), prefix.size()});
+        const auto m = M::decode(r, version);
+        if (m) FAIL("a " << n << "-byte prefix of " << full.size() << " bytes decoded");
+        CHECK_FALSE(r.ok());
+    }
+}
+
+/// Encodes `m`, decodes it, and requires: the decoder consumed everything, re-encoding the
+/// decoded message gives the same bytes, and every truncation fails.
+template <typename M>
+decoded<M> round_trip(const M& m, std::int16_t version) {
+    INFO(std::string(M::api::name) << " v" << version);
+    auto wire = encode_bytes(m, version);
+    byte_reader r(bytes_view{wire});
+    auto d = M::decode(r, version);
+    REQUIRE(d);
+    REQUIRE(r.ok());
+    REQUIRE(r.at_end());
+    REQUIRE(hex(bytes_view{encode_bytes(*d, version)}) == hex(bytes_view{wire}));
+    require_truncations_fail<M>(wire, version);
+    return {std::move(wire), std::move(*d)};
+}
+
+inline bytes_view view(const bytes& b) { return {b.data(), b.size()}; }
+
+inline bool same_bytes(std::optional<bytes_view> a, bytes_view b) {
+    return a && a->size() == b.size() && std::equal(a->begin(), a->end(), b.begin());
+}
+
+} // namespace gregor::test

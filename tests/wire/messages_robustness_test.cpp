@@ -1,0 +1,210 @@
+// Hostile input for the message decoders: absurd counts, and bounded random mutation of valid
+// encodings of every message at every version. Nothing may crash or read out of bounds (run under
+// AddressSanitizer), and whatever decodes must re-encode to bytes that decode to the same thing.
+#include "message_test_util.hpp"
+
+#include <gregor/wire/messages/api_versions.hpp>
+#include <gregor/wire/messages/fetch.hpp>
+#include <gregor/wire/messages/find_coordinator.hpp>
+#include <gregor/wire/messages/init_producer_id.hpp>
+#include <gregor/wire/messages/list_offsets.hpp>
+#include <gregor/wire/messages/metadata.hpp>
+#include <gregor/wire/messages/produce.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace gregor;
+using namespace gregor::wire;
+using gregor::test::from_hex;
+using gregor::test::hex;
+
+namespace {
+
+template <typename M>
+bool decodes(const std::vector<std::byte>& in, std::int16_t version) {
+    const std::vector<std::byte> exact(in); // own allocation of exactly the input's size
+    byte_reader r(bytes_view{exact.data(), exact.size()});
+    return M::decode(r, version).has_value();
+}
+
+struct codec {
+    std::string name;
+    std::int16_t version;
+    std::vector<std::byte> sample;
+    // Decodes `in`; if it decodes, re-encodes and checks the re-encoding is a fixed point.
+    std::function<bool(const std::vector<std::byte>&)> check;
+};
+
+template <typename M>
+codec make_codec(const M& sample, std::int16_t version) {
+    codec c;
+    c.name = std::string(M::api::name) + " v" + std::to_string(version);
+    c.version = version;
+    c.sample = test::encode_bytes(sample, version);
+    c.check = [version](const std::vector<std::byte>& in) {
+        const std::vector<std::byte> exact(in);
+        byte_reader r(bytes_view{exact.data(), exact.size()});
+        const auto m = M::decode(r, version);
+        if (!m) return false;
+        const auto once = test::encode_bytes(*m, version);
+        byte_reader r2(bytes_view{once});
+        const auto m2 = M::decode(r2, version);
+        REQUIRE(m2);
+        REQUIRE(r2.at_end());
+        REQUIRE(hex(bytes_view{test::encode_bytes(*m2, version)}) == hex(bytes_view{once}));
+        return true;
+    };
+    return c;
+}
+
+template <typename Api, typename F>
+void add_versions(std::vector<codec>& out, F&& make) {
+    for (std::int16_t v = Api::min_version; v <= Api::max_version; ++v) make(out, v);
+}
+
+std::vector<codec> all_codecs(const std::vector<std::byte>& batch) {
+    std::vector<codec> cs;
+    add_versions<api_versions_api>(cs, [](auto& out, std::int16_t v) {
+        out.push_back(make_codec(api_versions::request{"librdkafka", "2.0.2"}, v));
+        out.push_back(make_codec(api_versions::response::advertising(broker_advertised_apis), v));
+    });
+    add_versions<metadata_api>(cs, [](auto& out, std::int16_t v) {
+        metadata::request req;
+        req.topics = std::vector<metadata::request_topic>{{"a"}, {"bb"}};
+        out.push_back(make_codec(req, v));
+        metadata::response resp;
+        resp.brokers = {{node_id{1}, "h", 1, "r"}};
+        resp.cluster_id = "c";
+        resp.controller_id = node_id{1};
+        resp.topics = {{error_code::none, "a", false, {{error_code::none, partition_id{0}, node_id{1}, {node_id{1}},
+                                                        {node_id{1}}, {}}}}};
+        out.push_back(make_codec(resp, v));
+    });
+    add_versions<produce_api>(cs, [&batch](auto& out, std::int16_t v) {
+        produce::request req;
+        req.transactional_id = "t";
+        req.topics = {{"a", {{partition_id{0}, bytes_view{batch}, {}}, {partition_id{1}, std::nullopt, {}}}}};
+        out.push_back(make_codec(req, v));
+        produce::response resp;
+        resp.responses = {{"a", {{partition_id{0}, error_code::none, offset{5}, -1, offset{0}}}}};
+        out.push_back(make_codec(resp, v));
+    });
+    add_versions<fetch_api>(cs, [&batch](auto& out, std::int16_t v) {
+        fetch::request req;
+        req.topics = {{"a", {{partition_id{0}, leader_epoch{1}, offset{2}, offset{-1}, 100}}}};
+        req.forgotten_topics_data = {{"b", {partition_id{3}}}};
+        req.rack_id = "r";
+        out.push_back(make_codec(req, v));
+        fetch::response resp;
+        fetch::partition_data p;
+        p.aborted_transactions = std::vector<fetch::aborted_transaction>{{producer_id{1}, offset{2}}};
+        p.records = bytes_view{batch};
+        resp.responses = {{"a", {p}}};
+        out.push_back(make_codec(resp, v));
+    });
+    add_versions<list_offsets_api>(cs, [](auto& out, std::int16_t v) {
+        list_offsets::request req;
+        req.topics = {{"a", {{partition_id{0}, -2, 1}}}};
+        out.push_back(make_codec(req, v));
+        list_offsets::response resp;
+        resp.topics = {{"a", {{partition_id{0}, error_code::none, {1, 2}, 3, offset{4}}}}};
+        out.push_back(make_codec(resp, v));
+    });
+    add_versions<init_producer_id_api>(cs, [](auto& out, std::int16_t v) {
+        out.push_back(make_codec(init_producer_id::request{"t", 1, producer_id{2}, producer_epoch{3}}, v));
+        out.push_back(make_codec(init_producer_id::response{0, error_code::none, producer_id{2}, producer_epoch{3}}, v));
+    });
+    add_versions<find_coordinator_api>(cs, [](auto& out, std::int16_t v) {
+        out.push_back(make_codec(find_coordinator::request{"g", find_coordinator::coordinator_type::group}, v));
+        out.push_back(make_codec(find_coordinator::response{0, error_code::none, "m", node_id{1}, "h", 9}, v));
+    });
+    return cs;
+}
+
+} // namespace
+
+TEST_CASE("absurd counts in real messages are rejected", "[wire_robustness]") {
+    // Produce v7: null txn id, acks, timeout, then 2^31-1 topics in 8 bytes.
+    CHECK_FALSE(decodes<produce::request>(from_hex("ffff ffff 00007530 7fffffff 0001 74 00000000"), 7));
+    // One topic claiming 2^31-1 partitions.
+    CHECK_FALSE(decodes<produce::request>(from_hex("ffff ffff 00007530 00000001 0001 74 7fffffff 00000000"), 7));
+    // A record set claiming 2 GiB.
+    CHECK_FALSE(decodes<produce::request>(
+        from_hex("ffff ffff 00007530 00000001 0001 74 00000001 00000000 7fffffff 00"), 7));
+    // Metadata v6 response: throttle, then 2^31-1 brokers.
+    CHECK_FALSE(decodes<metadata::response>(from_hex("00000000 7fffffff 00000001 0001 68"), 6));
+    // Metadata v5 partition with 2^31-1 replicas.
+    CHECK_FALSE(decodes<metadata::response>(
+        from_hex("00000000 00000000 ffff 00000001 00000001 0000 000161 00 00000001 0000 00000000 00000001 7fffffff 00000001"), 5));
+    // ApiVersions v3 response: compact count 2^32-2.
+    CHECK_FALSE(decodes<api_versions::response>(from_hex("0000 ffffffff0f 0000 0000 0003 00"), 3));
+    // Fetch v11 response: aborted transactions 2^31-1.
+    CHECK_FALSE(decodes<fetch::response>(
+        from_hex("00000000 0000 00000000 00000001 0001 61 00000001 00000000 0000 "
+                 "0000000000000000 0000000000000000 0000000000000000 7fffffff ffffffff ffffffff"),
+        11));
+    // ListOffsets v0 response: 2^31-1 old-style offsets.
+    CHECK_FALSE(decodes<list_offsets::response>(from_hex("00000001 0001 61 00000001 00000000 0000 7fffffff"), 0));
+    // A negative (not -1) count is malformed too.
+    CHECK_FALSE(decodes<fetch::request>(from_hex("ffffffff 000001f4 00000001 7fffffff 00 80000000"), 4));
+}
+
+TEST_CASE("decoding with a version outside the implemented range fails", "[wire_robustness]") {
+    const auto any = from_hex("0000 00000000 00000000");
+    CHECK_FALSE(decodes<fetch::request>(any, 3));
+    CHECK_FALSE(decodes<fetch::request>(any, 12));
+    CHECK_FALSE(decodes<metadata::request>(any, 7));
+    CHECK_FALSE(decodes<api_versions::request>(any, 4));
+    CHECK_FALSE(decodes<init_producer_id::response>(any, -1));
+}
+
+TEST_CASE("every truncation of every message sample fails cleanly", "[wire_robustness]") {
+    const auto batch = from_hex(test::data_batch_hex);
+    for (const auto& c : all_codecs(batch)) {
+        INFO(c.name);
+        REQUIRE(c.check(c.sample));
+        for (std::size_t n = 0; n < c.sample.size(); ++n) {
+            const std::vector<std::byte> prefix(c.sample.begin(), c.sample.begin() + static_cast<std::ptrdiff_t>(n));
+            CHECK_FALSE(c.check(prefix));
+        }
+    }
+}
+
+TEST_CASE("mutated messages never crash the decoders and re-encode to a fixed point", "[wire_robustness]") {
+    const auto batch = from_hex(test::data_batch_hex);
+    const auto codecs = all_codecs(batch);
+    std::mt19937 rng(20240611);
+    int decoded = 0, rejected = 0;
+    for (int iter = 0; iter < 30000; ++iter) {
+        const auto& c = codecs[rng() % codecs.size()];
+        auto bytes = c.sample;
+        if (bytes.empty()) bytes.push_back(static_cast<std::byte>(rng())); // ApiVersions v0-2 requests
+        switch (rng() % 4) {
+        case 0: // bit flips
+            for (int f = 0, nf = 1 + static_cast<int>(rng() % 4); f < nf; ++f)
+                bytes[rng() % bytes.size()] ^= static_cast<std::byte>(1u << (rng() % 8));
+            break;
+        case 1: // a random int32 written over a length or count
+            if (bytes.size() >= 4) store_be<std::int32_t>(bytes.data() + rng() % (bytes.size() - 3), static_cast<std::int32_t>(rng()));
+            break;
+        case 2: // a byte set to 0xff / 0x00 / 0x80 (-1 lengths, zero counts, varint continuations)
+            bytes[rng() % bytes.size()] = static_cast<std::byte>(std::array<int, 3>{0xff, 0x00, 0x80}[rng() % 3]);
+            break;
+        case 3: // trailing garbage or a cut
+            if (rng() % 2) bytes.resize(rng() % bytes.size());
+            else bytes.push_back(static_cast<std::byte>(rng()));
+            break;
+        }
+        INFO(c.name << " iteration " << iter);
+        if (c.check(bytes)) ++decoded;
+        else ++rejected;
+    }
+    CHECK(decoded > 0);
+    CHECK(rejected > 0);
+}
