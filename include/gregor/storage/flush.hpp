@@ -5,6 +5,7 @@
 //   flush::every_messages  after log.flush.interval.messages records since the last flush
 //   flush::every_interval  once log.flush.interval.ms passed since the last flush (on append or tick)
 //   flush::every_append    every batch is durable before append() returns
+//   flush::by_config       Kafka's rule: whichever of the two intervals above comes first
 //
 // The log's flushed offset (everything below it is durable) is what an ack that demands
 // durability waits for. Segment rolls and explicit flush() calls also count as flushes.
@@ -85,7 +86,30 @@ struct every_append {
     void on_flushed(time_point) noexcept {}
 };
 
+/// Kafka's own rule: flush when either log.flush.interval.messages records are pending or
+/// log.flush.interval.ms has passed since the last flush, whichever comes first. Both default to
+/// "never" (Long.MAX_VALUE), so with default numbers this behaves like flush::never and the
+/// numbers alone pick the behaviour at run time (what a broker program with -X properties needs).
+struct by_config {
+    explicit by_config(const storage::log_config& c) noexcept : messages_(c), interval_(c) {}
+    bool on_append(std::int64_t records, time_point now) noexcept {
+        const bool m = messages_.on_append(records, now);
+        const bool t = interval_.on_append(records, now);
+        return m || t;
+    }
+    bool on_tick(time_point now) noexcept { return interval_.on_tick(now); }
+    void on_flushed(time_point now) noexcept {
+        messages_.on_flushed(now);
+        interval_.on_flushed(now);
+    }
+
+private:
+    every_messages messages_;
+    every_interval interval_;
+};
+
 static_assert(flush_policy<never>);
+static_assert(flush_policy<by_config>);
 static_assert(flush_policy<every_messages>);
 static_assert(flush_policy<every_interval>);
 static_assert(flush_policy<every_append>);
