@@ -564,6 +564,25 @@ TEST_CASE("a responder that outlives its server is completed harmlessly", "[shut
     CHECK_FALSE(reqs[0].r.valid());
 }
 
+TEST_CASE("a handler may patch its frame in place during the call", "[server]") {
+    struct patching_handler {
+        void on_request(connection_id, mutable_bytes_view frame, responder r) {
+            store_be<std::uint32_t>(frame.data(), load_be<std::uint32_t>(frame.data()) + 1);
+            r.complete(response(byte_buffer(frame)));
+        }
+    };
+    event_loop loop;
+    loop.start();
+    server<patching_handler> srv(loop, test_config());
+    blocking_client c("127.0.0.1", srv.local_port());
+    for (std::uint32_t i = 0; i < 10; ++i) REQUIRE(c.send_frame(u32_frame(i).view()) == blocking_client::status::ok);
+    for (std::uint32_t i = 0; i < 10; ++i) {
+        auto f = c.read_frame(5s);
+        REQUIRE(f);
+        CHECK(u32_of(f->view()) == i + 1);
+    }
+}
+
 TEST_CASE("server properties parse by Kafka names and reject unknown keys", "[server]") {
     auto c = server_config::from_properties({{"listeners", "PLAINTEXT://127.0.0.1:0"},
                                              {"socket.request.max.bytes", "1000"},

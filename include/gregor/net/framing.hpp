@@ -81,8 +81,9 @@ public:
     /// Records that `n` bytes were written into the space prepare() returned.
     void commit(std::size_t n) noexcept { end_ += n; }
 
-    /// Pops the next complete frame (without its size prefix) into `out`.
-    frame_status next(bytes_view& out) noexcept {
+    /// Pops the next complete frame (without its size prefix) into `out`. The bytes are this
+    /// reader's own buffer, so the caller may modify them in place until the next prepare().
+    frame_status next(mutable_bytes_view& out) noexcept {
         const std::size_t have = end_ - begin_;
         if (have < frame_header_bytes) {
             need_ = 0;
@@ -96,10 +97,16 @@ public:
             need_ = total;
             return frame_status::need_more;
         }
-        out = bytes_view{buf_.data() + begin_ + frame_header_bytes, static_cast<std::size_t>(size)};
+        out = mutable_bytes_view{buf_.data() + begin_ + frame_header_bytes, static_cast<std::size_t>(size)};
         begin_ += total;
         need_ = 0;
         return frame_status::frame;
+    }
+    frame_status next(bytes_view& out) noexcept {
+        mutable_bytes_view m;
+        const auto st = next(m);
+        out = m;
+        return st;
     }
 
     /// True when next() would return something other than need_more (a frame or an error).

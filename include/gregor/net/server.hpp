@@ -164,12 +164,14 @@ struct server_stats {
 };
 
 /// The request handler: called on the loop thread with each complete frame (without its size
-/// prefix; the view is valid only during the call) and the responder of that request.
+/// prefix) and the responder of that request. The frame is the connection's own read buffer,
+/// valid only during the call; the handler may modify it in place (e.g. patch a record batch's
+/// base offset before appending it), so declare the parameter as bytes_view or mutable_bytes_view.
 /// Optional hooks: `on_open(connection_id, std::string_view peer)` after accepting and
 /// `on_close(connection_id)` once a connection is gone (for whatever reason; later completions of
 /// its requests are ignored). Exceptions from on_request close that connection.
 template <typename H>
-concept request_handler = requires(H& h, connection_id c, bytes_view frame, responder r) {
+concept request_handler = requires(H& h, connection_id c, mutable_bytes_view frame, responder r) {
     h.on_request(c, frame, std::move(r));
 };
 
@@ -237,7 +239,7 @@ template <typename Handler, typename FileSend = default_file_send>
 class server {
     static_assert(request_handler<Handler>,
                   "gregor::net::server: the handler must provide "
-                  "void on_request(connection_id, bytes_view frame, responder)");
+                  "void on_request(connection_id, bytes_view (or mutable_bytes_view) frame, responder)");
     static_assert(file_send_policy<FileSend>,
                   "gregor::net::server: the file-send policy must provide "
                   "send_result send_file(int socket, int fd, uint64_t position, size_t length, bool more) "
@@ -481,7 +483,7 @@ private:
     void process_frames(connection& c) {
         c.in_read = true;
         while (reading_allowed(c)) {
-            bytes_view frame;
+            mutable_bytes_view frame;
             const auto st = c.reader.next(frame);
             if (st == frame_status::need_more) break;
             if (st != frame_status::frame) {
