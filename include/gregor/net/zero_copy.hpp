@@ -2,8 +2,8 @@
 //   sendfile_send  sendfile(2): the kernel hands page-cache pages to the socket.
 //   splice_send    splice(2) file -> pipe -> socket (the pipe is this object's, made on first use).
 //   copy_send      pread(2) into a buffer, then send(2): one user-space copy, no page pinning.
-// `default_file_send` is the fastest of the three in bench/net_bench.cpp on the development machine
-// (see docs/net.md for the figures and the reasoning).
+// `default_file_send` is splice_send, the best all-round of the three in bench/net_bench.cpp on
+// the development machine (docs/net.md has the figures and the reasoning).
 //
 // All of them work on non-blocking sockets: a call sends what the socket takes and returns
 // EAGAIN when it is full; the caller resumes on EPOLLOUT with the position advanced by what was
