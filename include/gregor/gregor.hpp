@@ -13,3 +13,6 @@
 #include <gregor/core/varint.hpp>
 
 #include <gregor/wire/record_batch.hpp>
+
+#include <gregor/net/client.hpp>
+#include <gregor/net/server.hpp>
