@@ -16,3 +16,5 @@
 
 #include <gregor/net/client.hpp>
 #include <gregor/net/server.hpp>
+
+#include <gregor/storage/log.hpp>

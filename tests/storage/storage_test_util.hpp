@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -132,11 +133,19 @@ byte_buffer read_whole(const std::filesystem::path& dir, const std::string& name
     REQUIRE_FALSE(b.read_file(name, out));
     return out;
 }
+/// Replaces a file (on disk directly for persistent backends: tests need no fsync here).
 template <typename B>
 void write_whole(const std::filesystem::path& dir, const std::string& name, bytes_view data,
                  const typename B::options& o) {
-    B b(dir, o);
-    REQUIRE_FALSE(b.write_file(name, data));
+    if constexpr (B::persistent) {
+        (void)o;
+        std::ofstream f(dir / name, std::ios::binary | std::ios::trunc);
+        f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+        REQUIRE(f.good());
+    } else {
+        B b(dir, o);
+        REQUIRE_FALSE(b.write_file(name, data));
+    }
 }
 template <typename B>
 bool file_exists(const std::filesystem::path& dir, const std::string& name, const typename B::options& o) {
@@ -147,8 +156,13 @@ bool file_exists(const std::filesystem::path& dir, const std::string& name, cons
 }
 template <typename B>
 void remove_file(const std::filesystem::path& dir, const std::string& name, const typename B::options& o) {
-    B b(dir, o);
-    REQUIRE_FALSE(b.remove(name));
+    if constexpr (B::persistent) {
+        (void)o;
+        std::filesystem::remove(dir / name);
+    } else {
+        B b(dir, o);
+        REQUIRE_FALSE(b.remove(name));
+    }
 }
 
 inline std::string log_name(std::int64_t base) { return storage::segment_file_name(offset{base}, storage::log_suffix); }

@@ -583,6 +583,7 @@ private:
         }
 
         bool drop_rest = false;
+        bool synced_at_open = false;
         for (std::size_t i = 0; i < bases.size(); ++i) {
             // An empty segment followed by another is a leftover: drop it before checking continuity.
             if (!drop_rest && !segments_.empty() && segments_.back().size == 0) {
@@ -603,12 +604,16 @@ private:
             const bool intact = load_segment(s, clean, last, present);
             segments_.push_back(std::move(s));
             if (!intact) drop_rest = true;
+            synced_at_open = !intact;  // a cut segment was synced by the cut
         }
         if (segments_.empty()) {
             segments_.push_back(new_segment(offset{0}, ec));
             if (ec) throw std::system_error(ec, where("cannot create the first segment"));
+            synced_at_open = true;
         }
-        if (!clean) {
+        // After a crash of the process (not of the machine) the page cache may hold what the disk
+        // does not: sync before calling it flushed.
+        if (!clean && !synced_at_open) {
             if (const auto e = backend_.sync(segments_.back().file))
                 throw std::system_error(e, where("cannot sync the recovered segment"));
         } else if (const auto e = backend_.remove(std::string(clean_shutdown_marker))) {

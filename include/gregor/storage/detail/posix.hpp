@@ -171,6 +171,12 @@ public:
 
     /// Replaces `name` atomically and durably: write a temporary, fsync, rename, fsync the directory.
     std::error_code write_file(const std::string& name, bytes_view data) {
+        if (data.empty()) {  // nothing to tear: create or empty it in place, then make the name durable
+            const int fd = ::open((dir_ / name).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            if (fd < 0) return errno_code(errno);
+            ::close(fd);
+            return sync_dir();
+        }
         const auto tmp = dir_ / (name + ".tmp");
         const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) return errno_code(errno);
