@@ -18,3 +18,6 @@
 #include <gregor/net/server.hpp>
 
 #include <gregor/storage/log.hpp>
+
+#include <gregor/producer/producer.hpp>
+#include <gregor/producer/transports.hpp>

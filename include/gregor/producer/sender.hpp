@@ -1,0 +1,658 @@
+// The sender: the producer's event loop, on a thread the producer owns. Each turn it
+//   1. applies the transport's answers (completing, retrying or failing batches),
+//   2. gives up on requests older than request.timeout.ms (as if answered REQUEST_TIMED_OUT),
+//   3. takes the ready batches from the accumulator,
+//   4. fails batches older than delivery.timeout.ms (queued or in flight),
+//   5. asks for metadata and the idempotent producer id where needed, bumps epochs,
+//   6. sends: per destination broker, one request takes at most one batch per partition (up to
+//      max.request.size), and at most max.in.flight.requests.per.connection are outstanding,
+//   7. runs the completions of finished batches, then releases their memory,
+// and sleeps in the transport's poll() until the next deadline or a wake-up. All work here is per
+// batch; the per-record work is the completion callbacks themselves.
+//
+// Ordering: a partition's batches are sent, and resent, in creation order; a batch waiting for
+// its retry backoff holds back the later ones of its partition (as Java does), so with
+// max.in.flight=1 order survives retries. With idempotence the rules of idempotence.hpp apply.
+//
+// Thread-safety: run() is the sender thread; wake() and wait_idle() are thread-safe.
+#pragma once
+
+#include <gregor/core/clock.hpp>
+#include <gregor/core/error.hpp>
+#include <gregor/producer/accumulator.hpp>
+#include <gregor/producer/idempotence.hpp>
+#include <gregor/producer/producer_config.hpp>
+#include <gregor/producer/stats.hpp>
+#include <gregor/producer/transport.hpp>
+#include <gregor/wire/record_batch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace gregor::producer_detail {
+
+template <typename Transport, typename Accumulator, typename Clock>
+class sender {
+public:
+    sender(const producer_config& cfg, std::int16_t acks, bool idempotent, Transport t, Accumulator& acc, Clock clk,
+           stats_counters& stats)
+        : transport_(std::move(t)), acc_(&acc), clock_(clk), stats_(&stats), acks_(acks), idempotent_(idempotent),
+          max_in_flight_(cfg.max_in_flight_requests_per_connection), retries_(cfg.retries),
+          max_request_size_(static_cast<std::size_t>(cfg.max_request_size)),
+          request_timeout_ms_(cfg.request_timeout_ms), request_timeout_(std::chrono::milliseconds{cfg.request_timeout_ms}),
+          delivery_timeout_(std::chrono::milliseconds{cfg.delivery_timeout_ms}),
+          backoff_(std::chrono::milliseconds{cfg.retry_backoff_ms}),
+          backoff_max_(std::chrono::milliseconds{cfg.retry_backoff_max_ms}), rng_(std::random_device{}()) {}
+
+    sender(const sender&) = delete;
+    sender& operator=(const sender&) = delete;
+
+    [[nodiscard]] Transport& transport() noexcept { return transport_; }
+    void wake() { transport_.wake(); }
+
+    /// Waits (real time) until the loop has run a full turn that started after this call and is
+    /// about to sleep; returns the time it plans to wake up at (nullopt on timeout). For tests
+    /// that drive a manual clock.
+    std::optional<time_point> wait_idle(duration real_timeout) {
+        const auto started = turn_.load(std::memory_order_acquire);
+        wake();
+        std::unique_lock lk(idle_mu_);
+        if (!idle_cv_.wait_for(lk, real_timeout, [&] { return idle_turn_ > started || exited_; })) return std::nullopt;
+        return idle_next_;
+    }
+
+    /// The event loop; returns when the producer is closed and every batch completed (or was
+    /// aborted).
+    void run() {
+        for (;;) {
+            turn_.fetch_add(1, std::memory_order_acq_rel);
+            const time_point now = clock_.now();
+            for (auto& e : events_) std::visit([&](auto& ev) { on_event(ev, now); }, e);
+            events_.clear();
+            check_timeouts(now);
+            finish();
+
+            got_.clear();
+            wanted_.clear();
+            const collect_result cr = acc_->collect(now, got_, wanted_);
+            for (partition_entry* pe : got_) activate(*pe);
+            for (topic_entry* t : wanted_) want_metadata(*t);
+            if (cr.abort) {
+                abort_everything();
+                finish();
+                break;
+            }
+            if (now >= next_expiry_) expire(now);
+            send_metadata(now);
+            send_init_producer_id(now);
+            run_bumps(now);
+            send_produce(now);
+            finish();
+            if (cr.closing && acc_->empty()) break;
+
+            const time_point next = std::min(cr.next_ready, next_deadline(now));
+            if (!acc_->set_sleep(next)) {
+                transport_.poll(events_, duration::zero());
+                continue;
+            }
+            const time_point t = clock_.now();
+            duration wait = next <= t ? duration::zero() : (next == time_point::max() ? duration{std::chrono::hours{1}} : next - t);
+            if constexpr (!std::is_same_v<Clock, system_clock>) wait = std::min<duration>(wait, std::chrono::milliseconds{1});
+            if (wait > duration::zero()) {
+                std::lock_guard lk(idle_mu_);
+                idle_turn_ = turn_.load(std::memory_order_acquire);
+                idle_next_ = next;
+                idle_cv_.notify_all();
+            }
+            transport_.poll(events_, wait);
+        }
+        std::lock_guard lk(idle_mu_);
+        exited_ = true;
+        idle_cv_.notify_all();
+    }
+
+private:
+    struct slot {
+        producer_batch* batch;  // null once the batch expired while the request was out
+        partition_entry* part;
+    };
+    struct inflight_request {
+        std::uint64_t id;
+        node_id node;
+        time_point deadline;
+        std::vector<slot> slots;
+    };
+    struct building {
+        node_id node;
+        produce_request req;
+        std::vector<slot> slots;
+        std::size_t bytes = 0;
+    };
+    struct metadata_inflight {
+        std::uint64_t id;
+        topic_entry* topic;
+    };
+
+    // ---- answers ---------------------------------------------------------------------------
+
+    void on_event(produce_response& r, time_point now) {
+        auto it = std::find_if(inflight_.begin(), inflight_.end(), [&](const auto& q) { return q.id == r.correlation_id; });
+        if (it == inflight_.end()) return;  // given up on already
+        inflight_request req = std::move(*it);
+        inflight_.erase(it);
+        node_done(req.node);
+        for (std::size_t i = 0; i < req.slots.size(); ++i) {
+            auto [b, pe] = req.slots[i];
+            --pe->outstanding;
+            if (!b || b->request != req.id) continue;
+            b->request = 0;
+            produce_response::partition_result res;
+            if (i < r.results.size()) res = r.results[i];
+            else res.error = error_code::network_exception;
+            on_result(*b, *pe, res, now);
+        }
+    }
+
+    void on_event(metadata_response& m, time_point now) {
+        auto it = std::find_if(meta_inflight_.begin(), meta_inflight_.end(),
+                               [&](const auto& q) { return q.id == m.correlation_id; });
+        if (it == meta_inflight_.end()) return;
+        topic_entry* t = it->topic;
+        meta_inflight_.erase(it);
+        t->metadata_request = 0;
+        if (m.error == error_code::none && !m.leaders.empty()) {
+            t->metadata_attempts = 0;
+            failed_records_.clear();
+            acc_->apply_metadata(*t, m.leaders, failed_records_);
+            for (auto& [rc, ec] : failed_records_) {
+                record_metadata md{t->name, partition_id{-1}, offset{-1}, rc.timestamp, rc.key_size, rc.value_size};
+                stats_counters::add(stats_->records_failed);
+                invoke(rc.fn, ec, md);
+            }
+            failed_records_.clear();
+            return;
+        }
+        const error_code e = m.error == error_code::none ? error_code::leader_not_available : m.error;
+        if (e == error_code::invalid_topic_exception || e == error_code::topic_authorization_failed) {
+            std::vector<std::unique_ptr<producer_batch>> failed;
+            acc_->fail_topic(*t, e, failed);
+            for (auto& b : failed) done_detached(std::move(b), e);
+            return;
+        }
+        t->metadata_retry_at = now + backoff(++t->metadata_attempts);
+        want_metadata(*t);
+    }
+
+    void on_event(init_producer_id_response& r, time_point now) {
+        if (r.correlation_id != pid_request_) return;
+        pid_request_ = 0;
+        if (r.error != error_code::none || r.id.value() < 0) {
+            pid_retry_at_ = now + backoff(++pid_attempts_);
+            return;
+        }
+        pid_attempts_ = 0;
+        pid_ = r.id;
+        epoch_ = r.epoch;
+        need_fresh_pid_ = false;
+        for (partition_entry* pe : active_) {
+            if (pe->seq.awaiting_pid) {
+                pe->seq.reset(pid_, epoch_);
+                renumber(*pe, now);
+            }
+        }
+    }
+
+    void on_result(producer_batch& b, partition_entry& pe, const produce_response::partition_result& res,
+                   time_point now) {
+        if (res.error == error_code::none || res.error == error_code::duplicate_sequence_number) {
+            if (b.epoch == pe.seq.epoch && b.pid == pe.seq.pid) pe.seq.confirmed = true;
+            complete(b, pe, {}, res.error == error_code::none ? res.base_offset : offset{-1}, res.log_append_time_ms);
+            return;
+        }
+        stats_counters::add(stats_->errors);
+        if (needs_metadata_refresh(res.error)) want_metadata(*pe.topic);
+        const bool oldest = !pe.owned.empty() && pe.owned.front().get() == &b;
+        const bool may_retry = acks_ != 0 && b.attempts <= retries_;
+        switch (classify_answer(res.error, idempotent_, oldest, may_retry)) {
+        case answer_action::complete: complete(b, pe, {}, res.base_offset, res.log_append_time_ms); break;
+        case answer_action::retry: b.retry_at = now + backoff(b.attempts); break;
+        case answer_action::bump_then_retry:
+            pe.seq.needs_bump = true;
+            b.retry_at = now;
+            break;
+        case answer_action::fail: complete(b, pe, res.error, offset{-1}, -1); break;
+        }
+    }
+
+    // ---- timeouts --------------------------------------------------------------------------
+
+    void check_timeouts(time_point now) {
+        for (std::size_t i = 0; i < inflight_.size();) {
+            if (inflight_[i].deadline > now) {
+                ++i;
+                continue;
+            }
+            inflight_request req = std::move(inflight_[i]);
+            inflight_.erase(inflight_.begin() + static_cast<std::ptrdiff_t>(i));
+            node_done(req.node);
+            stats_counters::add(stats_->request_timeouts);
+            produce_response::partition_result res;
+            res.error = error_code::request_timed_out;
+            for (auto [b, pe] : req.slots) {
+                --pe->outstanding;
+                if (!b || b->request != req.id) continue;
+                b->request = 0;
+                on_result(*b, *pe, res, now);
+            }
+        }
+        for (std::size_t i = 0; i < meta_inflight_.size();) {
+            topic_entry* t = meta_inflight_[i].topic;
+            if (t->metadata_deadline > now) {
+                ++i;
+                continue;
+            }
+            meta_inflight_.erase(meta_inflight_.begin() + static_cast<std::ptrdiff_t>(i));
+            t->metadata_request = 0;
+            t->metadata_retry_at = now + backoff(++t->metadata_attempts);
+            want_metadata(*t);
+        }
+        if (pid_request_ && pid_deadline_ <= now) {
+            pid_request_ = 0;
+            pid_retry_at_ = now + backoff(++pid_attempts_);
+        }
+    }
+
+    void expire(time_point now) {
+        expired_.clear();
+        owned_expired_.clear();
+        next_expiry_ = acc_->expire(now, delivery_timeout_, expired_, owned_expired_);
+        // Nothing incomplete: whatever comes next expires no earlier than this.
+        if (next_expiry_ == time_point::max()) next_expiry_ = now + delivery_timeout_;
+        for (producer_batch* b : owned_expired_) {
+            partition_entry& pe = *b->part;
+            if (b->request) {
+                for (auto& q : inflight_)
+                    if (q.id == b->request)
+                        for (auto& s : q.slots)
+                            if (s.batch == b) s.batch = nullptr;
+                b->request = 0;
+            }
+            auto up = take_owned(pe, b);
+            if (!up) continue;  // completed in this turn already
+            stats_counters::add(stats_->batches_expired);
+            done_detached(std::move(up), local_error::timed_out);
+        }
+        for (auto& up : expired_) {
+            stats_counters::add(stats_->batches_expired);
+            done_detached(std::move(up), local_error::timed_out);
+        }
+        expired_.clear();
+    }
+
+    // ---- requests --------------------------------------------------------------------------
+
+    void want_metadata(topic_entry& t) {
+        if (t.refresh_wanted) return;
+        t.refresh_wanted = true;
+        meta_pending_.push_back(&t);
+    }
+
+    void send_metadata(time_point now) {
+        for (std::size_t i = 0; i < meta_pending_.size();) {
+            topic_entry* t = meta_pending_[i];
+            if (t->metadata_request || t->metadata_retry_at > now) {
+                ++i;
+                continue;
+            }
+            meta_pending_.erase(meta_pending_.begin() + static_cast<std::ptrdiff_t>(i));
+            t->refresh_wanted = false;
+            t->metadata_request = ++correlation_;
+            t->metadata_deadline = now + request_timeout_;
+            meta_inflight_.push_back({t->metadata_request, t});
+            stats_counters::add(stats_->metadata_requests);
+            transport_.send(metadata_request{t->metadata_request, t->name});
+        }
+    }
+
+    void send_init_producer_id(time_point now) {
+        if (!idempotent_ || pid_request_ || (pid_.value() >= 0 && !need_fresh_pid_) || pid_retry_at_ > now) return;
+        pid_request_ = ++correlation_;
+        pid_deadline_ = now + request_timeout_;
+        transport_.send(init_producer_id_request{pid_request_, std::nullopt, 60000});
+    }
+
+    void activate(partition_entry& pe) {
+        if (!pe.active) {
+            pe.active = true;
+            active_.push_back(&pe);
+        }
+    }
+
+    /// The batch of `pe` that may go next, if any: the oldest not in flight, unless it waits for
+    /// its backoff (later ones wait behind it) or, with idempotence, lies outside the window.
+    producer_batch* candidate(partition_entry& pe, time_point now) const {
+        if (idempotent_ && (pe.seq.needs_bump || pe.seq.awaiting_pid)) return nullptr;
+        for (auto& up : pe.owned) {
+            producer_batch* b = up.get();
+            if (b->request) continue;
+            if (b->retry_at > now) return nullptr;
+            if (idempotent_) {
+                const producer_batch& front = *pe.owned.front();
+                const std::int64_t oldest = front.sealed.empty() ? pe.seq.batches : front.ordinal;
+                const std::int64_t k = b->sealed.empty() ? pe.seq.batches : b->ordinal;
+                if (!pe.seq.in_window(k, oldest, max_in_flight_)) return nullptr;
+            }
+            return b;
+        }
+        return nullptr;
+    }
+
+    /// Seals a batch at its first send (stamping producer id, epoch and sequence when idempotent).
+    void prepare(producer_batch& b, partition_entry& pe) {
+        if (!b.sealed.empty()) return;
+        wire::producer_stamp stamp;
+        if (idempotent_) {
+            if (pe.seq.pid.value() < 0) pe.seq.reset(pid_, epoch_);
+            b.pid = pe.seq.pid;
+            b.epoch = pe.seq.epoch;
+            b.ordinal = pe.seq.batches;
+            b.base_seq = pe.seq.assign(b.record_count);
+            stamp = {b.pid, b.epoch, b.base_seq, false};
+        }
+        b.sealed = b.builder.seal(stamp);
+    }
+
+    void send_produce(time_point now) {
+        if (idempotent_ && pid_.value() < 0) return;
+        for (std::int32_t round = 0; round < max_in_flight_ + 1; ++round) {
+            builders_.clear();
+            const std::size_t n = active_.size();
+            for (std::size_t k = 0; k < n; ++k) {
+                partition_entry& pe = *active_[(rr_ + k) % n];
+                if (pe.owned.empty()) continue;
+                producer_batch* b = candidate(pe, now);
+                if (!b) continue;
+                building* bl = builder_for(pe.leader);
+                if (!bl) continue;
+                prepare(*b, pe);
+                const std::size_t size = b->sealed.size();
+                if (!bl->slots.empty() && bl->bytes + size > max_request_size_) continue;
+                bl->req.batches.push_back({pe.topic->name, partition_id{pe.id}, b->sealed.mutable_view()});
+                bl->slots.push_back({b, &pe});
+                bl->bytes += size;
+            }
+            ++rr_;
+            bool any = false;
+            for (auto& bl : builders_) {
+                if (bl.slots.empty()) continue;
+                dispatch(bl, now);
+                any = true;
+            }
+            if (!any) break;
+        }
+        prune_active();
+    }
+
+    building* builder_for(node_id node) {
+        for (auto& bl : builders_)
+            if (bl.node == node) return &bl;
+        if (in_flight_of(node) >= max_in_flight_) return nullptr;
+        builders_.push_back(building{node, {}, {}, 0});
+        return &builders_.back();
+    }
+
+    void dispatch(building& bl, time_point now) {
+        const std::uint64_t id = ++correlation_;
+        bl.req.correlation_id = id;
+        bl.req.destination = bl.node;
+        bl.req.acks = acks_;
+        bl.req.timeout_ms = request_timeout_ms_;
+        for (auto [b, pe] : bl.slots) {
+            if (b->attempts++ > 0) stats_counters::add(stats_->retries);
+            ++pe->outstanding;
+            if (acks_ != 0) b->request = id;
+            stats_counters::add(stats_->batches_sent);
+            stats_counters::add(stats_->bytes_sent, b->sealed.size());
+        }
+        stats_counters::add(stats_->requests_sent);
+        transport_.send(std::move(bl.req));
+        if (acks_ == 0) {
+            for (auto [b, pe] : bl.slots) {
+                --pe->outstanding;
+                complete(*b, *pe, {}, offset{-1}, -1);
+            }
+            return;
+        }
+        node_sent(bl.node);
+        inflight_.push_back({id, bl.node, now + request_timeout_, std::move(bl.slots)});
+    }
+
+    void run_bumps(time_point now) {
+        if (!idempotent_) return;
+        for (partition_entry* pe : active_) {
+            if (!pe->seq.needs_bump || pe->outstanding > 0) continue;
+            if (!pe->seq.bump()) {
+                pe->seq.needs_bump = false;
+                pe->seq.awaiting_pid = true;
+                need_fresh_pid_ = true;
+                continue;
+            }
+            stats_counters::add(stats_->epoch_bumps);
+            renumber(*pe, now);
+        }
+    }
+
+    /// After an epoch change: the unacknowledged (sealed) batches get new sequences from 0, in
+    /// order; none of them is in the log (see idempotence.hpp), so none is written twice.
+    void renumber(partition_entry& pe, time_point now) {
+        for (auto& up : pe.owned) {
+            producer_batch& b = *up;
+            if (b.sealed.empty()) break;
+            b.pid = pe.seq.pid;
+            b.epoch = pe.seq.epoch;
+            b.ordinal = pe.seq.batches;
+            b.base_seq = pe.seq.assign(b.record_count);
+            wire::patch_producer_state(b.sealed.mutable_view(), b.pid, b.epoch, b.base_seq, false);
+            b.retry_at = now;
+        }
+    }
+
+    // ---- completion ------------------------------------------------------------------------
+
+    std::unique_ptr<producer_batch> take_owned(partition_entry& pe, producer_batch* b) {
+        for (auto it = pe.owned.begin(); it != pe.owned.end(); ++it) {
+            if (it->get() == b) {
+                auto up = std::move(*it);
+                pe.owned.erase(it);
+                return up;
+            }
+        }
+        return nullptr;
+    }
+
+    void complete(producer_batch& b, partition_entry& pe, std::error_code ec, offset base, std::int64_t append_time) {
+        auto up = take_owned(pe, &b);
+        if (!up) return;
+        up->result = ec;
+        up->result_base = base;
+        up->result_append_time = append_time;
+        if (!ec) {
+            stats_counters::add(stats_->records_acked, static_cast<std::uint64_t>(up->record_count));
+            stats_counters::add(stats_->batches_acked);
+            stats_counters::add(stats_->acked_bytes, up->sealed.size());
+            const auto lat = std::chrono::duration_cast<std::chrono::microseconds>(clock_.now() - up->created).count();
+            stats_counters::add(stats_->latency_us_sum, static_cast<std::uint64_t>(lat > 0 ? lat : 0));
+        } else {
+            stats_counters::add(stats_->records_failed, static_cast<std::uint64_t>(up->record_count));
+        }
+        done_.push_back(std::move(up));
+    }
+
+    void done_detached(std::unique_ptr<producer_batch> up, std::error_code ec) {
+        up->result = ec;
+        up->result_base = offset{-1};
+        const auto n = up->record_count ? up->record_count : up->builder.record_count();
+        stats_counters::add(stats_->records_failed, static_cast<std::uint64_t>(n));
+        done_.push_back(std::move(up));
+    }
+
+    static void invoke(completion& fn, std::error_code ec, const record_metadata& md) {
+        try {
+            fn(ec, md);
+        } catch (...) {
+            // A completion must not throw; the sender thread carries on regardless.
+        }
+    }
+
+    /// Runs the completions of finished batches (no lock held), then lets the accumulator forget
+    /// them, which is what flush() and close() wait for.
+    void finish() {
+        if (done_.empty()) return;
+        for (auto& up : done_) {
+            producer_batch& b = *up;
+            record_metadata md;
+            md.topic = b.topic->name;
+            md.partition = partition_id{b.partition};
+            for (auto& c : b.completions) {
+                md.offset = (!b.result && b.result_base.value() >= 0) ? b.result_base + c.offset_delta : offset{-1};
+                md.timestamp = b.result_append_time >= 0 ? b.result_append_time : c.timestamp;
+                md.serialized_key_size = c.key_size;
+                md.serialized_value_size = c.value_size;
+                invoke(c.fn, b.result, md);
+            }
+        }
+        acc_->finish(done_);
+    }
+
+    void abort_everything() {
+        std::vector<std::unique_ptr<producer_batch>> rest;
+        acc_->abort_all(rest);
+        for (auto& up : rest) done_detached(std::move(up), local_error::closed);
+        for (partition_entry* pe : active_) {
+            for (auto& up : pe->owned) done_detached(std::move(up), local_error::closed);
+            pe->owned.clear();
+            pe->outstanding = 0;
+        }
+        inflight_.clear();
+        nodes_.clear();
+        stats_->in_flight_requests.store(0, std::memory_order_relaxed);
+    }
+
+    // ---- bookkeeping -----------------------------------------------------------------------
+
+    duration backoff(std::int32_t attempt) {
+        std::uniform_real_distribution<double> u(0.0, 1.0);
+        return retry_backoff(attempt < 1 ? 1 : attempt, std::chrono::duration_cast<std::chrono::milliseconds>(backoff_),
+                             std::chrono::duration_cast<std::chrono::milliseconds>(backoff_max_), u(rng_));
+    }
+
+    std::int32_t in_flight_of(node_id n) const {
+        for (const auto& [node, count] : nodes_)
+            if (node == n) return count;
+        return 0;
+    }
+    void node_sent(node_id n) {
+        stats_counters::add(stats_->in_flight_requests);
+        for (auto& [node, count] : nodes_)
+            if (node == n) {
+                ++count;
+                return;
+            }
+        nodes_.emplace_back(n, 1);
+    }
+    void node_done(node_id n) {
+        stats_->in_flight_requests.fetch_sub(1, std::memory_order_relaxed);
+        for (auto& [node, count] : nodes_)
+            if (node == n) {
+                --count;
+                return;
+            }
+    }
+
+    void prune_active() {
+        std::erase_if(active_, [](partition_entry* pe) {
+            if (!pe->owned.empty() || pe->outstanding > 0) return false;
+            pe->active = false;
+            return true;
+        });
+    }
+
+    /// The earliest time something of ours (not the accumulator's) needs attention.
+    time_point next_deadline(time_point now) const {
+        time_point next = next_expiry_;
+        for (const auto& q : inflight_) next = std::min(next, q.deadline);
+        for (const auto& m : meta_inflight_) next = std::min(next, m.topic->metadata_deadline);
+        for (topic_entry* t : meta_pending_) next = std::min(next, std::max(t->metadata_retry_at, now));
+        if (pid_request_) next = std::min(next, pid_deadline_);
+        else if (idempotent_ && (pid_.value() < 0 || need_fresh_pid_)) next = std::min(next, pid_retry_at_);
+        for (partition_entry* pe : active_) {
+            for (auto& up : pe->owned) {
+                if (up->request) continue;
+                if (up->retry_at > now) next = std::min(next, up->retry_at);
+                break;
+            }
+        }
+        return next;
+    }
+
+    Transport transport_;
+    Accumulator* acc_;
+    Clock clock_;
+    stats_counters* stats_;
+    const std::int16_t acks_;
+    const bool idempotent_;
+    const std::int32_t max_in_flight_;
+    const std::int32_t retries_;
+    const std::size_t max_request_size_;
+    const std::int32_t request_timeout_ms_;
+    const duration request_timeout_;
+    const duration delivery_timeout_;
+    const duration backoff_;
+    const duration backoff_max_;
+    std::mt19937_64 rng_;
+
+    std::vector<transport_event> events_;
+    std::vector<partition_entry*> got_;
+    std::vector<topic_entry*> wanted_;
+    std::vector<partition_entry*> active_;
+    std::vector<inflight_request> inflight_;
+    std::vector<std::pair<node_id, std::int32_t>> nodes_;
+    std::vector<building> builders_;
+    std::vector<metadata_inflight> meta_inflight_;
+    std::vector<topic_entry*> meta_pending_;
+    std::vector<std::unique_ptr<producer_batch>> done_;
+    std::vector<std::unique_ptr<producer_batch>> expired_;
+    std::vector<producer_batch*> owned_expired_;
+    std::vector<std::pair<record_completion, std::error_code>> failed_records_;
+    std::uint64_t correlation_ = 0;
+    std::size_t rr_ = 0;
+    time_point next_expiry_ = time_point::min();
+
+    producer_id pid_ = no_producer_id;
+    producer_epoch epoch_ = no_producer_epoch;
+    std::uint64_t pid_request_ = 0;
+    time_point pid_deadline_{};
+    time_point pid_retry_at_ = time_point::min();
+    std::int32_t pid_attempts_ = 0;
+    bool need_fresh_pid_ = false;
+
+    std::atomic<std::uint64_t> turn_{0};
+    std::mutex idle_mu_;
+    std::condition_variable idle_cv_;
+    std::uint64_t idle_turn_ = 0;
+    time_point idle_next_{};
+    bool exited_ = false;
+};
+
+} // namespace gregor::producer_detail
