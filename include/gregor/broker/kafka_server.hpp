@@ -63,7 +63,8 @@ public:
         port_ = port;
     }
 
-    void on_request(net::connection_id conn, bytes_view frame, net::responder r) {
+    void on_request(net::connection_id conn, mutable_bytes_view frame, net::responder r) {
+        frame_ = frame;
         byte_reader rd(frame);
         const auto h = wire::request_header::decode(rd);
         if (!h) return r.complete(net::close_connection);
@@ -209,10 +210,10 @@ private:
         const auto first = split.next();
         if (!first) return error_code::corrupt_message;
         if (split.next() || !split.remainder().empty()) return error_code::invalid_record;
-        // The broker patches base offset and leader epoch in place. The frame is the connection's
-        // own receive buffer (net::server hands out a view of memory it owns and discards after
-        // the call), so patching it there saves a copy of every batch.
-        const mutable_bytes_view batch{const_cast<std::byte*>(first->data()), first->size()};
+        // The broker patches base offset and leader epoch in place; the server lends us its receive
+        // buffer mutably for the duration of the call, so no batch is copied.
+        const auto at = static_cast<std::size_t>(first->data() - frame_.data());
+        const mutable_bytes_view batch = frame_.subspan(at, first->size());
         const auto res = broker_->produce(topic, p.partition_index, batch, acks, txn, timeout, true);
         pr.base_offset = res.base_offset;
         pr.log_append_time_ms = res.log_append_time_ms;
@@ -418,6 +419,7 @@ private:
     std::string cluster_id_;
     std::string host_ = "127.0.0.1";
     std::int32_t port_ = 9092;
+    mutable_bytes_view frame_; // the request being handled (valid during on_request only)
     std::list<parked_fetch> parked_;
     std::uint64_t next_park_id_ = 0;
 };
