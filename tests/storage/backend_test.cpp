@@ -263,3 +263,21 @@ TEST_CASE("Kafka file names: 20-digit base offsets and topic-partition directori
     CHECK_FALSE(storage::parse_segment_file_name("99999999999999999999.log", ".log"));
     CHECK(storage::partition_dir("/data", "orders", 3) == std::filesystem::path("/data/orders-3"));
 }
+
+TEST_CASE("memory chunks grow to huge-page sized mappings and keep batches whole", "[backend]") {
+    temp_dir d;
+    testing::manual_clock clk;
+    storage::memory_backend::options o;  // default chunks: up to 8 MiB, 2 MiB-aligned mappings
+    test_log<storage::memory_backend> l{d.partition(), small_config(64u << 20, 4096), o, testing::manual_clock_ref{clk}};
+    const auto batches = append_batches(l, 200, 30, 1000);  // ~6 MiB
+    const auto r = l.read(offset{0}, 64u << 20, l.log_end_offset());
+    const auto hs = batches_of(r);
+    REQUIRE(hs.size() == 200);
+    CHECK(r.slices.size() < 12);  // 64 KiB, 128 KiB, ... 4 MiB, 8 MiB chunks
+    REQUIRE_FALSE(l.truncate_to(offset{3000}));
+    append_batches(l, 50, 30, 1000);
+    const auto again = batches_of(r);  // the old read is unchanged
+    CHECK(again.size() == 200);
+    CHECK(again.back().next_offset() == offset{6000});
+    CHECK(batches_of(l.read(offset{0}, 64u << 20, l.log_end_offset())).size() == 150);
+}

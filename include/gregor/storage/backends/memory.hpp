@@ -31,6 +31,8 @@
 #include <system_error>
 #include <vector>
 
+#include <sys/mman.h>
+
 namespace gregor::storage {
 
 namespace detail {
@@ -51,7 +53,8 @@ public:
             std::size_t cap = std::min(max_chunk_, std::max<std::size_t>(64 * 1024, last * 2));
             cap = std::max(cap, data.size());
             if (!chunks_.empty()) chunks_.back().frozen = true;
-            chunks_.push_back(chunk{size_, 0, cap, std::shared_ptr<std::byte[]>(new std::byte[cap]), false});
+            auto mem = allocate(cap);  // may round cap up
+            chunks_.push_back(chunk{size_, 0, cap, std::move(mem), false});
         }
         auto& c = chunks_.back();
         std::memcpy(c.data.get() + c.used, data.data(), data.size());
@@ -102,6 +105,30 @@ public:
     }
 
 private:
+    static constexpr std::size_t huge_page = 2u << 20;
+
+    /// Chunk memory. Large chunks are mapped 2 MiB-aligned and marked for transparent huge pages:
+    /// filling fresh memory is dominated by page faults, and huge pages take 512 times fewer.
+    static std::shared_ptr<std::byte[]> allocate(std::size_t& cap) {
+        if (cap >= huge_page) {
+            cap = (cap + huge_page - 1) / huge_page * huge_page;
+            const std::size_t span = cap + huge_page;
+            void* p = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (p != MAP_FAILED) {
+                auto* base = static_cast<std::byte*>(p);
+                const auto addr = reinterpret_cast<std::uintptr_t>(base);
+                auto* aligned = reinterpret_cast<std::byte*>((addr + huge_page - 1) / huge_page * huge_page);
+                if (aligned > base) ::munmap(base, static_cast<std::size_t>(aligned - base));
+                if (const auto tail = base + span - (aligned + cap); tail > 0) ::munmap(aligned + cap, static_cast<std::size_t>(tail));
+#ifdef MADV_HUGEPAGE
+                ::madvise(aligned, cap, MADV_HUGEPAGE);
+#endif
+                return std::shared_ptr<std::byte[]>(aligned, [cap](std::byte* q) { ::munmap(q, cap); });
+            }
+        }
+        return std::shared_ptr<std::byte[]>(new std::byte[cap]);
+    }
+
     struct chunk {
         std::uint64_t start;       // file position of the chunk's first byte
         std::size_t used;

@@ -2,7 +2,9 @@
 // submission: the write, and when the flush policy asks for durability a linked fdatasync, go to
 // the kernel in a single io_uring_enter() instead of pwrite() + fdatasync(); flush() submits its
 // sync the same way. Writes go to the page cache exactly as with the file backend, so reads
-// (pread, or a file range handed to the transport) are shared with it.
+// (pread, or a file range handed to the transport) are shared with it. Where the filesystem cannot
+// complete a buffered write without blocking (ext4 here), the kernel hands each write to an io-wq
+// worker, which makes small appends slower than pwrite(): see docs/storage.md for the figures.
 //
 // Opening a log with this backend on a machine where io_uring is unavailable (old kernel, seccomp
 // in a container, io_uring_disabled sysctl) throws std::system_error saying so, at open.
