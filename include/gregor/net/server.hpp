@@ -372,8 +372,9 @@ private:
                 return;
             }
             if (conns_.size() >= static_cast<std::size_t>(cfg_.max_connections)) {
-                ::close(fd);
+                // Count before closing: a peer that sees the close may read stats() at once.
                 n_refused_.fetch_add(1, std::memory_order_relaxed);
+                ::close(fd);
                 continue;
             }
             detail::tune_socket(fd, cfg_.socket_send_buffer_bytes, cfg_.socket_receive_buffer_bytes);
