@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -58,7 +59,14 @@ TEMPLATE_TEST_CASE("every file-send policy delivers a file range byte-identical 
     const std::uint64_t pos = 12345;
     const std::size_t len = (2 << 20) + 777;
     std::vector<std::byte> got;
-    std::thread reader([&, fd = receiver.get()] { got = receive_exactly(fd, len); });
+    // The reader starts only once the sender has hit a full socket buffer, so every policy is
+    // made to resume after EAGAIN at least once (a fast reader could otherwise drain it in time).
+    std::promise<void> blocked;
+    auto blocked_future = blocked.get_future();
+    std::thread reader([&, fd = receiver.get()] {
+        blocked_future.wait_for(std::chrono::seconds(10));
+        got = receive_exactly(fd, len);
+    });
 
     TestType policy;
     std::size_t sent = 0;
@@ -67,7 +75,7 @@ TEMPLATE_TEST_CASE("every file-send policy delivers a file range byte-identical 
         const auto r = policy.send_file(sender.get(), file.fd(), pos + sent, len - sent, false);
         sent += r.bytes;
         if (r.error == EAGAIN) {
-            ++would_block;
+            if (would_block++ == 0) blocked.set_value();
             pollfd p{sender.get(), POLLOUT, 0};
             REQUIRE(::poll(&p, 1, 10000) == 1);
         } else {

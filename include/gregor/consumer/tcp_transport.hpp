@@ -22,6 +22,7 @@
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
 #include <gregor/net/client.hpp>
+#include <gregor/net/endpoint.hpp>
 #include <gregor/wire/api.hpp>
 #include <gregor/wire/header.hpp>
 #include <gregor/wire/messages/api_versions.hpp>
@@ -46,42 +47,11 @@
 
 namespace gregor::fetch_transport {
 
-namespace tcp_detail {
-
-struct endpoint {
-    std::string host;
-    std::uint16_t port = 0;
-};
-
-/// "host:port,host:port" (bootstrap.servers); throws std::invalid_argument naming the property.
-inline std::vector<endpoint> parse_bootstrap(std::string_view s) {
-    std::vector<endpoint> out;
-    while (!s.empty()) {
-        const auto comma = s.find(',');
-        auto item = s.substr(0, comma);
-        s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
-        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-        if (item.empty()) continue;
-        const auto colon = item.rfind(':');
-        unsigned port = 0;
-        if (colon == std::string_view::npos ||
-            std::from_chars(item.data() + colon + 1, item.data() + item.size(), port).ec != std::errc{} || port == 0 ||
-            port > 65535)
-            throw std::invalid_argument("invalid value '" + std::string(item) +
-                                        "' for property 'bootstrap.servers': expected host:port");
-        out.push_back({std::string(item.substr(0, colon)), static_cast<std::uint16_t>(port)});
-    }
-    if (out.empty()) throw std::invalid_argument("property 'bootstrap.servers' is empty");
-    return out;
-}
-
-} // namespace tcp_detail
 
 class tcp {
 public:
     explicit tcp(const consumer_config& cfg)
-        : bootstrap_(tcp_detail::parse_bootstrap(cfg.bootstrap_servers)), client_id_(cfg.client_id),
+        : bootstrap_(net::parse_bootstrap_servers(cfg.bootstrap_servers)), client_id_(cfg.client_id),
           request_timeout_(cfg.request_timeout_ms), setup_timeout_(cfg.socket_connection_setup_timeout_ms),
           metadata_max_age_(cfg.metadata_max_age_ms), max_frame_(cfg.receive_message_max_bytes) {}
 
@@ -315,7 +285,7 @@ private:
     }
 
     // Connects and negotiates; nullptr on failure.
-    std::unique_ptr<connection> open(const tcp_detail::endpoint& ep, std::int32_t node) {
+    std::unique_ptr<connection> open(const net::endpoint& ep, std::int32_t node) {
         auto c = std::make_unique<connection>();
         c->node = node;
         auto reconnect = [&]() -> bool {
@@ -343,16 +313,7 @@ private:
                 return c;
             }
             if (v == 0) return nullptr;
-            // Fall back: to the broker's own ApiVersions max if its v0-shaped answer names one,
-            // else to v0 (the mock answers v3 with a body that does not parse).
-            std::int16_t next = 0;
-            if (resp) {
-                if (auto r = resp->find(wire::api_key::api_versions)) {
-                    if (auto hv = wire::highest_common_version(wire::implemented_versions<wire::api_versions_api>(), *r))
-                        next = std::min<std::int16_t>(*hv, static_cast<std::int16_t>(v - 1));
-                }
-            }
-            v = next;
+            v = wire::api_versions::fallback_version(resp, v);
             if (!body && !reconnect()) return nullptr; // the broker closed on the unknown version
         }
         return nullptr;
@@ -410,7 +371,7 @@ private:
                 drop(c->node);
                 continue;
             }
-            std::map<std::int32_t, tcp_detail::endpoint> brokers;
+            std::map<std::int32_t, net::endpoint> brokers;
             for (const auto& b : resp->brokers)
                 brokers[b.node_id.value()] = {std::string(b.host), static_cast<std::uint16_t>(b.port)};
             leaders_.clear();
@@ -439,7 +400,7 @@ private:
         return make_error_code(error_code::network_exception);
     }
 
-    std::vector<tcp_detail::endpoint> bootstrap_;
+    std::vector<net::endpoint> bootstrap_;
     std::size_t next_bootstrap_ = 0;
     std::string client_id_;
     std::chrono::milliseconds request_timeout_;
@@ -447,7 +408,7 @@ private:
     std::chrono::milliseconds metadata_max_age_;
     std::int32_t max_frame_;
     std::map<std::int32_t, std::unique_ptr<connection>> conns_;
-    std::map<std::int32_t, tcp_detail::endpoint> brokers_;
+    std::map<std::int32_t, net::endpoint> brokers_;
     std::map<topic_partition, std::pair<std::int32_t, error_code>> leaders_;
     std::set<std::string> topics_;
     bool metadata_stale_ = true;

@@ -24,6 +24,7 @@
 
 #include <gregor/detail/unique_function.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -156,6 +157,47 @@ public:
     void run() {
         enter();
         dispatch_until_stopped();
+    }
+
+    /// Dispatches the events ready now, waiting at most `max_wait` for the first one (a post(),
+    /// a due timer or fd readiness ends the wait), on the calling thread; returns how many
+    /// callbacks ran. For an owner that interleaves the loop with its own work on one thread (the
+    /// producer's sender drives its TCP transport this way). Between calls the loop is "not
+    /// running": add_fd/modify_fd and the client objects may then be used from that same thread.
+    /// Throws std::logic_error while run() runs. SIGPIPE is not blocked here: use only sockets
+    /// written with MSG_NOSIGNAL (client_connection does), not sendfile/splice.
+    std::size_t run_once(loop_clock::duration max_wait) {
+        enter();
+        loop_thread_.store(std::this_thread::get_id(), std::memory_order_release);
+        struct leave_guard {
+            event_loop* l;
+            ~leave_guard() {
+                l->graveyard_.clear();
+                std::lock_guard lk(l->mutex_);
+                l->running_ = false;
+                l->stop_requested_.store(false, std::memory_order_release);
+                l->loop_thread_.store(std::thread::id{}, std::memory_order_release);
+            }
+        } guard{this};
+        const auto ms = std::chrono::ceil<std::chrono::milliseconds>(max_wait).count();
+        const int timeout = max_wait <= loop_clock::duration::zero() ? 0
+                            : static_cast<int>(std::min<long long>(ms, 1 << 30));
+        constexpr int max_events = 64;
+        epoll_event events[max_events];
+        int n;
+        do {
+            n = ::epoll_wait(epoll_fd_, events, max_events, timeout);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) throw_errno("epoll_wait");
+        std::size_t ran = 0;
+        for (int i = 0; i < n; ++i) {
+            auto* reg = static_cast<registration*>(events[i].data.ptr);
+            if (!reg->dead) {
+                reg->cb(events[i].events);
+                ++ran;
+            }
+        }
+        return ran;
     }
 
 private:

@@ -166,6 +166,8 @@ struct topic_entry {
     time_point metadata_retry_at{};
     std::int32_t metadata_attempts = 0;
     bool refresh_wanted = false;
+    bool metadata_known = false;       // answered once: refreshed every metadata.max.age.ms from then on
+    time_point metadata_time{};        // when the last answer arrived
 };
 
 /// What the sender learns from one collect() call.

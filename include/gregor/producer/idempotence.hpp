@@ -110,7 +110,8 @@ constexpr bool needs_metadata_refresh(error_code e) noexcept {
     case error_code::not_leader_or_follower:
     case error_code::fenced_leader_epoch:
     case error_code::unknown_leader_epoch:
-    case error_code::kafka_storage_error: return true;
+    case error_code::kafka_storage_error:
+    case error_code::network_exception: return true;  // a lost connection: the leader may have moved
     default: return false;
     }
 }

@@ -52,6 +52,14 @@ struct producer_config {
     std::string compression_type = "none";              // compression.type (this build: none)
     bool partitioner_ignore_keys = false;               // partitioner.ignore.keys
     std::optional<std::string> transactional_id;        // transactional.id (not supported yet)
+    // Network transports only (transport::tcp); the in-process transport ignores them.
+    std::int64_t metadata_max_age_ms = 300000;          // metadata.max.age.ms (periodic refresh)
+    std::int64_t reconnect_backoff_ms = 50;             // reconnect.backoff.ms
+    std::int64_t reconnect_backoff_max_ms = 1000;       // reconnect.backoff.max.ms
+    std::int64_t socket_connection_setup_timeout_ms = 10000; // socket.connection.setup.timeout.ms
+    std::int32_t send_buffer_bytes = 131072;            // send.buffer.bytes (-1: the OS default)
+    std::int32_t receive_buffer_bytes = 32768;          // receive.buffer.bytes (-1: the OS default)
+    bool allow_auto_create_topics = true;               // allow.auto.create.topics (Metadata v4+)
 
     /// Whether idempotence is on for the given effective acks (the acks policy may fix it).
     [[nodiscard]] bool idempotence(std::int16_t effective_acks) const noexcept {
@@ -132,6 +140,14 @@ struct producer_config {
             compression_type = value;
         } else if (key == "partitioner.ignore.keys") partitioner_ignore_keys = parse_bool(key, value);
         else if (key == "transactional.id") transactional_id = value;
+        else if (key == "metadata.max.age.ms") metadata_max_age_ms = parse_int<i64>(key, value, 0);
+        else if (key == "reconnect.backoff.ms") reconnect_backoff_ms = parse_int<i64>(key, value, 0);
+        else if (key == "reconnect.backoff.max.ms") reconnect_backoff_max_ms = parse_int<i64>(key, value, 0);
+        else if (key == "socket.connection.setup.timeout.ms")
+            socket_connection_setup_timeout_ms = parse_int<i64>(key, value, 1);
+        else if (key == "send.buffer.bytes") send_buffer_bytes = parse_int<i32>(key, value, -1);
+        else if (key == "receive.buffer.bytes") receive_buffer_bytes = parse_int<i32>(key, value, -1);
+        else if (key == "allow.auto.create.topics") allow_auto_create_topics = parse_bool(key, value);
         else if (key == "key.serializer" || key == "value.serializer" || key == "partitioner.class")
             throw std::invalid_argument("property '" + key +
                                         "' is a compile-time choice in gregor: set it in producer_policies");

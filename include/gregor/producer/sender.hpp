@@ -53,7 +53,9 @@ public:
           request_timeout_ms_(cfg.request_timeout_ms), request_timeout_(std::chrono::milliseconds{cfg.request_timeout_ms}),
           delivery_timeout_(std::chrono::milliseconds{cfg.delivery_timeout_ms}),
           backoff_(std::chrono::milliseconds{cfg.retry_backoff_ms}),
-          backoff_max_(std::chrono::milliseconds{cfg.retry_backoff_max_ms}), rng_(std::random_device{}()) {}
+          backoff_max_(std::chrono::milliseconds{cfg.retry_backoff_max_ms}),
+          metadata_max_age_(std::chrono::milliseconds{std::max<std::int64_t>(cfg.metadata_max_age_ms, 1)}),
+          rng_(std::random_device{}()) {}
 
     sender(const sender&) = delete;
     sender& operator=(const sender&) = delete;
@@ -94,6 +96,7 @@ public:
                 break;
             }
             if (now >= next_expiry_) expire(now);
+            if (now >= next_metadata_refresh_) refresh_old_metadata(now);
             send_metadata(now);
             send_init_producer_id(now);
             run_bumps(now);
@@ -173,6 +176,12 @@ private:
         t->metadata_request = 0;
         if (m.error == error_code::none && !m.leaders.empty()) {
             t->metadata_attempts = 0;
+            t->metadata_time = now;
+            if (!t->metadata_known) {
+                t->metadata_known = true;
+                known_topics_.push_back(t);
+            }
+            next_metadata_refresh_ = std::min(next_metadata_refresh_, now + metadata_max_age_);
             failed_records_.clear();
             acc_->apply_metadata(*t, m.leaders, failed_records_);
             for (auto& [rc, ec] : failed_records_) {
@@ -298,6 +307,21 @@ private:
             done_detached(std::move(up), local_error::timed_out);
         }
         expired_.clear();
+    }
+
+    /// metadata.max.age.ms: leaders move without telling producers that are not failing.
+    void refresh_old_metadata(time_point now) {
+        next_metadata_refresh_ = time_point::max();
+        for (topic_entry* t : known_topics_) {
+            const time_point due = t->metadata_time + metadata_max_age_;
+            if (due <= now) {
+                t->metadata_time = now;  // asked for; the answer (or its retries) sets it again
+                want_metadata(*t);
+                next_metadata_refresh_ = std::min(next_metadata_refresh_, now + metadata_max_age_);
+            } else {
+                next_metadata_refresh_ = std::min(next_metadata_refresh_, due);
+            }
+        }
     }
 
     // ---- requests --------------------------------------------------------------------------
@@ -590,7 +614,7 @@ private:
 
     /// The earliest time something of ours (not the accumulator's) needs attention.
     time_point next_deadline(time_point now) const {
-        time_point next = next_expiry_;
+        time_point next = std::min(next_expiry_, next_metadata_refresh_);
         for (const auto& q : inflight_) next = std::min(next, q.deadline);
         for (const auto& m : meta_inflight_) next = std::min(next, m.topic->metadata_deadline);
         for (topic_entry* t : meta_pending_) next = std::min(next, std::max(t->metadata_retry_at, now));
@@ -620,7 +644,10 @@ private:
     const duration delivery_timeout_;
     const duration backoff_;
     const duration backoff_max_;
+    const duration metadata_max_age_;
     std::mt19937_64 rng_;
+    std::vector<topic_entry*> known_topics_;
+    time_point next_metadata_refresh_ = time_point::max();
 
     std::vector<transport_event> events_;
     std::vector<partition_entry*> got_;

@@ -146,6 +146,20 @@ struct response {
     }
 };
 
+/// The ApiVersions version to try after `tried` failed (kafka-protocol.md §1.4, §3.1): the
+/// highest version we implement below `tried` that the broker's v0-shaped UNSUPPORTED_VERSION
+/// answer lists, else v0 (also when the answer did not parse or the broker hung up: the 2.0.2
+/// mock answers v3 with a body that parses as nothing). Call only with tried > 0.
+inline std::int16_t fallback_version(const std::optional<response>& answer, std::int16_t tried) noexcept {
+    if (answer) {
+        if (auto r = answer->find(api_key::api_versions)) {
+            if (auto hv = highest_common_version(implemented_versions<api_versions_api>(), *r))
+                return std::min<std::int16_t>(*hv, static_cast<std::int16_t>(tried - 1));
+        }
+    }
+    return 0;
+}
+
 static_assert(kafka_message<request>, "gregor::wire::api_versions::request must model kafka_message");
 static_assert(kafka_message<response>, "gregor::wire::api_versions::response must model kafka_message");
 
