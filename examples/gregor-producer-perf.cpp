@@ -11,10 +11,12 @@
 // --keys: key "key-<i % 1000>". --verifiable: value "seq=%010d " (15 bytes) then padding where the
 // byte at padding position j is 'a' + (seq + j) % 26, so any consumer can check every record.
 // --embedded runs a gregor::broker in this process (memory, or file logs in a temporary directory
-// removed at exit) and produces through the in-process transport.
+// removed at exit) and produces through the in-process transport; --bootstrap produces over TCP
+// (transport::tcp) to any Kafka broker: a gregor-broker, Apache Kafka, librdkafka's mock.
 #include <gregor/broker/broker.hpp>
 #include <gregor/broker/broker_policies.hpp>
 #include <gregor/producer/producer.hpp>
+#include <gregor/producer/tcp_transport.hpp>
 #include <gregor/producer/transports.hpp>
 #include <gregor/storage/backends/file.hpp>
 #include <gregor/storage/backends/memory.hpp>
@@ -27,6 +29,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -109,16 +112,27 @@ void verifiable_value(std::string& out, long long seq) {
         out[j] = static_cast<char>('a' + (static_cast<unsigned long long>(seq) + (j - 15)) % 26);
 }
 
-template <typename Broker>
-int run(const options& o, Broker& b) {
-    using policies = gregor::producer_policies<gregor::transport::in_process<Broker>>;
+gregor::producer_config make_config(const options& o) {
     gregor::producer_config cfg;
+    cfg.bootstrap_servers = o.bootstrap;
     try {
         for (const auto& [k, v] : o.props) cfg.set(k, v);
     } catch (const std::exception& e) {
         usage(e.what());
     }
-    gregor::producer<policies> p{cfg, gregor::transport::in_process<Broker>{b}};
+    return cfg;
+}
+
+template <typename Transport>
+int run(const options& o, const gregor::producer_config& cfg, Transport t) {
+    using policies = gregor::producer_policies<Transport>;
+    std::optional<gregor::producer<policies>> made;
+    try {
+        made.emplace(cfg, std::move(t));
+    } catch (const std::invalid_argument& e) {
+        usage(e.what());  // a configuration the producer refuses (names the property)
+    }
+    auto& p = *made;
 
     const auto n = static_cast<std::size_t>(o.num_records);
     std::vector<float> latency_ms(n, 0.0f);
@@ -174,23 +188,30 @@ int run(const options& o, Broker& b) {
 
 int main(int argc, char** argv) {
     const auto o = parse(argc, argv);
+    const auto cfg = make_config(o);
     if (!o.bootstrap.empty()) {
-        std::cerr << "gregor-producer-perf: --bootstrap needs the producer's TCP transport, which this build "
-                     "does not have yet; use --embedded\n";
-        return 2;
+        std::optional<gregor::transport::tcp> t;
+        try {
+            t.emplace(cfg);
+        } catch (const std::invalid_argument& e) {
+            usage(e.what());
+        }
+        return run(o, cfg, std::move(*t));
     }
     gregor::broker_config bc;
     bc.log_flush_scheduler_interval_ms = 1000;
     if (o.embedded == "memory") {
-        gregor::broker<gregor::broker_policies<gregor::storage::memory_backend>> b{bc};
-        return run(o, b);
+        using broker_type = gregor::broker<gregor::broker_policies<gregor::storage::memory_backend>>;
+        broker_type b{bc};
+        return run(o, cfg, gregor::transport::in_process<broker_type>{b});
     }
     const auto dir = std::filesystem::temp_directory_path() / ("gregor-producer-perf-" + std::to_string(::getpid()));
     bc.data_dir = dir;
     int rc = 0;
     {
-        gregor::broker<gregor::broker_policies<gregor::storage::file_backend>> b{bc};
-        rc = run(o, b);
+        using broker_type = gregor::broker<gregor::broker_policies<gregor::storage::file_backend>>;
+        broker_type b{bc};
+        rc = run(o, cfg, gregor::transport::in_process<broker_type>{b});
     }
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);

@@ -329,3 +329,48 @@ TEST_CASE("a produce with a bad CRC is answered with CORRUPT_MESSAGE and nothing
     CHECK(still_serves(b.port()));
     CHECK(b.stop() == 0);
 }
+
+TEST_CASE("gregor-producer-perf --bootstrap writes verifiable records a librdkafka consumer reads back whole",
+          "[perf]") {
+    const char* perf = std::getenv("GREGOR_PRODUCER_PERF");
+    REQUIRE(perf != nullptr);
+    test::temp_dir dir;
+    broker_process b(broker_exe(), {"--data-dir", dir.path.string(), "-X", "num.partitions=3"});
+    constexpr int n = 30000;
+    constexpr int size = 60;
+    const auto [rc, out] = test::run(std::string(perf) + " --bootstrap " + b.bootstrap() +
+                                     " --topic perf --num-records " + std::to_string(n) + " --record-size " +
+                                     std::to_string(size) + " --acks all --idempotence --keys --verifiable 2>&1");
+    INFO(out);
+    REQUIRE(rc == 0);
+    CHECK(out.find("\"records\": " + std::to_string(n) + ",") != std::string::npos);
+    CHECK(out.find("\"errors\": 0}") != std::string::npos);
+
+    const auto c = consume_all(b.bootstrap(), "perf", 3, n);
+    REQUIRE(c.total == static_cast<std::size_t>(n));
+    std::set<long long> seqs;
+    for (const auto& [p, recs] : c.by_partition) {
+        std::map<std::string, long long> last;
+        for (const auto& [off, v] : recs) {
+            REQUIRE(v.size() == static_cast<std::size_t>(size));
+            REQUIRE(v.rfind("seq=", 0) == 0);
+            const long long seq = std::stoll(v.substr(4, 10));
+            for (std::size_t j = 15; j < v.size(); ++j)
+                REQUIRE(v[j] == static_cast<char>('a' + (static_cast<unsigned long long>(seq) + (j - 15)) % 26));
+            CHECK(c.key_of.at(v) == "key-" + std::to_string(seq % 1000));
+            REQUIRE(seqs.insert(seq).second);
+            const auto& key = c.key_of.at(v);
+            if (auto it = last.find(key); it != last.end()) CHECK(seq > it->second);
+            last[key] = seq;
+        }
+    }
+    CHECK(seqs.size() == static_cast<std::size_t>(n));
+    CHECK(*seqs.begin() == 0);
+    CHECK(*seqs.rbegin() == n - 1);
+
+    // A malformed bootstrap list is a usage error (exit 2), named in the message.
+    const auto [brc, bout] = test::run(std::string(perf) + " --bootstrap nohost --topic perf --num-records 1 --record-size 1 2>&1");
+    CHECK(brc == 2);
+    CHECK(bout.find("bootstrap.servers") != std::string::npos);
+    CHECK(b.stop() == 0);
+}
