@@ -10,6 +10,7 @@
 #include <gregor/producer/producer.hpp>
 #include <gregor/producer/tcp_transport.hpp>
 #include <gregor/storage/backends/memory.hpp>
+#include <gregor/testing/faulty_transport.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -296,4 +297,39 @@ TEST_CASE("over TCP a peer that answers garbage is dropped, and the records fail
     peer.join();
     ::close(lfd);
     CHECK(accepted >= 1);
+}
+
+TEST_CASE("over TCP with five requests in flight, injected faults lose, repeat and reorder nothing", "[tcp]") {
+    // faulty_transport in front of the TCP transport: the gregor broker's sequence checks (not the
+    // transport) keep order and suppress duplicates, as with a Kafka broker.
+    server_env env(3);
+    reports out;
+    constexpr int n = 20000;
+    using faulty_tcp = testing::faulty_transport<transport::tcp>;
+    auto cfg = tcp_config(env.bootstrap());
+    cfg.request_timeout_ms = 200;  // dropped requests and answers cost one timeout each
+    cfg.batch_size = 2048;         // many batches, so faults land all over the stream
+    std::shared_ptr<testing::fault_counters> injected;
+    {
+        faulty_tcp t{transport::tcp{cfg},
+                     testing::random_faults(7, 0.25, 60,
+                                            {testing::fault::drop_request, testing::fault::drop_response,
+                                             testing::fault::duplicate, testing::fault::delay, testing::fault::reorder,
+                                             testing::fault::error, testing::fault::error_after_append},
+                                            {error_code::not_leader_or_follower, error_code::not_enough_replicas,
+                                             error_code::request_timed_out})};
+        injected = t.counters();
+        producer<producer_policies<faulty_tcp>> p(cfg, std::move(t));
+        for (int i = 0; i < n; ++i) {
+            const std::string key = "key-" + std::to_string(i % 61);
+            const std::string value = key + "#" + std::to_string(i);
+            REQUIRE(!p.send({.topic = "orders", .key = key, .value = value}, out.callback(value)));
+        }
+        REQUIRE(!p.flush());
+        CHECK(out.count == n);
+    }
+    CHECK(injected->injected() == 60);
+    CHECK(injected->count(testing::fault::duplicate) > 0);
+    CHECK(injected->count(testing::fault::drop_response) > 0);
+    CHECK(verify_log(env.b, "orders", 3, out) == static_cast<std::size_t>(n));
 }
