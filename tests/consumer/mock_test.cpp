@@ -3,6 +3,8 @@
 // ApiVersions 0-2 (a v3 request gets error 35 with a body that does not parse), Metadata 0-2,
 // Fetch 0-11 and ListOffsets 0-5 (kafka-protocol.md §11), so this also proves the negotiation
 // fallback; it writes no transaction markers, so read_committed is tested against gregor only.
+#include "../rdkafka_mock.hpp"
+
 #include <gregor/consumer/consumer.hpp>
 #include <gregor/consumer/tcp_transport.hpp>
 
@@ -20,22 +22,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct mock_cluster {
-    rd_kafka_t* host = nullptr;
-    rd_kafka_mock_cluster_t* mc = nullptr;
-    explicit mock_cluster(int brokers) {
-        char err[512];
-        host = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof err);
-        REQUIRE(host);
-        mc = rd_kafka_mock_cluster_new(host, brokers);
-        REQUIRE(mc);
-    }
-    ~mock_cluster() {
-        rd_kafka_mock_cluster_destroy(mc);
-        rd_kafka_destroy(host);
-    }
-    std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(mc); }
-};
+using mock_cluster = gregor::test::rdkafka_mock_cluster;
 
 // Produces values "m-<i>" with keys "k-<i>" to partition `part`; returns how many were delivered.
 int produce_with_librdkafka(const std::string& bootstraps, const std::string& topic, int part, int n) {

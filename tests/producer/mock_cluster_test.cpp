@@ -8,6 +8,9 @@
 // does: the tests that assert order under injected failures run with
 // max.in.flight.requests.per.connection=1 (order with 5 in flight is the broker's job, tested
 // against gregor's broker in fault_test.cpp and tcp_test.cpp).
+#include "../rdkafka_mock.hpp"
+#include "test_util.hpp"
+
 #include <gregor/consumer/consumer.hpp>
 #include <gregor/consumer/tcp_transport.hpp>
 #include <gregor/producer/producer.hpp>
@@ -31,24 +34,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct mock_cluster {
-    rd_kafka_t* host = nullptr;
-    rd_kafka_mock_cluster_t* mc = nullptr;
-    explicit mock_cluster(int brokers) {
-        char err[512];
-        host = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof err);
-        REQUIRE(host);
-        mc = rd_kafka_mock_cluster_new(host, brokers);
-        REQUIRE(mc);
-    }
-    ~mock_cluster() {
-        rd_kafka_mock_cluster_destroy(mc);
-        rd_kafka_destroy(host);
-    }
-    mock_cluster(const mock_cluster&) = delete;
-    mock_cluster& operator=(const mock_cluster&) = delete;
-    [[nodiscard]] std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(mc); }
-};
+using mock_cluster = gregor::test::rdkafka_mock_cluster;
+using gregor::test::reports;
 
 constexpr int produce_api = 0;
 
@@ -66,19 +53,6 @@ producer_config config_for(const mock_cluster& c) {
     cfg.request_timeout_ms = 5000;
     return cfg;
 }
-
-struct reports {
-    std::mutex mu;
-    std::map<std::string, std::vector<delivery_report>> by_value;
-    std::atomic<int> count{0};
-    auto callback(std::string value) {
-        return [this, value = std::move(value)](std::error_code ec, const record_metadata& md) {
-            std::lock_guard lk(mu);
-            by_value[value].push_back({md, ec});
-            ++count;
-        };
-    }
-};
 
 struct stored {
     std::int64_t at;

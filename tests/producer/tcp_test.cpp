@@ -30,6 +30,7 @@
 using namespace gregor;
 using namespace std::chrono_literals;
 using gregor::test::read_partition;
+using gregor::test::reports;
 
 namespace {
 
@@ -54,19 +55,6 @@ struct server_env {
     }
     void stop() { srv.reset(); }
     [[nodiscard]] std::string bootstrap() const { return "127.0.0.1:" + std::to_string(port); }
-};
-
-struct reports {
-    std::mutex mu;
-    std::map<std::string, std::vector<delivery_report>> by_value;
-    std::atomic<int> count{0};
-    auto callback(std::string value) {
-        return [this, value = std::move(value)](std::error_code ec, const record_metadata& md) {
-            std::lock_guard lk(mu);
-            by_value[value].push_back({md, ec});
-            ++count;
-        };
-    }
 };
 
 producer_config tcp_config(const std::string& bootstrap) {

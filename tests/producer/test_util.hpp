@@ -6,13 +6,17 @@
 #include "mock_broker.hpp"
 
 #include <gregor/core/buffer.hpp>
+#include <gregor/producer/record_metadata.hpp>
 #include <gregor/testing/manual_clock.hpp>
 #include <gregor/wire/record_batch.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +57,22 @@ inline void decode_into(bytes_view batches, std::vector<read_record>& out, offse
         next = v.header().next_offset();
     }
 }
+
+/// Every completion, by record value (values are unique in the tests that use it); completions
+/// run on the sender thread.
+struct reports {
+    std::mutex mu;
+    std::map<std::string, std::vector<delivery_report>> by_value;
+    std::atomic<int> count{0};
+
+    auto callback(std::string value) {
+        return [this, value = std::move(value)](std::error_code ec, const record_metadata& md) {
+            std::lock_guard lk(mu);
+            by_value[value].push_back({md, ec});
+            ++count;
+        };
+    }
+};
 
 /// Every record of a partition, in log order.
 inline std::vector<read_record> read_partition(mock_broker& b, const std::string& topic, std::int32_t p) {

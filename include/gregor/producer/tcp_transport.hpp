@@ -483,12 +483,8 @@ private:
             switch (q.k) {
             case kind::api_versions: return on_api_versions(c, q, body);
             case kind::produce: {
-                byte_reader br(body);
-                auto resp = wire::produce::response::decode(br, q.version);
-                if (!resp) {
-                    answer_failed(q);
-                    return protocol_error(c);
-                }
+                const auto resp = decode_answer<wire::produce::response>(c, q, body);
+                if (!resp) return;
                 produce_response pr;
                 pr.correlation_id = q.correlation_id;
                 pr.results.reserve(q.partitions.size());
@@ -511,27 +507,30 @@ private:
                 return;
             }
             case kind::metadata: {
-                byte_reader br(body);
-                auto resp = wire::metadata::response::decode(br, q.version);
-                if (!resp) {
-                    answer_failed(q);
-                    return protocol_error(c);
-                }
-                on_metadata(*resp, q);
+                if (const auto resp = decode_answer<wire::metadata::response>(c, q, body)) on_metadata(*resp, q);
                 return;
             }
             case kind::init_producer_id: {
-                byte_reader br(body);
-                auto resp = wire::init_producer_id::response::decode(br, q.version);
-                if (!resp) {
-                    answer_failed(q);
-                    return protocol_error(c);
-                }
+                const auto resp = decode_answer<wire::init_producer_id::response>(c, q, body);
+                if (!resp) return;
                 ready.emplace_back(init_producer_id_response{q.correlation_id, resp->error_code, resp->producer_id,
                                                              resp->producer_epoch});
                 return;
             }
             }
+        }
+
+        /// The decoded answer; when it does not parse, the request is answered NETWORK_EXCEPTION
+        /// and the connection closed (its stream can no longer be trusted).
+        template <typename Resp>
+        std::optional<Resp> decode_answer(conn& c, const inflight& q, bytes_view body) {
+            byte_reader br(body);
+            auto resp = Resp::decode(br, q.version);
+            if (!resp) {
+                answer_failed(q);
+                protocol_error(c);
+            }
+            return resp;
         }
 
         void protocol_error(conn& c) { fail(c, true, make_error_code(local_error::corrupt_data)); }
