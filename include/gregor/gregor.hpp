@@ -20,4 +20,5 @@
 #include <gregor/storage/log.hpp>
 
 #include <gregor/producer/producer.hpp>
+#include <gregor/producer/tcp_transport.hpp>
 #include <gregor/producer/transports.hpp>
