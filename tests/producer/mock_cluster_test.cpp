@@ -144,7 +144,9 @@ TEST_CASE("into librdkafka's mock cluster: leaders on three brokers, every recor
         CHECK(c.metadata_version == 2);
         CHECK(c.produce_version == 7);
         CHECK(c.init_producer_id_version == 4);
-        CHECK(c.connects >= 3);  // bootstrap + one per leader
+        CHECK(c.connects >= 3);  // one per leader ...
+        CHECK(c.connects <= 4);  // ... and the bootstrap connection: one per broker, no churn
+        CHECK(c.disconnects == 0);
     }
     verify(read_back(cluster, "spread", 4, n), out, n, true);
 }
@@ -281,4 +283,36 @@ TEST_CASE("into the mock: a fatal error, and a retriable one past `retries`, rea
     auto ok = p.send({.topic = "fatal", .value = "d"}, use_future).get();
     REQUIRE(!ok.error);
     CHECK(ok.metadata.offset == offset{1});
+}
+
+TEST_CASE("into the mock with acks=0: the answers the mock sends anyway are skipped, nothing is lost", "[mock]") {
+    // The 2.0.2 mock answers Produce even with acks=0 (§11.3); a real broker does not. The
+    // transport must neither choke on those answers nor wait for them.
+    mock_cluster cluster(1);
+    REQUIRE(rd_kafka_mock_topic_create(cluster.mc, "fire", 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    reports out;
+    constexpr int n = 3000;
+    {
+        auto cfg = config_for(cluster);
+        cfg.acks = 0;
+        cfg.enable_idempotence = false;
+        tcp_producer p(cfg, transport::tcp{cfg});
+        for (int i = 0; i < n; ++i) {
+            const std::string v = "key-0#" + std::to_string(i);
+            REQUIRE(!p.send({.topic = "fire", .key = "key-0", .value = v}, out.callback(v)));
+        }
+        REQUIRE(!p.flush());
+        CHECK(out.count == n);
+        const auto log = read_back(cluster, "fire", 1, n);
+        REQUIRE(log.count(0) == 1);
+        const auto& recs = log.at(0);
+        REQUIRE(recs.size() == static_cast<std::size_t>(n));
+        for (int i = 0; i < n; ++i) CHECK(recs[static_cast<std::size_t>(i)].value == "key-0#" + std::to_string(i));
+        CHECK(p.transport().counters().disconnects == 0);  // no answer was taken for a protocol error
+    }
+    for (const auto& [v, r] : out.by_value) {
+        REQUIRE(r.size() == 1);
+        CHECK(!r[0].error);
+        CHECK(r[0].metadata.offset == offset{-1});
+    }
 }

@@ -159,6 +159,30 @@ TEST_CASE("acks=0 completes records without offsets", "[producer]") {
     CHECK(read_partition(b, "t", 0).size() == 100);  // they did arrive
 }
 
+TEST_CASE("acks=0 with more ready batches than one sender turn sends them all without waiting", "[producer]") {
+    // acks=0 requests hold no in-flight slot and get no answer: a sender turn that stops at its
+    // per-turn bound with batches left must run again at once, not sleep until the next record.
+    mock_broker b(1);
+    outcomes out;
+    constexpr int n = 2000;
+    {
+        auto cfg = quick();
+        cfg.batch_size = 256;  // ~10 records a batch: 200 batches for one partition
+        cfg.linger_ms = 1000;  // closed batches are ready at once, the last only at flush()
+        cfg.request_timeout_ms = 1000;
+        cfg.delivery_timeout_ms = 3000;  // a stalled batch would fail with timed_out here
+        mock_producer<partitioners::uniform_sticky, batching::linger_or_size, acks::none> p(cfg, mock_transport{b});
+        for (int i = 0; i < n; ++i) {
+            const auto v = std::to_string(i);
+            REQUIRE(!p.send({.topic = "t", .partition = partition_id{0}, .value = v}, out.callback(v)));
+        }
+        REQUIRE(!p.flush());
+    }
+    REQUIRE(out.count == n);
+    for (auto& [v, reports] : out.by_value) CHECK(!reports[0].error);
+    CHECK(read_partition(b, "t", 0).size() == static_cast<std::size_t>(n));
+}
+
 TEST_CASE("a record send() rejects completes on the calling thread before send() returns", "[producer]") {
     mock_broker b(2);
     producer_config c = quick();

@@ -321,3 +321,18 @@ TEST_CASE("over TCP with five requests in flight, injected faults lose, repeat a
     CHECK(injected->count(testing::fault::drop_response) > 0);
     CHECK(verify_log(env.b, "orders", 3, out) == static_cast<std::size_t>(n));
 }
+
+TEST_CASE("over TCP metadata is refreshed every metadata.max.age.ms while a topic is in use", "[tcp]") {
+    server_env env(1);
+    auto cfg = tcp_config(env.bootstrap());
+    cfg.metadata_max_age_ms = 50;
+    tcp_producer p(cfg, transport::tcp{cfg});
+    REQUIRE(!p.send({.topic = "orders", .value = "a"}, use_future).get().error);
+    const auto before = p.metrics().metadata_requests;
+    // Nothing more is sent: only the age of the metadata can cause requests now (bounded wait).
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (p.metrics().metadata_requests < before + 3 && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(5ms);
+    CHECK(p.metrics().metadata_requests >= before + 3);
+    CHECK(p.transport().counters().disconnects == 0);
+}

@@ -105,7 +105,7 @@ public:
             if (cr.closing && acc_->empty()) break;
 
             const time_point next = std::min(cr.next_ready, next_deadline(now));
-            if (!acc_->set_sleep(next)) {
+            if (more_to_send_ || !acc_->set_sleep(next)) {
                 transport_.poll(events_, duration::zero());
                 continue;
             }
@@ -398,6 +398,7 @@ private:
     }
 
     void send_produce(time_point now) {
+        more_to_send_ = false;
         if (idempotent_ && pid_.value() < 0) return;
         for (std::int32_t round = 0; round < max_in_flight_ + 1; ++round) {
             builders_.clear();
@@ -424,6 +425,9 @@ private:
                 any = true;
             }
             if (!any) break;
+            // acks=0 requests take no in-flight slot, so a turn can end with batches still ready to
+            // go and nothing (no answer) to wake the loop for them: it must not sleep then.
+            if (round == max_in_flight_) more_to_send_ = true;
         }
         prune_active();
     }
@@ -664,6 +668,7 @@ private:
     std::vector<std::pair<record_completion, std::error_code>> failed_records_;
     std::uint64_t correlation_ = 0;
     std::size_t rr_ = 0;
+    bool more_to_send_ = false;
     time_point next_expiry_ = time_point::min();
 
     producer_id pid_ = no_producer_id;
