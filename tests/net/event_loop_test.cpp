@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -155,4 +157,43 @@ TEST_CASE("a move-only task can be posted and queued work is destroyed with the 
         CHECK_FALSE(weak.expired());
     }
     CHECK(weak.expired());
+}
+
+TEST_CASE("run_once waits at most its timeout, and a post from another thread or a timer ends the wait",
+          "[event_loop]") {
+    event_loop loop;
+    using clk = std::chrono::steady_clock;
+    // Nothing to do: returns after about the timeout, having run nothing.
+    auto t0 = clk::now();
+    CHECK(loop.run_once(std::chrono::milliseconds(30)) == 0);
+    CHECK(clk::now() - t0 >= std::chrono::milliseconds(25));
+
+    // A post from another thread wakes a long wait; the task runs on the calling thread.
+    std::atomic<bool> ran{false};
+    std::thread::id ran_on;
+    std::thread poster([&] {
+        loop.post([&] {
+            ran_on = std::this_thread::get_id();
+            ran = true;
+        });
+    });
+    t0 = clk::now();
+    for (int i = 0; i < 100 && !ran; ++i) loop.run_once(std::chrono::seconds(10));
+    poster.join();
+    CHECK(ran);
+    CHECK(ran_on == std::this_thread::get_id());
+    CHECK(clk::now() - t0 < std::chrono::seconds(5));
+    CHECK(!loop.running());  // between calls the loop is not running
+
+    // A due timer ends the wait and runs.
+    bool fired = false;
+    loop.run_after(std::chrono::milliseconds(20), [&] { fired = true; });
+    t0 = clk::now();
+    for (int i = 0; i < 100 && !fired; ++i) loop.run_once(std::chrono::seconds(10));
+    CHECK(fired);
+    CHECK(clk::now() - t0 < std::chrono::seconds(5));
+
+    // While run() owns the loop, run_once is refused.
+    loop.start();
+    CHECK_THROWS_AS(loop.run_once(std::chrono::milliseconds(0)), std::logic_error);
 }
