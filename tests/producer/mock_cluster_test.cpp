@@ -316,3 +316,30 @@ TEST_CASE("into the mock with acks=0: the answers the mock sends anyway are skip
         CHECK(r[0].metadata.offset == offset{-1});
     }
 }
+
+TEST_CASE("into the mock: a leaderless partition holds its records until a leader is back", "[mock]") {
+    mock_cluster cluster(2);
+    REQUIRE(rd_kafka_mock_topic_create(cluster.mc, "headless", 1, 2) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(rd_kafka_mock_partition_set_leader(cluster.mc, "headless", 0, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    reports out;
+    constexpr int n = 1000;
+    {
+        auto cfg = config_for(cluster);
+        tcp_producer p(cfg, transport::tcp{cfg});
+        send_keyed(p, out, "headless", 0, n / 2);
+        REQUIRE(!p.flush());
+        // Metadata now names no leader (-1): the records wait and are retried, none fails.
+        REQUIRE(rd_kafka_mock_partition_set_leader(cluster.mc, "headless", 0, -1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        const auto retries_before = p.metrics().retries;
+        send_keyed(p, out, "headless", n / 2, n);
+        const auto until = std::chrono::steady_clock::now() + 10s;
+        while (p.metrics().retries < retries_before + 3 && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(2ms);
+        CHECK(p.metrics().retries >= retries_before + 3);
+        CHECK(out.count == n / 2);  // nothing of the second half completed while leaderless
+        REQUIRE(rd_kafka_mock_partition_set_leader(cluster.mc, "headless", 0, 2) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        REQUIRE(!p.flush());
+        CHECK(out.count == n);
+    }
+    verify(read_back(cluster, "headless", 1, n), out, n, true);
+}
