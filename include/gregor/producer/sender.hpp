@@ -102,7 +102,12 @@ public:
             run_bumps(now);
             send_produce(now);
             finish();
-            if (cr.closing && acc_->empty()) break;
+            if (cr.closing && acc_->empty()) {
+                // acks=0 records completed when their request was handed over; a network
+                // transport may still hold those bytes: let it write them before the producer goes.
+                if constexpr (requires { transport_.drain(duration{}); }) transport_.drain(request_timeout_);
+                break;
+            }
 
             const time_point next = std::min(cr.next_ready, next_deadline(now));
             if (more_to_send_ || !acc_->set_sleep(next)) {

@@ -96,6 +96,11 @@ public:
 
     std::size_t poll(std::vector<transport_event>& out, duration max_wait) { return d_->poll(out, max_wait); }
 
+    /// Runs the sockets until every request handed over so far is written (or its connection
+    /// failed), for at most `max_wait`. The producer calls it once on its way out of close():
+    /// acks=0 records complete when handed over, so this is what keeps close() from dropping them.
+    void drain(duration max_wait) { d_->drain(max_wait); }
+
     void wake() {
         if (!d_->wake_pending.exchange(true, std::memory_order_acq_rel)) d_->loop.post([] {});
     }
@@ -228,6 +233,24 @@ private:
                 if (out_events.size() > start || woken || clock::now() >= deadline) break;
             }
             return out_events.size() - start;
+        }
+
+        void drain(duration max_wait) {
+            graveyard.clear();
+            const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(max_wait);
+            for (int turns = 0; turns < 1000000; ++turns) {
+                bool pending = false;
+                for (auto& [id, c] : conns) {
+                    if (c->st == state::down) continue;
+                    if (!c->queue.empty() || (c->cc && c->cc->unsent_bytes() > 0)) pending = true;
+                }
+                const auto now = clock::now();
+                if (!pending || now >= deadline) break;
+                loop.run_once(std::min<clock::duration>(deadline - now, std::chrono::milliseconds(10)));
+                sweep(clock::now());
+                graveyard.clear();
+            }
+            ready.clear();  // nobody will read these answers any more
         }
 
         // ---- routing ------------------------------------------------------------------------
