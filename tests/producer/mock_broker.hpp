@@ -4,6 +4,7 @@
 // tests use the real gregor::broker; this one lets a test count and inspect what arrived.
 #pragma once
 
+#include <gregor/broker/results.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
@@ -21,21 +22,9 @@ namespace gregor::test {
 
 class mock_broker {
 public:
-    struct produce_result {
-        error_code error = error_code::none;
-        offset base_offset{-1};
-        std::int64_t log_append_time_ms = -1;
-        offset log_start_offset{-1};
-    };
-    struct init_producer_id_result {
-        error_code error = error_code::none;
-        producer_id id{-1};
-        producer_epoch epoch{-1};
-    };
-    struct topic_info {
-        error_code error = error_code::none;
-        std::int32_t partition_count = 0;
-    };
+    using produce_result = gregor::broker_results::produce_result;
+    using init_producer_id_result = gregor::broker_results::init_producer_id_result;
+    using topic_info = gregor::broker_results::topic_info;
 
     explicit mock_broker(std::int32_t default_partitions = 1, bool auto_create = true)
         : default_partitions_(default_partitions), auto_create_(auto_create) {}

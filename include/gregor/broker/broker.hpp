@@ -23,6 +23,7 @@
 #include <gregor/broker/broker_config.hpp>
 #include <gregor/broker/broker_policies.hpp>
 #include <gregor/broker/partition.hpp>
+#include <gregor/broker/results.hpp>
 #include <gregor/broker/producer_ids.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/clock.hpp>
@@ -77,21 +78,9 @@ public:
     using backend_options = typename Policies::storage_backend::options;
     using partition_type = broker_detail::partition<Policies>;
 
-    struct produce_result {
-        error_code error = error_code::none;
-        offset base_offset{-1};
-        std::int64_t log_append_time_ms = -1;
-        offset log_start_offset{-1};
-    };
-    struct init_producer_id_result {
-        error_code error = error_code::none;
-        producer_id id{-1};
-        producer_epoch epoch{-1};
-    };
-    struct topic_info {
-        error_code error = error_code::none;
-        std::int32_t partition_count = 0;
-    };
+    using produce_result = broker_results::produce_result;
+    using init_producer_id_result = broker_results::init_producer_id_result;
+    using topic_info = broker_results::topic_info;
     using fetch_result = typename partition_type::read_result;
     struct fetch_copy_result {
         error_code error = error_code::none;

@@ -33,9 +33,7 @@ struct broker_config {
     /// Parses Kafka-style properties. Unknown keys and bad values throw std::invalid_argument
     /// naming the key.
     static broker_config from_properties(const std::map<std::string, std::string>& props) {
-        broker_config c;
-        for (const auto& [k, v] : props) c.set(k, v);
-        return c;
+        return gregor::detail::props::from_map<broker_config>(props);
     }
 
     /// Sets one property by its Kafka name (throws std::invalid_argument naming the key).

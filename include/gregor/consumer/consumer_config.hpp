@@ -35,9 +35,7 @@ struct consumer_config {
     std::int32_t receive_message_max_bytes = 100000000;      // receive.message.max.bytes (librdkafka)
 
     static consumer_config from_properties(const std::map<std::string, std::string>& props) {
-        consumer_config c;
-        for (const auto& [k, v] : props) c.set(k, v);
-        return c;
+        return gregor::detail::props::from_map<consumer_config>(props);
     }
 
     /// Sets one property by its Kafka name (throws std::invalid_argument naming the key).

@@ -12,6 +12,15 @@
 
 namespace gregor::detail::props {
 
+/// A config built from properties by its own `set(key, value)`, one key at a time: every
+/// component's `from_properties` is this, so unknown keys and bad values fail the same way.
+template <typename Config>
+Config from_map(const std::map<std::string, std::string>& props) {
+    Config c;
+    for (const auto& [k, v] : props) c.set(k, v);
+    return c;
+}
+
 [[noreturn]] inline void bad_value(const std::string& key, const std::string& value, const char* why) {
     throw std::invalid_argument("invalid value '" + value + "' for property '" + key + "': " + why);
 }

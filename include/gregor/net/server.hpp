@@ -37,6 +37,7 @@
 #pragma once
 
 #include <gregor/core/buffer.hpp>
+#include <gregor/detail/properties.hpp>
 #include <gregor/detail/unique_function.hpp>
 #include <gregor/net/detail/output_queue.hpp>
 #include <gregor/net/detail/socket.hpp>
@@ -84,9 +85,7 @@ struct server_config {
 
     /// Parses properties; unknown keys and bad values throw std::invalid_argument naming the key.
     static server_config from_properties(const std::map<std::string, std::string>& props) {
-        server_config c;
-        for (const auto& [k, v] : props) c.set(k, v);
-        return c;
+        return gregor::detail::props::from_map<server_config>(props);
     }
 
     /// Sets one property (throws std::invalid_argument for an unknown key or a bad value).
@@ -97,18 +96,19 @@ struct server_config {
     /// Sets one property if the key is a server property (returns false otherwise, so a broker
     /// config can offer the key to other components); a bad value throws std::invalid_argument.
     bool try_set(const std::string& key, const std::string& value) {
+        using gregor::detail::props::parse_int;
         if (key == "listeners") set_listener(key, value);
-        else if (key == "socket.request.max.bytes") socket_request_max_bytes = parse<std::int32_t>(key, value, 1);
-        else if (key == "max.connections") max_connections = parse<std::int32_t>(key, value, 0);
-        else if (key == "connections.max.idle.ms") connections_max_idle_ms = parse<std::int64_t>(key, value, 1);
-        else if (key == "socket.send.buffer.bytes") socket_send_buffer_bytes = parse<std::int32_t>(key, value, -1);
-        else if (key == "socket.receive.buffer.bytes") socket_receive_buffer_bytes = parse<std::int32_t>(key, value, -1);
-        else if (key == "socket.listen.backlog.size") socket_listen_backlog_size = parse<std::int32_t>(key, value, 1);
+        else if (key == "socket.request.max.bytes") socket_request_max_bytes = parse_int<std::int32_t>(key, value, 1);
+        else if (key == "max.connections") max_connections = parse_int<std::int32_t>(key, value, 0);
+        else if (key == "connections.max.idle.ms") connections_max_idle_ms = parse_int<std::int64_t>(key, value, 1);
+        else if (key == "socket.send.buffer.bytes") socket_send_buffer_bytes = parse_int<std::int32_t>(key, value, -1);
+        else if (key == "socket.receive.buffer.bytes") socket_receive_buffer_bytes = parse_int<std::int32_t>(key, value, -1);
+        else if (key == "socket.listen.backlog.size") socket_listen_backlog_size = parse_int<std::int32_t>(key, value, 1);
         else if (key == "gregor.max.in.flight.requests.per.connection")
-            max_in_flight_requests_per_connection = parse<std::int32_t>(key, value, 1);
+            max_in_flight_requests_per_connection = parse_int<std::int32_t>(key, value, 1);
         else if (key == "gregor.max.unsent.bytes.per.connection")
-            max_unsent_bytes_per_connection = parse<std::int64_t>(key, value, 1);
-        else if (key == "gregor.shutdown.timeout.ms") shutdown_timeout_ms = parse<std::int64_t>(key, value, 0);
+            max_unsent_bytes_per_connection = parse_int<std::int64_t>(key, value, 1);
+        else if (key == "gregor.shutdown.timeout.ms") shutdown_timeout_ms = parse_int<std::int64_t>(key, value, 0);
         else return false;
         return true;
     }
@@ -126,17 +126,6 @@ struct server_config {
     }
 
 private:
-    template <typename T>
-    static T parse(const std::string& key, const std::string& value, T min) {
-        T v{};
-        const auto* e = value.data() + value.size();
-        const auto [p, ec] = std::from_chars(value.data(), e, v);
-        if (value.empty() || ec != std::errc{} || p != e || v < min) {
-            throw std::invalid_argument("invalid value '" + value + "' for property '" + key +
-                                        "': must be an integer >= " + std::to_string(min));
-        }
-        return v;
-    }
     // "PLAINTEXT://host:port", "host:port" or "[::1]:port"; one listener.
     void set_listener(const std::string& key, const std::string& value) {
         std::string_view v = value;
@@ -149,7 +138,7 @@ private:
         auto h = v.substr(0, colon);
         if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
         host = std::string(h);
-        port = parse<std::uint16_t>(key, std::string(v.substr(colon + 1)), 0);
+        port = gregor::detail::props::parse_int<std::uint16_t>(key, std::string(v.substr(colon + 1)), 0);
     }
 };
 

@@ -104,9 +104,7 @@ struct producer_config {
     /// Parses Kafka-style properties; unknown keys and bad values throw std::invalid_argument
     /// naming the key. Combinations are checked by validate() at construction.
     static producer_config from_properties(const std::map<std::string, std::string>& props) {
-        producer_config c;
-        for (const auto& [k, v] : props) c.set(k, v);
-        return c;
+        return gregor::detail::props::from_map<producer_config>(props);
     }
 
     /// Sets one property by its Kafka name (throws std::invalid_argument naming the key).

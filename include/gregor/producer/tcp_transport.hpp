@@ -456,10 +456,7 @@ private:
                     if constexpr (std::is_same_v<T, owned_produce>) {
                         write_produce(c, req.correlation_id, req.acks, req.timeout_ms, req.batches);
                     } else if constexpr (std::is_same_v<T, metadata_request>) {
-                        if (!c.metadata_v) {
-                            ready.emplace_back(metadata_response{req.correlation_id, req.topic, error_code::unsupported_version, {}});
-                            return;
-                        }
+                        if (!c.metadata_v) return answer_waiting(r, error_code::unsupported_version);
                         wire::metadata::request m;
                         m.topics.emplace();
                         m.topics->push_back({req.topic});
@@ -467,11 +464,7 @@ private:
                         write_frame(c, m, *c.metadata_v,
                                     inflight{0, kind::metadata, 0, req.correlation_id, {}, {}, req.topic});
                     } else {
-                        if (!c.pid_v) {
-                            ready.emplace_back(init_producer_id_response{req.correlation_id, error_code::unsupported_version,
-                                                                         producer_id{-1}, producer_epoch{-1}});
-                            return;
-                        }
+                        if (!c.pid_v) return answer_waiting(r, error_code::unsupported_version);
                         wire::init_producer_id::request ip;
                         if (req.transactional_id) ip.transactional_id = std::string_view(*req.transactional_id);
                         ip.transaction_timeout_ms = req.transaction_timeout_ms;
@@ -638,29 +631,35 @@ private:
             ready.emplace_back(std::move(pr));
         }
 
-        void answer_failed(const inflight& q) {
-            const auto e = error_code::network_exception;
-            switch (q.k) {
-            case kind::api_versions: return;
-            case kind::produce: return answer_produce(q.correlation_id, -1, q.partitions.size(), e);
-            case kind::metadata: ready.emplace_back(metadata_response{q.correlation_id, q.topic, e, {}}); return;
+        /// The one answer a request gets when it never reached a broker or its broker failed.
+        void answer_error(kind k, std::uint64_t correlation_id, std::int16_t acks, std::size_t partitions,
+                          const std::string& topic, error_code e) {
+            switch (k) {
+            case kind::api_versions: return;  // the transport's own; nobody waits for it
+            case kind::produce: return answer_produce(correlation_id, acks, partitions, e);
+            case kind::metadata: ready.emplace_back(metadata_response{correlation_id, topic, e, {}}); return;
             case kind::init_producer_id:
-                ready.emplace_back(init_producer_id_response{q.correlation_id, e, producer_id{-1}, producer_epoch{-1}});
+                ready.emplace_back(init_producer_id_response{correlation_id, e, producer_id{-1}, producer_epoch{-1}});
                 return;
             }
         }
 
-        void answer_failed(const waiting_request& w) {
-            const auto e = error_code::network_exception;
+        void answer_failed(const inflight& q) {
+            answer_error(q.k, q.correlation_id, -1, q.partitions.size(), q.topic, error_code::network_exception);
+        }
+
+        void answer_failed(const waiting_request& w) { answer_waiting(w, error_code::network_exception); }
+
+        void answer_waiting(const waiting_request& w, error_code e) {
             std::visit(
                 [&](const auto& req) {
                     using T = std::decay_t<decltype(req)>;
                     if constexpr (std::is_same_v<T, owned_produce>)
-                        answer_produce(req.correlation_id, req.acks, req.batches.size(), e);
+                        answer_error(kind::produce, req.correlation_id, req.acks, req.batches.size(), {}, e);
                     else if constexpr (std::is_same_v<T, metadata_request>)
-                        ready.emplace_back(metadata_response{req.correlation_id, req.topic, e, {}});
+                        answer_error(kind::metadata, req.correlation_id, -1, 0, req.topic, e);
                     else
-                        ready.emplace_back(init_producer_id_response{req.correlation_id, e, producer_id{-1}, producer_epoch{-1}});
+                        answer_error(kind::init_producer_id, req.correlation_id, -1, 0, {}, e);
                 },
                 w);
         }
