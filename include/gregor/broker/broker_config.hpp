@@ -13,6 +13,12 @@
 
 namespace gregor {
 
+/// log.message.timestamp.type (message.timestamp.type): whose clock stamps appended records.
+enum class timestamp_type : std::uint8_t { create_time, log_append_time };
+
+/// compression.type (broker and topic level): "producer" keeps the producer's codec.
+enum class compression_type : std::uint8_t { producer, uncompressed, gzip, snappy, lz4, zstd };
+
 struct broker_config {
     std::filesystem::path data_dir = "./gregor-data"; // log.dirs (one directory)
     std::int32_t node_id = 0;                          // node.id (alias broker.id)
@@ -27,6 +33,10 @@ struct broker_config {
     std::int64_t transaction_max_timeout_ms = 900000;  // transaction.max.timeout.ms
     std::int64_t log_retention_check_interval_ms = 300000; // log.retention.check.interval.ms
     std::int64_t log_flush_scheduler_interval_ms = 1000;   // log.flush.scheduler.interval.ms (checks log.flush.interval.ms)
+    // log.message.timestamp.type: accepted and stored; LogAppendTime stamping comes later.
+    gregor::timestamp_type message_timestamp_type = gregor::timestamp_type::create_time;
+    // compression.type: accepted and stored; the broker keeps the producer's bytes as they are.
+    gregor::compression_type compression_type = gregor::compression_type::producer;
     storage::log_config log;                           // log.segment.bytes, log.roll.ms, log.retention.*,
                                                        // log.index.interval.bytes, log.flush.interval.*
 

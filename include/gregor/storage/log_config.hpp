@@ -14,6 +14,9 @@
 
 namespace gregor::storage {
 
+/// log.cleanup.policy (cleanup.policy): what happens to old segments.
+enum class cleanup_policy : std::uint8_t { delete_segments, compact, compact_and_delete };
+
 struct log_config {
     std::uint64_t segment_bytes = 1073741824;          // log.segment.bytes (segment.bytes), max 2^31-1
     std::int64_t segment_ms = 604800000;               // log.roll.ms (segment.ms)
@@ -22,6 +25,9 @@ struct log_config {
     std::uint32_t index_interval_bytes = 4096;         // index.interval.bytes (log.index.interval.bytes)
     std::int64_t flush_interval_messages = INT64_MAX;  // log.flush.interval.messages (flush.messages)
     std::int64_t flush_interval_ms = INT64_MAX;        // log.flush.interval.ms (flush.ms)
+    // log.cleanup.policy (cleanup.policy). Only delete is acted on; compaction is not implemented
+    // yet, so compact keeps every segment and compact,delete deletes by retention only.
+    storage::cleanup_policy cleanup_policy = storage::cleanup_policy::delete_segments;
 
     /// Throws std::invalid_argument naming the Kafka property of the first value out of range.
     void validate() const {
