@@ -102,7 +102,6 @@ int main(int argc, char** argv) {
             }
         }
         o.server.net.validate();
-        o.broker.host = o.server.net.host;
         if (o.storage == "memory") return serve<gregor::storage::memory_backend>(o, signals);
         if (o.storage == "file") return serve<gregor::storage::file_backend>(o, signals);
         if (o.storage == "uring") {

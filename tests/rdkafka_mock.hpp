@@ -1,4 +1,4 @@
-// librdkafka's mock cluster (rdkafka_mock.h, kafka-protocol.md §11) owned for one test: the
+// librdkafka's mock cluster (rdkafka_mock.h, docs/protocol.md §11) owned for one test: the
 // brokers listen on 127.0.0.1 ephemeral ports for as long as the object lives. Shared by the
 // producer's and the consumer's tests against a broker gregor did not write.
 #pragma once

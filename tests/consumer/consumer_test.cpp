@@ -1,5 +1,5 @@
 // gregor::consumer in process against a gregor::broker, and the read_committed filter on a
-// hand-built log (kafka-protocol.md §7.3).
+// hand-built log (docs/protocol.md §7.3).
 #include "consumer_scenarios.hpp"
 
 using namespace gregor;
@@ -39,7 +39,7 @@ TEST_CASE("consumer_config reads Kafka property names and rejects unknown keys",
 }
 
 // ---------------------------------------------------------------------------------------------
-// read_committed filtering on a hand-built log (kafka-protocol.md §7.3): 0 plain, 1 pid 5 txn
+// read_committed filtering on a hand-built log (docs/protocol.md §7.3): 0 plain, 1 pid 5 txn
 // data, 2 ABORT pid 5, 3 pid 6 txn data, 4 COMMIT pid 6; aborted list [(5, 1)].
 
 namespace {

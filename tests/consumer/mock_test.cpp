@@ -1,7 +1,7 @@
 // gregor::consumer over TCP against a broker gregor did not write: librdkafka's mock cluster
 // (rdkafka_mock.h). librdkafka produces into it, gregor consumes. The 2.0.2 mock advertises
 // ApiVersions 0-2 (a v3 request gets error 35 with a body that does not parse), Metadata 0-2,
-// Fetch 0-11 and ListOffsets 0-5 (kafka-protocol.md §11), so this also proves the negotiation
+// Fetch 0-11 and ListOffsets 0-5 (docs/protocol.md §11), so this also proves the negotiation
 // fallback; it writes no transaction markers, so read_committed is tested against gregor only.
 #include "../rdkafka_mock.hpp"
 

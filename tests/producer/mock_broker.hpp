@@ -1,5 +1,5 @@
 // A small in-memory broker with the embedded surface transport::in_process expects, for the
-// producer's unit tests: batch validation, Kafka's idempotence rules (kafka-protocol.md §6.1:
+// producer's unit tests: batch validation, Kafka's idempotence rules (docs/protocol.md §6.1:
 // 5-batch duplicate cache, epoch fencing, sequence gaps) and offset assignment. The integration
 // tests use the real gregor::broker; this one lets a test count and inspect what arrived.
 #pragma once

@@ -1,5 +1,5 @@
 // The producer over TCP against a broker gregor did not write: librdkafka's mock cluster
-// (rdkafka_mock.h, kafka-protocol.md §11). Its fault injection drives the tests: retriable errors
+// (rdkafka_mock.h, docs/protocol.md §11). Its fault injection drives the tests: retriable errors
 // and dropped connections are retried, leader moves and a broker that goes down are followed,
 // fatal errors reach the completion. Records are read back with gregor's TCP consumer.
 //

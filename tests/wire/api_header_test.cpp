@@ -46,7 +46,7 @@ TEST_CASE("api keys carry Kafka's numbers and names", "[wire_api]") {
     CHECK(first_flexible_version(static_cast<api_key>(57)) == never_flexible);
 }
 
-TEST_CASE("broker advertises the ranges kafka-protocol.md section 4 asks for", "[wire_api]") {
+TEST_CASE("broker advertises the ranges docs/protocol.md section 4 asks for", "[wire_api]") {
     const auto find = [](api_key k) {
         const auto it = std::find_if(broker_advertised_apis.begin(), broker_advertised_apis.end(),
                                      [k](const advertised_api& a) { return a.key == k; });

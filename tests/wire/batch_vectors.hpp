@@ -1,4 +1,4 @@
-// Byte-exact batches from kafka-protocol.md §2.7, accepted by librdkafka with check.crcs.
+// Byte-exact batches from docs/protocol.md §2.7, accepted by librdkafka with check.crcs.
 #pragma once
 
 #include <gregor/core/buffer.hpp>

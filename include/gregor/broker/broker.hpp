@@ -22,6 +22,8 @@
 
 #include <gregor/broker/broker_config.hpp>
 #include <gregor/broker/broker_policies.hpp>
+#include <gregor/broker/flusher.hpp>
+#include <gregor/broker/offset_monitor.hpp>
 #include <gregor/broker/partition.hpp>
 #include <gregor/broker/results.hpp>
 #include <gregor/broker/producer_ids.hpp>
@@ -29,6 +31,7 @@
 #include <gregor/core/clock.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
+#include <gregor/detail/unique_function.hpp>
 
 #include <atomic>
 #include <charconv>
@@ -144,17 +147,55 @@ public:
     }
 
     /// Appends one sealed client batch to a partition (the bytes are patched in place: base offset
-    /// and leader epoch) and answers as `acks` (0, 1 or -1) demands. `verify_records=false` skips
-    /// the per-record walk for batches this process built itself (the CRC is always checked).
+    /// and leader epoch) and calls `done(produce_result)` once the answer `acks` (0, 1 or -1) and the
+    /// durability policy demand is known: at once for acks 0/1 on the page cache, else when the
+    /// partition's offset monitor sees the high watermark (acks=all) or the flushed offset
+    /// (fsync-before-ack, log.flush.interval.messages) cover the batch, or at `timeout`
+    /// (REQUEST_TIMED_OUT). Never blocks: `done` runs on this thread when nothing has to be waited
+    /// for, otherwise on the thread that moved the offset (an appender, the flusher) or on the
+    /// deadline thread, so it must be short and thread-safe. `verify_records=false` skips the
+    /// per-record walk for batches this process built itself (the CRC is always checked).
+    template <typename Done>
+    void produce_async(std::string_view topic, partition_id p, mutable_bytes_view batch, std::int16_t acks,
+                       std::chrono::milliseconds timeout, bool verify_records, Done&& done) {
+        auto* part = find_or_create(topic, p, true);
+        if (!part) return done(produce_result{part_error(topic), offset{-1}, -1, offset{-1}});
+        const auto r = part->append(batch, acks, verify_records);
+        produce_result out{r.error, r.base_offset, r.log_append_time_ms, r.log_start_offset};
+        if (r.error != error_code::none || (r.wait_high_watermark < offset{0} && r.wait_flushed < offset{0}))
+            return done(out);
+        auto st = std::make_shared<append_wait>();
+        st->part = part;
+        st->result = out;
+        st->hw = r.wait_high_watermark;
+        st->flushed = r.wait_flushed;
+        st->check_isr = r.wait_high_watermark >= offset{0};
+        st->deadline = broker_detail::wait_clock::now() + timeout;
+        st->done = std::forward<Done>(done);
+        await_append(std::move(st));
+    }
+
+    /// produce_async() for a caller that can wait on its own thread (embedded producers, tools,
+    /// tests); never call it from an event loop.
     produce_result produce(std::string_view topic, partition_id p, mutable_bytes_view batch, std::int16_t acks,
                            std::optional<std::string_view> transactional_id = std::nullopt,
                            std::chrono::milliseconds timeout = std::chrono::milliseconds{30000},
                            bool verify_records = true) {
         (void)transactional_id;
-        auto* part = find_or_create(topic, p, true);
-        if (!part) return {part_error(topic), offset{-1}, -1, offset{-1}};
-        const auto r = part->append(batch, acks, timeout, verify_records);
-        return {r.error, r.base_offset, r.log_append_time_ms, r.log_start_offset};
+        struct state {
+            std::mutex mu;
+            std::condition_variable cv;
+            std::optional<produce_result> r;
+        };
+        auto st = std::make_shared<state>();
+        produce_async(topic, p, batch, acks, timeout, verify_records, [st](produce_result r) {
+            std::lock_guard lk(st->mu);
+            st->r = r;
+            st->cv.notify_all();
+        });
+        std::unique_lock lk(st->mu);
+        st->cv.wait(lk, [&] { return st->r.has_value(); });
+        return *st->r;
     }
 
     produce_result produce(std::string_view topic, partition_id p, byte_buffer batch, std::int16_t acks,
@@ -220,6 +261,9 @@ public:
         for (auto* part : all_partitions()) part->tick(run_retention);
     }
 
+    /// Syncs done by the flusher thread so far (one per partition per round; benchmarks, tests).
+    [[nodiscard]] std::uint64_t flusher_syncs() const { return flusher_.syncs(); }
+
     /// Syncs every partition's log to disk.
     void flush_all() {
         for (auto* part : all_partitions()) (void)part->flush();
@@ -235,11 +279,62 @@ public:
         }
         maint_cv_.notify_all();
         if (maintenance_.joinable()) maintenance_.join();
+        flusher_.stop(); // runs the syncs already asked for
         for (auto* part : all_partitions()) part->close();
+        scheduler_.stop();
     }
 
 private:
     static constexpr bool persistent() { return Policies::storage_backend::persistent; }
+
+    // What an appended batch's answer still waits for, and who to tell.
+    struct append_wait {
+        partition_type* part = nullptr;
+        produce_result result;
+        offset hw{-1};
+        offset flushed{-1};
+        bool check_isr = false;
+        broker_detail::wait_clock::time_point deadline{};
+        gregor::detail::unique_function<void(produce_result)> done;
+    };
+
+    static error_code wait_error(wait_status s) noexcept {
+        switch (s) {
+        case wait_status::reached: return error_code::none;
+        case wait_status::timed_out: return error_code::request_timed_out;
+        case wait_status::shutdown: return error_code::not_leader_or_follower;
+        case wait_status::failed: return error_code::kafka_storage_error;
+        }
+        return error_code::unknown_server_error;
+    }
+
+    // Waits for the flushed offset, then the high watermark, each through the monitor; a step
+    // whose condition already holds continues on this thread.
+    static void await_append(std::shared_ptr<append_wait> st) {
+        const auto next = [](const std::shared_ptr<append_wait>& w) {
+            return [w](wait_status s) {
+                if (s != wait_status::reached) {
+                    w->result.error = wait_error(s);
+                    auto d = std::move(w->done);
+                    d(w->result);
+                    return;
+                }
+                await_append(w);
+            };
+        };
+        if (st->flushed >= offset{0}) {
+            const auto target = std::exchange(st->flushed, offset{-1});
+            if (st->part->monitor().async_wait(offset_kind::flushed, target, st->deadline, next(st))) return;
+        }
+        if (st->hw >= offset{0}) {
+            const auto target = std::exchange(st->hw, offset{-1});
+            if (st->part->monitor().async_wait(offset_kind::high_watermark, target, st->deadline, next(st))) return;
+        }
+        // acks=all: the ISR must still be large enough once the high watermark covers the batch.
+        if (st->check_isr) st->result.error = st->part->ack_all_check();
+        auto d = std::move(st->done);
+        d(st->result);
+    }
 
     std::filesystem::path partition_dir(const std::string& topic, std::int32_t p) const {
         return cfg_.data_dir / (topic + "-" + std::to_string(p));
@@ -251,6 +346,8 @@ private:
             for (std::int32_t i = 0; i < partitions; ++i)
                 parts.push_back(std::make_unique<partition_type>(name, partition_id{i}, partition_dir(name, i), cfg_,
                                                                  backend_opts_, clock_));
+            for (auto& part : parts)
+                part->attach(&scheduler_, [this](partition_type* q) { flusher_.request(q); });
         } catch (const std::exception&) {
             return error_code::kafka_storage_error;
         }
@@ -324,6 +421,9 @@ private:
         }
     }
 
+    // The deadline thread and the flusher outlive the partitions that point at them.
+    broker_detail::deadline_scheduler scheduler_;
+    broker_detail::flusher<partition_type> flusher_;
     broker_config cfg_;
     backend_options backend_opts_;
     clock_type clock_;

@@ -1,14 +1,21 @@
 // Runtime configuration of a gregor broker, by Kafka's property names and with Kafka's defaults.
+// Every key is declared once, in broker_keys below (log keys in storage::log_keys); that table
+// drives set(), from_properties(), validate(), gregor-broker --help and docs/configuration.md.
 // Compile-time choices (storage backend, flush policy) live in broker_policies.hpp.
+//
+// Thread-safety: a plain value; from_properties() and validate() are pure.
 #pragma once
 
 #include <gregor/core/error.hpp>
-#include <gregor/detail/properties.hpp>
+#include <gregor/detail/config_table.hpp>
 #include <gregor/storage/log.hpp>
+#include <gregor/storage/log_config.hpp>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <stdexcept>
 #include <string>
 
 namespace gregor {
@@ -20,66 +27,113 @@ enum class timestamp_type : std::uint8_t { create_time, log_append_time };
 enum class compression_type : std::uint8_t { producer, uncompressed, gzip, snappy, lz4, zstd };
 
 struct broker_config {
-    std::filesystem::path data_dir = "./gregor-data"; // log.dirs (one directory)
-    std::int32_t node_id = 0;                          // node.id (alias broker.id)
-    std::string host = "127.0.0.1";                    // advertised host (Metadata)
-    std::int32_t port = 9092;                          // advertised port (Metadata)
-    bool auto_create_topics_enable = true;             // auto.create.topics.enable
-    std::int32_t num_partitions = 1;                   // num.partitions
-    std::int32_t message_max_bytes = 1048588;          // message.max.bytes (largest batch accepted)
-    std::int32_t min_insync_replicas = 1;              // min.insync.replicas
-    std::int16_t default_replication_factor = 1;       // default.replication.factor
-    std::int64_t producer_id_expiration_ms = 86400000; // producer.id.expiration.ms
-    std::int64_t transaction_max_timeout_ms = 900000;  // transaction.max.timeout.ms
-    std::int64_t log_retention_check_interval_ms = 300000; // log.retention.check.interval.ms
-    std::int64_t log_flush_scheduler_interval_ms = 1000;   // log.flush.scheduler.interval.ms (checks log.flush.interval.ms)
-    // log.message.timestamp.type: accepted and stored; LogAppendTime stamping comes later.
-    gregor::timestamp_type message_timestamp_type = gregor::timestamp_type::create_time;
-    // compression.type: accepted and stored; the broker keeps the producer's bytes as they are.
-    gregor::compression_type compression_type = gregor::compression_type::producer;
-    storage::log_config log;                           // log.segment.bytes, log.roll.ms, log.retention.*,
-                                                       // log.index.interval.bytes, log.flush.interval.*
+    // Names, bounds and docs are in broker_keys; these initialisers must agree with it (tested).
+    std::filesystem::path data_dir = "./gregor-data";
+    std::int32_t node_id = 0;
+    bool auto_create_topics_enable = true;
+    std::int32_t num_partitions = 1;
+    std::int32_t message_max_bytes = 1048588;
+    std::int32_t min_insync_replicas = 1;
+    std::int16_t default_replication_factor = 1;
+    std::int64_t producer_id_expiration_ms = 86400000;
+    std::int64_t transaction_max_timeout_ms = 900000;
+    std::int64_t log_retention_check_interval_ms = 300000;
+    std::int64_t log_flush_scheduler_interval_ms = 1000;
+    gregor::timestamp_type message_timestamp_type = gregor::timestamp_type::create_time; // stored only, for now
+    gregor::compression_type compression_type = gregor::compression_type::producer;      // stored only, for now
+    storage::log_config log;
 
-    /// Parses Kafka-style properties. Unknown keys and bad values throw std::invalid_argument
-    /// naming the key.
-    static broker_config from_properties(const std::map<std::string, std::string>& props) {
-        return gregor::detail::props::from_map<broker_config>(props);
-    }
+    /// Parses Kafka-style properties (*.ms wins over *.minutes over *.hours whatever the order).
+    /// Unknown keys and bad values throw std::invalid_argument naming the key.
+    static broker_config from_properties(const std::map<std::string, std::string>& props);
 
     /// Sets one property by its Kafka name (throws std::invalid_argument naming the key).
-    void set(const std::string& key, const std::string& value) {
-        using namespace detail::props;
-        if (key == "log.dirs" || key == "log.dir") data_dir = value;
-        else if (key == "node.id" || key == "broker.id") node_id = parse_int<std::int32_t>(key, value, 0);
-        else if (key == "advertised.host.name") host = value;
-        else if (key == "auto.create.topics.enable") auto_create_topics_enable = parse_bool(key, value);
-        else if (key == "num.partitions") num_partitions = parse_int<std::int32_t>(key, value, 1);
-        else if (key == "message.max.bytes") message_max_bytes = parse_int<std::int32_t>(key, value, 0);
-        else if (key == "min.insync.replicas") min_insync_replicas = parse_int<std::int32_t>(key, value, 1);
-        else if (key == "default.replication.factor")
-            default_replication_factor = parse_int<std::int16_t>(key, value, 1);
-        else if (key == "producer.id.expiration.ms")
-            producer_id_expiration_ms = parse_int<std::int64_t>(key, value, 1);
-        else if (key == "transaction.max.timeout.ms")
-            transaction_max_timeout_ms = parse_int<std::int64_t>(key, value, 1);
-        else if (key == "log.retention.check.interval.ms")
-            log_retention_check_interval_ms = parse_int<std::int64_t>(key, value, 1);
-        else if (key == "log.flush.scheduler.interval.ms")
-            log_flush_scheduler_interval_ms = parse_int<std::int64_t>(key, value, 1);
-        else if (key == "log.segment.bytes") log.segment_bytes = parse_int<std::uint64_t>(key, value, 14);
-        else if (key == "log.roll.ms") log.segment_ms = parse_int<std::int64_t>(key, value, 1);
-        else if (key == "log.roll.hours") log.segment_ms = parse_int<std::int64_t>(key, value, 1) * 3600000;
-        else if (key == "log.retention.ms") log.retention_ms = parse_int<std::int64_t>(key, value, -1);
-        else if (key == "log.retention.minutes") log.retention_ms = parse_int<std::int64_t>(key, value, -1) * 60000;
-        else if (key == "log.retention.hours") log.retention_ms = parse_int<std::int64_t>(key, value, -1) * 3600000;
-        else if (key == "log.retention.bytes") log.retention_bytes = parse_int<std::int64_t>(key, value, -1);
-        else if (key == "log.index.interval.bytes" || key == "index.interval.bytes")
-            log.index_interval_bytes = parse_int<std::uint32_t>(key, value, 0);
-        else if (key == "log.flush.interval.messages")
-            log.flush_interval_messages = parse_int<std::int64_t>(key, value, 1);
-        else if (key == "log.flush.interval.ms") log.flush_interval_ms = parse_int<std::int64_t>(key, value, 0);
-        else throw std::invalid_argument("unknown broker property '" + key + "'");
-    }
+    void set(const std::string& key, const std::string& value);
+
+    /// Whether `key` is a broker or log property (by Kafka name or alias).
+    [[nodiscard]] static bool knows(const std::string& key);
+
+    /// Throws std::invalid_argument naming the first value out of range (for fields set in code).
+    void validate() const;
 };
+
+/// Every broker property, once (the log.* ones are in storage::log_keys).
+inline constexpr auto broker_keys = std::to_array<detail::config::key<broker_config>>({
+    {.name = "log.dirs", .aliases = "log.dir", .type = detail::config::type::string, .default_text = "./gregor-data",
+     .doc = "The data directory (one: a comma-separated list is refused).", .stored = "data_dir",
+     .store =
+         [](broker_config& c, const detail::config::value& v) {
+             if (v.s.empty() || v.s.find(',') != std::string::npos)
+                 detail::props::bad_value("log.dirs", v.s, "gregor takes exactly one directory");
+             c.data_dir = v.s;
+         },
+     .load = [](const broker_config& c) { return detail::config::to_value(c.data_dir); }},
+    {.name = "node.id", .aliases = "broker.id", .default_text = "0", .min = 0, .max = 2147483647,
+     .doc = "This broker's id in Metadata answers and as the partitions' leader and replica.",
+     GREGOR_CONFIG_FIELD(broker_config, node_id)},
+    {.name = "auto.create.topics.enable", .type = detail::config::type::boolean, .default_text = "true",
+     .doc = "Metadata for an unknown topic creates it (when the client allows it).",
+     GREGOR_CONFIG_FIELD(broker_config, auto_create_topics_enable)},
+    {.name = "num.partitions", .default_text = "1", .min = 1, .max = 2147483647,
+     .doc = "Partitions of an auto-created topic.", GREGOR_CONFIG_FIELD(broker_config, num_partitions)},
+    {.name = "message.max.bytes", .topic_name = "max.message.bytes", .default_text = "1048588", .min = 0,
+     .max = 2147483647, .unit = "bytes", .doc = "Largest record batch a produce may append.",
+     GREGOR_CONFIG_FIELD(broker_config, message_max_bytes)},
+    {.name = "min.insync.replicas", .topic_name = "min.insync.replicas", .default_text = "1", .min = 1,
+     .max = 2147483647, .doc = "In-sync replicas an acks=all produce needs (capped at the replica count).",
+     GREGOR_CONFIG_FIELD(broker_config, min_insync_replicas)},
+    {.name = "default.replication.factor", .default_text = "1", .min = 1, .max = 32767,
+     .doc = "Accepted for compatibility, no effect: one node holds one replica of each partition.",
+     GREGOR_CONFIG_FIELD(broker_config, default_replication_factor)},
+    {.name = "producer.id.expiration.ms", .default_text = "86400000", .min = 1, .max = 2147483647, .unit = "ms",
+     .doc = "A producer id's sequence state is dropped after this long without a write.",
+     GREGOR_CONFIG_FIELD(broker_config, producer_id_expiration_ms)},
+    {.name = "transaction.max.timeout.ms", .default_text = "900000", .min = 1, .max = 2147483647, .unit = "ms",
+     .doc = "Largest transaction timeout InitProducerId accepts.",
+     GREGOR_CONFIG_FIELD(broker_config, transaction_max_timeout_ms)},
+    {.name = "log.retention.check.interval.ms", .default_text = "300000", .min = 1,
+     .max = detail::config::max_deadline_ms, .unit = "ms", .doc = "How often retention deletes old segments.",
+     GREGOR_CONFIG_FIELD(broker_config, log_retention_check_interval_ms)},
+    {.name = "log.flush.scheduler.interval.ms", .default_text = "1000", .min = 1,
+     .max = detail::config::max_deadline_ms, .unit = "ms",
+     .doc = "How often log.flush.interval.ms is checked (Kafka's default, Long.MAX_VALUE, would never check).",
+     GREGOR_CONFIG_FIELD(broker_config, log_flush_scheduler_interval_ms)},
+    {.name = "log.message.timestamp.type", .topic_name = "message.timestamp.type",
+     .type = detail::config::type::choice, .default_text = "CreateTime", .choices = "CreateTime|LogAppendTime",
+     .doc = "Stored only: batches keep the producer's timestamps (LogAppendTime stamping is not implemented yet).",
+     GREGOR_CONFIG_FIELD(broker_config, message_timestamp_type)},
+    {.name = "compression.type", .topic_name = "compression.type", .type = detail::config::type::choice,
+     .default_text = "producer", .choices = "producer|uncompressed|gzip|snappy|lz4|zstd",
+     .doc = "Stored only: batches are kept as the producer compressed them (recompression is not implemented).",
+     GREGOR_CONFIG_FIELD(broker_config, compression_type)},
+});
+
+inline bool broker_config::knows(const std::string& key) {
+    return detail::config::find(broker_keys, key) != nullptr || detail::config::find(storage::log_keys, key) != nullptr;
+}
+
+inline void broker_config::set(const std::string& key, const std::string& value) {
+    if (const auto* k = detail::config::find(broker_keys, key)) return detail::config::apply(*k, *this, key, value);
+    if (const auto* k = detail::config::find(storage::log_keys, key)) return detail::config::apply(*k, log, key, value);
+    throw std::invalid_argument("unknown broker property '" + key + "'");
+}
+
+inline broker_config broker_config::from_properties(const std::map<std::string, std::string>& props) {
+    broker_config c;
+    detail::config::apply_ranked(
+        props,
+        [](const std::string& k) {
+            if (const auto* row = detail::config::find(broker_keys, k)) return row->rank;
+            if (const auto* row = detail::config::find(storage::log_keys, k)) return row->rank;
+            return -1;
+        },
+        [&](const std::string& k, const std::string& v) { c.set(k, v); });
+    return c;
+}
+
+inline void broker_config::validate() const {
+    detail::config::check_bounds(broker_keys, *this);
+    log.validate();
+}
 
 } // namespace gregor

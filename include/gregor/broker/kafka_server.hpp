@@ -13,14 +13,19 @@
 // InitProducerId 0-4, FindCoordinator 0-2 (this node). Any other key or version closes the
 // connection, as Kafka does. A request that does not decode closes its connection only.
 //
-// Threading: one event loop thread owned by the server runs every handler; produce and fetch call
-// the broker synchronously there (a page-cache append and a log lookup are short). The broker
-// itself stays usable from other threads at the same time (embedded producers); fetches parked by
-// such appends wake at their max_wait_ms. stop() and the destructor may be called from any thread
-// except the loop's.
+// Threading: one event loop thread owned by the server runs every handler, and no handler waits
+// on it. A produce appends at once (a page-cache write) and its answer goes out when the
+// partition's offset monitor says what acks/durability need holds: for acks=all the high
+// watermark, for fsync-before-ack the flushed offset (the flusher thread syncs), completed from
+// whichever thread moved the offset. A fetch without enough data parks on the monitors of its
+// partitions and is re-run on the loop when any of them moves, whoever appended (this server, an
+// embedded producer on another thread), or answered at max_wait_ms. stop() and the destructor may
+// be called from any thread except the loop's.
 #pragma once
 
+#include <gregor/broker/offset_monitor.hpp>
 #include <gregor/broker/partition.hpp>
+#include <gregor/broker/results.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/net/event_loop.hpp>
@@ -41,6 +46,7 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -50,9 +56,37 @@ namespace gregor {
 
 namespace broker_detail {
 
+/// The way from a partition's monitor (any thread) to a handler's loop: wake-ups are posted to the
+/// loop while the gate is open; closing it (shutdown) makes later wake-ups no-ops.
+template <typename Handler>
+class loop_gate {
+public:
+    void open(net::event_loop* loop, Handler* h) {
+        std::lock_guard lk(mu_);
+        loop_ = loop;
+        handler_ = h;
+    }
+    void close() {
+        std::lock_guard lk(mu_);
+        loop_ = nullptr;
+        handler_ = nullptr;
+    }
+    void retry(std::uint64_t id) {
+        std::lock_guard lk(mu_);
+        if (loop_) loop_->post([h = handler_, id] { h->retry_parked(id); });
+    }
+
+private:
+    std::mutex mu_;
+    net::event_loop* loop_ = nullptr;
+    Handler* handler_ = nullptr;
+};
+
 /// The request dispatcher the network server calls; see kafka_server below.
 template <typename Broker>
 class kafka_handler {
+    friend class loop_gate<kafka_handler>;
+
 public:
     kafka_handler(Broker& b, net::event_loop& loop, std::string cluster_id)
         : broker_(&b), loop_(&loop), cluster_id_(std::move(cluster_id)) {}
@@ -83,7 +117,7 @@ public:
     void on_close(net::connection_id conn) {
         for (auto it = parked_.begin(); it != parked_.end();) {
             if (it->conn == conn) {
-                it->timer.cancel();
+                it->cancel();
                 it = parked_.erase(it);
             } else {
                 ++it;
@@ -91,15 +125,21 @@ public:
         }
     }
 
-    /// Answers every parked fetch now (shutdown).
+    /// Answers every parked fetch now and stops monitor wake-ups from reaching this handler
+    /// (shutdown; run on the loop thread).
     void release_parked() {
+        gate_->close();
         while (!parked_.empty()) {
             auto p = std::move(parked_.front());
             parked_.pop_front();
-            p.timer.cancel();
+            p.cancel();
             answer_fetch(p.plan, p.responder, true);
         }
     }
+
+    /// Lets monitor wake-ups reach this handler; called on the loop thread once the handler sits
+    /// at its final address inside the server.
+    void open_gate() { gate_->open(loop_, this); }
 
 private:
     // ---- encoding -------------------------------------------------------------------------------
@@ -172,53 +212,95 @@ private:
 
     // ---- Produce --------------------------------------------------------------------------------
 
+    // One produce request whose partitions answer at different times (acks=all, fsync before ack):
+    // the last partition to finish encodes and sends the response, from whichever thread it is on.
+    struct produce_pending {
+        std::mutex mu;
+        std::int32_t correlation_id = 0;
+        std::int16_t version = 0;
+        std::int16_t acks = 1;
+        std::vector<std::string> names; // the topic names the response points at
+        wire::produce::response resp;
+        std::size_t remaining = 1;      // partitions still waiting, plus the request itself
+        bool any_error = false;
+        net::responder r;
+
+        void finish_one() {
+            {
+                std::lock_guard lk(mu);
+                if (--remaining != 0) return;
+            }
+            if (acks == 0) {
+                // No response at all; on failure Kafka closes so the client refreshes its metadata.
+                if (any_error) return r.complete(net::close_connection);
+                return r.complete(net::no_response);
+            }
+            byte_buffer out(256);
+            byte_writer w(out);
+            wire::response_header{correlation_id}.encode(w, wire::response_header_version(wire::api_key::produce, version));
+            resp.encode(w, version);
+            r.complete(net::response(std::move(out)));
+        }
+    };
+
     void produce(const wire::request_header& h, byte_reader& rd, net::responder r) {
         using namespace wire::produce;
         auto req = decode_body<request>(h, rd);
         if (!req) return r.complete(net::close_connection);
-        response resp;
-        bool any_error = false, any_appended = false;
-        const std::chrono::milliseconds timeout{std::max(req->timeout_ms, 0)};
+        auto st = std::make_shared<produce_pending>();
+        st->correlation_id = h.correlation_id;
+        st->version = h.version;
+        st->acks = req->acks;
+        st->r = std::move(r);
+        // Shape the whole response first: completions may arrive before the loop below ends.
+        st->names.reserve(req->topics.size());
         for (const auto& t : req->topics) {
+            st->names.emplace_back(t.name);
             topic_response tr;
-            tr.name = t.name;
-            for (const auto& p : t.partitions) {
-                partition_response pr;
-                pr.partition_index = p.partition_index;
-                pr.error_code = append_one(t.name, p, req->acks, req->transactional_id, timeout, pr);
-                any_error |= pr.error_code != error_code::none;
-                any_appended |= pr.error_code == error_code::none;
-                tr.partitions.push_back(pr);
+            tr.name = st->names.back();
+            tr.partitions.resize(t.partitions.size());
+            for (std::size_t i = 0; i < t.partitions.size(); ++i) tr.partitions[i].partition_index = t.partitions[i].partition_index;
+            st->resp.responses.push_back(std::move(tr));
+            st->remaining += t.partitions.size();
+        }
+        const std::chrono::milliseconds timeout{std::max(req->timeout_ms, 0)};
+        for (std::size_t ti = 0; ti < req->topics.size(); ++ti) {
+            const auto& t = req->topics[ti];
+            for (std::size_t pi = 0; pi < t.partitions.size(); ++pi) {
+                auto done = [st, ti, pi](typename Broker::produce_result res) {
+                    {
+                        std::lock_guard lk(st->mu);
+                        auto& pr = st->resp.responses[ti].partitions[pi];
+                        pr.error_code = res.error;
+                        pr.base_offset = res.base_offset;
+                        pr.log_append_time_ms = res.log_append_time_ms;
+                        pr.log_start_offset = res.log_start_offset;
+                        st->any_error |= res.error != error_code::none;
+                    }
+                    st->finish_one();
+                };
+                append_one(t.name, t.partitions[pi], req->acks, timeout, std::move(done));
             }
-            resp.responses.push_back(std::move(tr));
         }
-        if (any_appended) wake_parked();
-        if (req->acks == 0) {
-            // No response at all; on failure Kafka closes so the client refreshes its metadata.
-            if (any_error) return r.complete(net::close_connection);
-            return r.complete(net::no_response);
-        }
-        r.complete(net::response(encode(h, h.version, resp)));
+        st->finish_one();
     }
 
-    error_code append_one(std::string_view topic, const wire::produce::partition_data& p, std::int16_t acks,
-                          std::optional<std::string_view> txn, std::chrono::milliseconds timeout,
-                          wire::produce::partition_response& pr) {
-        if (!p.records) return error_code::invalid_record;
+    template <typename Done>
+    void append_one(std::string_view topic, const wire::produce::partition_data& p, std::int16_t acks,
+                    std::chrono::milliseconds timeout, Done&& done) {
+        const auto fail = [&](error_code e) { done(typename Broker::produce_result{e, offset{-1}, -1, offset{-1}}); };
+        if (!p.records) return fail(error_code::invalid_record);
         // Produce v3+ carries exactly one record batch per partition.
         wire::batch_splitter split(*p.records);
         const auto first = split.next();
-        if (!first) return error_code::corrupt_message;
-        if (split.next() || !split.remainder().empty()) return error_code::invalid_record;
+        if (!first) return fail(error_code::corrupt_message);
+        if (split.next() || !split.remainder().empty()) return fail(error_code::invalid_record);
         // The broker patches base offset and leader epoch in place; the server lends us its receive
-        // buffer mutably for the duration of the call, so no batch is copied.
+        // buffer mutably for the duration of the call, so no batch is copied. The append itself
+        // happens before produce_async returns; only the answer may come later.
         const auto at = static_cast<std::size_t>(first->data() - frame_.data());
         const mutable_bytes_view batch = frame_.subspan(at, first->size());
-        const auto res = broker_->produce(topic, p.partition_index, batch, acks, txn, timeout, true);
-        pr.base_offset = res.base_offset;
-        pr.log_append_time_ms = res.log_append_time_ms;
-        pr.log_start_offset = res.log_start_offset;
-        return res.error;
+        broker_->produce_async(topic, p.partition_index, batch, acks, timeout, true, std::forward<Done>(done));
     }
 
     // ---- Fetch ----------------------------------------------------------------------------------
@@ -248,6 +330,13 @@ private:
         net::responder responder;
         net::timer_handle timer;
         std::uint64_t id = 0;
+        std::vector<wait_handle> waits; // one per partition of the plan that exists
+
+        void cancel() {
+            timer.cancel();
+            for (auto& w : waits) w.cancel();
+            waits.clear();
+        }
     };
 
     void fetch(net::connection_id conn, const wire::request_header& h, byte_reader& rd, net::responder r) {
@@ -268,28 +357,57 @@ private:
             plan.topics.push_back(std::move(pt));
         }
         if (req->max_wait_ms <= 0 || answer_fetch(plan, r, false)) return;
-        // Not enough data yet: park until an append (through this server) or max_wait_ms.
+        // Not enough data yet: park until a partition's monitor says more is readable (whoever
+        // appended: this server, an embedded producer, later a follower moving the high watermark),
+        // or max_wait_ms.
         const auto id = ++next_park_id_;
-        parked_.push_back({conn, std::move(plan), std::move(r), {}, id});
-        parked_.back().timer = loop_->run_after(std::chrono::milliseconds(req->max_wait_ms), [this, id] {
+        parked_.push_back({conn, std::move(plan), std::move(r), {}, id, {}});
+        auto& pf = parked_.back();
+        pf.timer = loop_->run_after(std::chrono::milliseconds(req->max_wait_ms), [this, id] {
             for (auto it = parked_.begin(); it != parked_.end(); ++it) {
                 if (it->id != id) continue;
                 auto p = std::move(*it);
                 parked_.erase(it);
+                p.cancel();
                 answer_fetch(p.plan, p.responder, true);
                 return;
             }
         });
+        arm(pf);
     }
 
-    void wake_parked() {
-        for (auto it = parked_.begin(); it != parked_.end();) {
-            if (answer_fetch(it->plan, it->responder, false)) {
-                it->timer.cancel();
-                it = parked_.erase(it);
-            } else {
-                ++it;
+    // Registers one monitor wait per partition for "more than is readable now"; any of them firing
+    // re-runs the fetch on the loop thread.
+    void arm(parked_fetch& pf) {
+        const auto kind = pf.plan.iso == isolation::read_committed ? offset_kind::last_stable : offset_kind::high_watermark;
+        bool ready = false;
+        for (const auto& t : pf.plan.topics) {
+            for (const auto& p : t.partitions) {
+                auto* part = broker_->find_partition(t.name, p.id);
+                if (!part) continue;
+                auto& mon = part->monitor();
+                const auto target = offset{std::max(p.fetch_offset.value(), mon.current(kind).value()) + 1};
+                auto h = mon.async_wait(kind, target, broker_detail::wait_clock::time_point::max(),
+                                        [gate = gate_, id = pf.id](wait_status) { gate->retry(id); });
+                if (h) pf.waits.push_back(std::move(*h));
+                else ready = true; // moved between current() and async_wait()
             }
+        }
+        if (ready) gate_->retry(pf.id);
+    }
+
+    void retry_parked(std::uint64_t id) {
+        for (auto it = parked_.begin(); it != parked_.end(); ++it) {
+            if (it->id != id) continue;
+            for (auto& w : it->waits) w.cancel();
+            it->waits.clear();
+            if (answer_fetch(it->plan, it->responder, false)) {
+                it->cancel();
+                parked_.erase(it);
+            } else {
+                arm(*it); // not min_bytes yet: wait for the next move
+            }
+            return;
         }
     }
 
@@ -422,6 +540,7 @@ private:
     mutable_bytes_view frame_; // the request being handled (valid during on_request only)
     std::list<parked_fetch> parked_;
     std::uint64_t next_park_id_ = 0;
+    std::shared_ptr<loop_gate<kafka_handler>> gate_ = std::make_shared<loop_gate<kafka_handler>>();
 };
 
 } // namespace broker_detail
@@ -447,7 +566,10 @@ public:
         const auto host = cfg_.advertised_host.empty() ? (cfg_.net.host.empty() ? "127.0.0.1" : cfg_.net.host)
                                                        : cfg_.advertised_host;
         const auto port = cfg_.advertised_port >= 0 ? cfg_.advertised_port : static_cast<std::int32_t>(server_->local_port());
-        loop_.run_and_wait([&] { server_->handler().set_advertised(host, port); });
+        loop_.run_and_wait([&] {
+            server_->handler().set_advertised(host, port);
+            server_->handler().open_gate();
+        });
     }
 
     kafka_server(const kafka_server&) = delete;
@@ -462,6 +584,8 @@ public:
     void stop(std::chrono::milliseconds timeout = std::chrono::milliseconds{30000}) {
         if (!server_) return;
         loop_.run_and_wait([&] { server_->handler().release_parked(); });
+        loop_.run_and_wait([] {}); // wake-ups posted before the gate closed have run
+
         server_->stop(timeout);
         server_.reset();
         loop_.stop();

@@ -1,16 +1,20 @@
-// One partition on this broker: its log, its idempotent-producer state and its replication
-// bookkeeping (leader epoch, replicas' log end offsets, ISR, high watermark). All calls are
-// thread-safe; appends and reads of one partition are serialised by the partition's mutex, and
-// different partitions proceed in parallel.
+// One partition on this broker: its log, its idempotent-producer state, its replication
+// bookkeeping (leader epoch, replicas' log end offsets, ISR, high watermark) and its offset
+// monitor. All calls are thread-safe; appends and reads of one partition are serialised by the
+// partition's mutex, and different partitions proceed in parallel.
 //
-// acks=all is answered through the same path replication will use: the append advances the
-// leader's log end offset, the high watermark is the minimum log end offset over the ISR, and the
-// request waits until the high watermark covers its batch. With a single replica the wait ends at
-// once.
+// Nothing here waits. append() assigns offsets, writes the batch to the log and returns at once,
+// saying what its answer still has to wait for (the high watermark for acks=all, the flushed
+// offset when the durability or flush policy demands a sync); the caller waits for that through
+// monitor() (broker::produce_async does it for every caller). Syncs run on the broker's flusher
+// thread (request_flush), one sync covering every append that arrived before it (group commit).
+// Every change of an offset is published to the monitor after the partition's lock is released,
+// so callbacks may call back into the partition.
 #pragma once
 
 #include <gregor/broker/broker_config.hpp>
 #include <gregor/broker/broker_policies.hpp>
+#include <gregor/broker/offset_monitor.hpp>
 #include <gregor/broker/producer_state.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
@@ -19,7 +23,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
@@ -53,6 +57,11 @@ public:
         offset log_start_offset{-1};
         std::int64_t log_append_time_ms = -1;
         bool duplicate = false;
+        /// What the answer still waits for (offset{-1}: nothing): acks=all, the high watermark
+        /// reaching last_offset + 1; a sync demanded by the durability or flush policy, the
+        /// flushed offset reaching it.
+        offset wait_high_watermark{-1};
+        offset wait_flushed{-1};
     };
 
     struct read_result {
@@ -72,6 +81,7 @@ public:
         isr_.push_back(node_id{cfg.node_id});
         high_watermark_ = log_.log_end_offset();
         recover_producer_state();
+        publish();
     }
 
     partition(const partition&) = delete;
@@ -80,10 +90,11 @@ public:
     [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
     [[nodiscard]] partition_id id() const noexcept { return id_; }
 
-    /// Validates, deduplicates, assigns offsets in place and appends one client batch; then waits
-    /// as `acks` (and the durability policy) demand. The batch must be exactly one record batch.
-    append_result append(mutable_bytes_view batch, std::int16_t acks, std::chrono::milliseconds timeout,
-                         bool verify_records = true) {
+    /// Validates, deduplicates, assigns offsets in place and appends one client batch. Never
+    /// blocks on replication or the disk: the result names what the answer must wait for
+    /// (wait_high_watermark / wait_flushed), and a sync it needs is already requested. The batch
+    /// must be exactly one record batch.
+    append_result append(mutable_bytes_view batch, std::int16_t acks, bool verify_records = true) {
         append_result res;
         if (acks != 0 && acks != 1 && acks != -1) return fail(res, error_code::invalid_required_acks);
         if (batch.size() > static_cast<std::size_t>(cfg_->message_max_bytes))
@@ -98,43 +109,101 @@ public:
         // open a transaction nobody can close and pin the last stable offset forever.
         if (h.is_transactional()) return fail(res, error_code::invalid_txn_state);
 
-        std::unique_lock lk(mu_);
-        if (acks == -1 && static_cast<std::int32_t>(isr_.size()) < effective_min_isr())
-            return fail(res, error_code::not_enough_replicas);
-        if (h.is_idempotent()) {
-            const auto check = producers_.check(h);
-            if (check.what == sequence_check::kind::duplicate) {
-                res.base_offset = check.original.first_offset;
-                res.last_offset = check.original.last_offset;
-                res.log_start_offset = log_.log_start_offset();
-                res.duplicate = true;
-                return res;
+        bool want_flush = false;
+        {
+            std::unique_lock lk(mu_);
+            if (closed_) return fail(res, error_code::not_leader_or_follower);
+            if (acks == -1 && static_cast<std::int32_t>(isr_.size()) < effective_min_isr())
+                return fail(res, error_code::not_enough_replicas);
+            if (h.is_idempotent()) {
+                const auto check = producers_.check(h);
+                if (check.what == sequence_check::kind::duplicate) {
+                    res.base_offset = check.original.first_offset;
+                    res.last_offset = check.original.last_offset;
+                    res.log_start_offset = log_.log_start_offset();
+                    res.duplicate = true;
+                    // A retried batch is answered like the original: after the same waits.
+                    if (acks == -1 && high_watermark_ <= res.last_offset) res.wait_high_watermark = res.last_offset + 1;
+                    if (acks != 0 && Policies::durability::flush_before_ack && log_.flushed_offset() <= res.last_offset)
+                        res.wait_flushed = res.last_offset + 1;
+                    return res;
+                }
+                if (check.what == sequence_check::kind::reject) return fail(res, check.error);
             }
-            if (check.what == sequence_check::kind::reject) return fail(res, check.error);
+            const offset base = log_.log_end_offset();
+            wire::patch_base_offset(batch, base);
+            wire::patch_leader_epoch(batch, leader_epoch_);
+            if (const auto ec = log_.append(bytes_view{batch})) return fail(res, to_kafka(ec));
+            h.base_offset = base;
+            h.partition_leader_epoch = leader_epoch_.value();
+            if (h.is_idempotent()) producers_.update(h);
+            res.base_offset = base;
+            res.last_offset = h.last_offset();
+            advance_replica_leo_locked(node_id{cfg_->node_id}, log_.log_end_offset());
+            res.log_start_offset = log_.log_start_offset();
+            if (acks == -1 && high_watermark_ <= res.last_offset) res.wait_high_watermark = res.last_offset + 1;
+            // The flush policy's sync (log.flush.interval.messages) is part of the append, as in
+            // Kafka: an acknowledged answer waits for it; fsync-before-ack always does.
+            const bool policy_sync = log_.flush_wanted();
+            if (acks != 0 && (Policies::durability::flush_before_ack || policy_sync))
+                res.wait_flushed = res.last_offset + 1;
+            want_flush = policy_sync || (acks != 0 && Policies::durability::flush_before_ack);
         }
-        const offset base = log_.log_end_offset();
-        wire::patch_base_offset(batch, base);
-        wire::patch_leader_epoch(batch, leader_epoch_);
-        if (const auto ec = log_.append(bytes_view{batch})) return fail(res, to_kafka(ec));
-        h.base_offset = base;
-        h.partition_leader_epoch = leader_epoch_.value();
-        if (h.is_idempotent()) producers_.update(h);
-        res.base_offset = base;
-        res.last_offset = h.last_offset();
-        update_replica_leo(node_id{cfg_->node_id}, log_.log_end_offset());
-
-        if (acks != 0 && Policies::durability::flush_before_ack && log_.flushed_offset() <= res.last_offset) {
-            if (const auto ec = log_.flush()) return fail(res, to_kafka(ec));
-        }
-        if (acks == -1) {
-            const auto need = res.last_offset + 1;
-            if (!hw_cv_.wait_for(lk, timeout, [&] { return high_watermark_ >= need; }))
-                return fail(res, error_code::request_timed_out);
-            if (static_cast<std::int32_t>(isr_.size()) < effective_min_isr())
-                return fail(res, error_code::not_enough_replicas_after_append);
-        }
-        res.log_start_offset = log_.log_start_offset();
+        publish();
+        if (want_flush) request_flush();
         return res;
+    }
+
+    /// The partition's offset monitor: wait here for the high watermark, the flushed offset, the
+    /// last stable offset or the log end to reach a value.
+    offset_monitor& monitor() noexcept { return monitor_; }
+
+    /// Hooks the partition to its broker's services: the deadline scheduler of its monitor and
+    /// the flusher that runs its syncs. Called once, before the partition is shared.
+    void attach(broker_detail::deadline_scheduler* sched, std::function<void(partition*)> flush_requester) {
+        monitor_.set_scheduler(sched);
+        flush_requester_ = std::move(flush_requester);
+        std::lock_guard lk(mu_);
+        log_.defer_flushes(static_cast<bool>(flush_requester_));
+    }
+
+    /// Whether acks=all may be answered now that the high watermark covers the batch
+    /// (min.insync.replicas still met), else NOT_ENOUGH_REPLICAS_AFTER_APPEND.
+    error_code ack_all_check() {
+        std::lock_guard lk(mu_);
+        return static_cast<std::int32_t>(isr_.size()) < effective_min_isr() ? error_code::not_enough_replicas_after_append
+                                                                           : error_code::none;
+    }
+
+    /// The last sync failure (none while the disk is healthy); flush waiters end with `failed`.
+    error_code flush_error() {
+        std::lock_guard lk(mu_);
+        return flush_error_;
+    }
+
+    /// Runs one sync covering everything appended so far (on the flusher thread): the sync itself
+    /// outside the partition's lock where the backend allows it, so appends go on meanwhile.
+    void run_flush() {
+        std::unique_lock lk(mu_);
+        auto t = log_.flush_begin();
+        if (!t.needed) return;
+        std::error_code ec;
+        if constexpr (log_type::sync_is_concurrent) {
+            lk.unlock();
+            ec = log_.flush_sync(t);
+            lk.lock();
+        } else {
+            ec = log_.flush_sync(t);
+        }
+        if (ec) {
+            flush_error_ = error_code::kafka_storage_error;
+            lk.unlock();
+            monitor_.fail(offset_kind::flushed);
+            return;
+        }
+        log_.flush_end(t);
+        lk.unlock();
+        publish();
     }
 
     /// Whole batches from `from`: up to the high watermark (read_uncommitted), the last stable
@@ -176,34 +245,70 @@ public:
 
     /// Time-driven work: interval flushes, roll, retention, producer expiry and snapshots.
     void tick(bool run_retention) {
-        std::lock_guard lk(mu_);
+        std::unique_lock lk(mu_);
+        if (closed_) return;
+        const bool flush_now = flush_requester_ && log_.flush_due_by_time();
         log_.tick();
         if (run_retention) {
             log_.enforce_retention();
             producers_.expire(clock_.wall_ms() - cfg_->producer_id_expiration_ms);
         }
         if (log_.log_end_offset() != last_snapshot_) take_snapshot();
+        lk.unlock();
+        publish();
+        if (flush_now) request_flush();
     }
 
+    /// Syncs now on the calling thread (tools, shutdown, tests); the flusher does it otherwise.
     std::error_code flush() {
-        std::lock_guard lk(mu_);
-        return log_.flush();
+        std::unique_lock lk(mu_);
+        const auto ec = log_.flush();
+        lk.unlock();
+        publish();
+        return ec;
     }
 
     /// Clean shutdown: producer-state snapshot at the log end, then the log's own close.
     void close() {
-        std::lock_guard lk(mu_);
-        if (closed_) return;
-        take_snapshot();
-        log_.close();
-        closed_ = true;
+        {
+            std::lock_guard lk(mu_);
+            if (closed_) return;
+            take_snapshot();
+            log_.close();
+            closed_ = true;
+        }
+        publish();
+        monitor_.shutdown();
     }
 
     /// For the replication layer and tests: a replica's log end offset moved.
     void update_replica_leo(node_id replica, offset leo) {
-        for (auto& r : replicas_)
-            if (r.id == replica) r.log_end_offset = leo;
-        maybe_advance_high_watermark();
+        {
+            std::lock_guard lk(mu_);
+            advance_replica_leo_locked(replica, leo);
+        }
+        publish();
+    }
+
+    /// Sets the replica set and the ISR (the replication layer, a controller, tests). The high
+    /// watermark never moves backwards; with replicas that have not caught up it stays put and
+    /// acks=all answers wait.
+    void assign_replicas(const std::vector<node_id>& replicas, const std::vector<node_id>& isr) {
+        {
+            std::lock_guard lk(mu_);
+            std::vector<replica> next;
+            for (const auto id : replicas) {
+                offset leo{0};
+                if (id == node_id{cfg_->node_id}) leo = log_.log_end_offset();
+                for (const auto& r : replicas_)
+                    if (r.id == id) leo = r.log_end_offset;
+                next.push_back({id, leo});
+            }
+            replicas_ = std::move(next);
+            isr_ = isr;
+            maybe_advance_high_watermark();
+        }
+        publish();
     }
 
     /// Read access to the producer table (tests, diagnostics). Caller must not hold it across calls.
@@ -228,15 +333,38 @@ private:
         return std::min<std::int32_t>(cfg_->min_insync_replicas, static_cast<std::int32_t>(replicas_.size()));
     }
 
+    void advance_replica_leo_locked(node_id replica, offset leo) {
+        for (auto& r : replicas_)
+            if (r.id == replica) r.log_end_offset = leo;
+        maybe_advance_high_watermark();
+    }
+
     // High watermark = the smallest log end offset in the ISR; it never moves backwards.
     void maybe_advance_high_watermark() {
         offset hw = offset::max();
         for (const auto& r : replicas_)
             if (std::find(isr_.begin(), isr_.end(), r.id) != isr_.end()) hw = std::min(hw, r.log_end_offset);
-        if (hw != offset::max() && hw > high_watermark_) {
-            high_watermark_ = hw;
-            hw_cv_.notify_all();
+        if (hw != offset::max() && hw > high_watermark_) high_watermark_ = hw;
+    }
+
+    // Tells the monitor where the offsets are now. Called after the lock is released: waiters'
+    // callbacks may read this partition. Values only move forward in the monitor, so racing
+    // publishers cannot move one back.
+    void publish() {
+        offset hw, flushed, lso, leo;
+        {
+            std::lock_guard lk(mu_);
+            hw = high_watermark_;
+            flushed = log_.flushed_offset();
+            lso = last_stable_offset();
+            leo = log_.log_end_offset();
         }
+        monitor_.publish_all(hw, flushed, lso, leo);
+    }
+
+    void request_flush() {
+        if (flush_requester_) flush_requester_(this);
+        else (void)flush();
     }
 
     offset last_stable_offset() const {
@@ -293,7 +421,6 @@ private:
     std::filesystem::path dir_;
     const broker_config* cfg_;
     std::mutex mu_;
-    std::condition_variable hw_cv_;
     log_type log_;
     clock_type clock_;
     producer_state_table producers_;
@@ -303,6 +430,9 @@ private:
     leader_epoch leader_epoch_{0};
     offset last_snapshot_{-1};
     bool closed_ = false;
+    error_code flush_error_ = error_code::none;
+    std::function<void(partition*)> flush_requester_;
+    offset_monitor monitor_; // last member: destroyed first, its waiters told `shutdown`
 };
 
 } // namespace broker_detail

@@ -1,4 +1,4 @@
-// Idempotent-producer bookkeeping of one partition (Kafka >= 2.5 rules, kafka-protocol.md §6.1):
+// Idempotent-producer bookkeeping of one partition (Kafka >= 2.5 rules, docs/protocol.md §6.1):
 // per producer id the current epoch and the last five appended batches' sequence ranges, so a
 // retried batch is recognised and answered with its original offset, a gap is refused with
 // OUT_OF_ORDER_SEQUENCE_NUMBER and an older epoch with INVALID_PRODUCER_EPOCH.

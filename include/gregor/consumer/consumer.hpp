@@ -15,7 +15,7 @@
 // lives (independently of later polls). Work per fetch is per batch: parse the 61-byte header,
 // check the CRC (check.crcs), decide deliver / skip; records are only touched by the reader.
 //
-// Isolation (kafka-protocol.md §7.3): control batches (transaction markers) are never delivered.
+// Isolation (docs/protocol.md §7.3): control batches (transaction markers) are never delivered.
 // With isolation.level=read_committed the broker returns data below the last stable offset and
 // the aborted transactions of the range; a transactional data batch of producer P is skipped when
 // its base offset is >= P's next aborted first offset, and an ABORT marker of P moves P to its

@@ -5,6 +5,7 @@
 // so many in-process consumers (and producers) may share one broker.
 #pragma once
 
+#include <gregor/broker/offset_monitor.hpp>
 #include <gregor/broker/partition.hpp>
 #include <gregor/consumer/fetch_transport.hpp>
 #include <gregor/core/buffer.hpp>
@@ -13,17 +14,20 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <span>
-#include <thread>
 #include <vector>
 
 namespace gregor::fetch_transport {
 
 /// Direct calls into a gregor::broker (an embedded consumer): the batches are copied once out of
-/// the log into a buffer the response owns. With nothing to return it re-checks the log every
-/// millisecond or two until max_wait_ms has passed (the broker has no consumer wake-up hook).
+/// the log into a buffer the response owns. With less than min_bytes to return it waits on the
+/// partitions' offset monitors (high watermark, or last stable offset for read_committed) and
+/// reads again only when one of them moves, or at max_wait_ms: no polling.
 template <typename Broker>
 class in_process {
 public:
@@ -48,6 +52,7 @@ public:
                     budget = std::min(budget, left);
                 }
                 auto f = broker_->fetch(r.tp->topic, r.tp->partition, r.fetch_offset, budget, iso);
+                ++reads_;
                 partition_data p;
                 p.tp = r.tp;
                 if (f.error != error_code::none) {
@@ -71,9 +76,13 @@ public:
                 out.keepalive = std::move(bufs);
                 return out;
             }
-            std::this_thread::sleep_for(std::min<clock::duration>(std::chrono::milliseconds(2), until - clock::now()));
+            wait_for_more(reqs, out, opt.isolation, until);
         }
     }
+
+    /// Reads of the broker's logs so far (one per partition per round); tests use it to see that
+    /// a long poll reads once, then once more per wake-up.
+    [[nodiscard]] std::uint64_t reads() const noexcept { return reads_; }
 
     list_offset_result list_offset(const topic_partition& tp, std::int64_t ts, wire::isolation_level iso) {
         const auto r = broker_->list_offset(tp.topic, tp.partition, ts, broker_isolation(iso));
@@ -88,7 +97,43 @@ private:
         return l == wire::isolation_level::read_committed ? isolation::read_committed : isolation::read_uncommitted;
     }
 
+    // Sleeps until any partition's readable end passes what the last round saw, or `until`.
+    template <typename TimePoint>
+    void wait_for_more(std::span<const partition_request> reqs, const fetch_response& seen, wire::isolation_level l,
+                       TimePoint until) {
+        struct state {
+            std::mutex mu;
+            std::condition_variable cv;
+            bool moved = false;
+        };
+        auto st = std::make_shared<state>();
+        const auto kind = l == wire::isolation_level::read_committed ? offset_kind::last_stable : offset_kind::high_watermark;
+        std::vector<wait_handle> waits;
+        bool moved = false;
+        for (std::size_t i = 0; i < reqs.size() && i < seen.partitions.size() && !moved; ++i) {
+            auto* part = broker_->find_partition(reqs[i].tp->topic, reqs[i].tp->partition);
+            if (!part) continue;
+            const auto& p = seen.partitions[i];
+            const auto end = kind == offset_kind::last_stable ? p.last_stable_offset : p.high_watermark;
+            const offset target{std::max(reqs[i].fetch_offset.value(), end.value()) + 1};
+            auto h = part->monitor().async_wait(kind, target, broker_detail::wait_clock::time_point::max(),
+                                                [st](wait_status) {
+                                                    std::lock_guard lk(st->mu);
+                                                    st->moved = true;
+                                                    st->cv.notify_all();
+                                                });
+            if (h) waits.push_back(std::move(*h));
+            else moved = true; // it moved since the read
+        }
+        if (!moved) {
+            std::unique_lock lk(st->mu);
+            st->cv.wait_until(lk, until, [&] { return st->moved; });
+        }
+        for (auto& w : waits) w.cancel();
+    }
+
     Broker* broker_;
+    std::uint64_t reads_ = 0;
 };
 
 

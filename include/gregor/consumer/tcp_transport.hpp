@@ -3,7 +3,7 @@
 //
 // Per connection it first negotiates versions with ApiVersions (v3, falling back to the range a
 // v0-shaped UNSUPPORTED_VERSION answer lists, or to v0 when the answer does not parse or the
-// broker closed: kafka-protocol.md §1.4, §3) and then uses, for every API, the highest version
+// broker closed: docs/protocol.md §1.4, §3) and then uses, for every API, the highest version
 // both sides implement -- nothing is hard-coded. Metadata (for the assigned topics, never
 // auto-creating) maps each partition to its leader; fetches go to the leader's connection (one per
 // broker id), all leaders' Fetch requests are written before any answer is read. Metadata is

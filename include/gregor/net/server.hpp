@@ -37,6 +37,7 @@
 #pragma once
 
 #include <gregor/core/buffer.hpp>
+#include <gregor/detail/config_table.hpp>
 #include <gregor/detail/properties.hpp>
 #include <gregor/detail/unique_function.hpp>
 #include <gregor/net/detail/output_queue.hpp>
@@ -46,6 +47,7 @@
 #include <gregor/net/response.hpp>
 #include <gregor/net/zero_copy.hpp>
 
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -68,20 +70,22 @@
 
 namespace gregor::net {
 
-/// Runtime settings of a server, by Kafka's broker property names where Kafka has one.
+/// Runtime settings of a server, by Kafka's broker property names where Kafka has one. Every key
+/// is declared once, in server_keys below, which drives set(), try_set(), validate() and the docs.
 struct server_config {
-    std::string host = "127.0.0.1";                    // listeners=PLAINTEXT://HOST:port ("" = all)
-    std::uint16_t port = 9092;                         // listeners=PLAINTEXT://host:PORT (0 = any free)
-    std::int32_t socket_request_max_bytes = default_max_frame_bytes; // socket.request.max.bytes
-    std::int32_t max_connections = 2147483647;         // max.connections
-    std::int64_t connections_max_idle_ms = 600000;     // connections.max.idle.ms
-    std::int32_t socket_send_buffer_bytes = 102400;    // socket.send.buffer.bytes (-1 = kernel autotuning)
-    std::int32_t socket_receive_buffer_bytes = 102400; // socket.receive.buffer.bytes (-1 = kernel autotuning)
-    std::int32_t socket_listen_backlog_size = 50;      // socket.listen.backlog.size
+    // Names, bounds and docs are in server_keys; these initialisers must agree with it (tested).
+    std::string host = "127.0.0.1";                    // "" = all interfaces
+    std::uint16_t port = 9092;                         // 0 = any free port
+    std::int32_t socket_request_max_bytes = default_max_frame_bytes;
+    std::int32_t max_connections = 2147483647;
+    std::int64_t connections_max_idle_ms = 600000;
+    std::int32_t socket_send_buffer_bytes = 102400;    // -1 = kernel autotuning
+    std::int32_t socket_receive_buffer_bytes = 102400; // -1 = kernel autotuning
+    std::int32_t socket_listen_backlog_size = 50;
     // gregor's own: Kafka handles one request per connection at a time, gregor pipelines.
-    std::int32_t max_in_flight_requests_per_connection = 1000; // gregor.max.in.flight.requests.per.connection
-    std::int64_t max_unsent_bytes_per_connection = 16 << 20;   // gregor.max.unsent.bytes.per.connection
-    std::int64_t shutdown_timeout_ms = 30000;                  // gregor.shutdown.timeout.ms (stop() default)
+    std::int32_t max_in_flight_requests_per_connection = 1000;
+    std::int64_t max_unsent_bytes_per_connection = 16 << 20;
+    std::int64_t shutdown_timeout_ms = 30000;          // stop() default
 
     /// Parses properties; unknown keys and bad values throw std::invalid_argument naming the key.
     static server_config from_properties(const std::map<std::string, std::string>& props) {
@@ -95,38 +99,13 @@ struct server_config {
 
     /// Sets one property if the key is a server property (returns false otherwise, so a broker
     /// config can offer the key to other components); a bad value throws std::invalid_argument.
-    bool try_set(const std::string& key, const std::string& value) {
-        using gregor::detail::props::parse_int;
-        if (key == "listeners") set_listener(key, value);
-        else if (key == "socket.request.max.bytes") socket_request_max_bytes = parse_int<std::int32_t>(key, value, 1);
-        else if (key == "max.connections") max_connections = parse_int<std::int32_t>(key, value, 0);
-        else if (key == "connections.max.idle.ms") connections_max_idle_ms = parse_int<std::int64_t>(key, value, 1);
-        else if (key == "socket.send.buffer.bytes") socket_send_buffer_bytes = parse_int<std::int32_t>(key, value, -1);
-        else if (key == "socket.receive.buffer.bytes") socket_receive_buffer_bytes = parse_int<std::int32_t>(key, value, -1);
-        else if (key == "socket.listen.backlog.size") socket_listen_backlog_size = parse_int<std::int32_t>(key, value, 1);
-        else if (key == "gregor.max.in.flight.requests.per.connection")
-            max_in_flight_requests_per_connection = parse_int<std::int32_t>(key, value, 1);
-        else if (key == "gregor.max.unsent.bytes.per.connection")
-            max_unsent_bytes_per_connection = parse_int<std::int64_t>(key, value, 1);
-        else if (key == "gregor.shutdown.timeout.ms") shutdown_timeout_ms = parse_int<std::int64_t>(key, value, 0);
-        else return false;
-        return true;
-    }
+    bool try_set(const std::string& key, const std::string& value);
 
     /// Throws std::invalid_argument naming the first field out of range.
-    void validate() const {
-        auto bad = [](const char* key) { throw std::invalid_argument(std::string("invalid server property '") + key + "'"); };
-        if (socket_request_max_bytes < 1) bad("socket.request.max.bytes");
-        if (max_connections < 0) bad("max.connections");
-        if (connections_max_idle_ms < 1) bad("connections.max.idle.ms");
-        if (socket_listen_backlog_size < 1) bad("socket.listen.backlog.size");
-        if (max_in_flight_requests_per_connection < 1) bad("gregor.max.in.flight.requests.per.connection");
-        if (max_unsent_bytes_per_connection < 1) bad("gregor.max.unsent.bytes.per.connection");
-        if (shutdown_timeout_ms < 0) bad("gregor.shutdown.timeout.ms");
-    }
+    void validate() const;
 
-private:
-    // "PLAINTEXT://host:port", "host:port" or "[::1]:port"; one listener.
+    /// Parses one listener, "PLAINTEXT://host:port", "host:port" or "[::1]:port", into host and
+    /// port (throws std::invalid_argument naming `key`).
     void set_listener(const std::string& key, const std::string& value) {
         std::string_view v = value;
         if (const auto s = v.find("://"); s != std::string_view::npos) v.remove_prefix(s + 3);
@@ -137,10 +116,63 @@ private:
         }
         auto h = v.substr(0, colon);
         if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+        const auto p = gregor::detail::props::parse_int<std::uint16_t>(key, std::string(v.substr(colon + 1)), 0);
         host = std::string(h);
-        port = gregor::detail::props::parse_int<std::uint16_t>(key, std::string(v.substr(colon + 1)), 0);
+        port = p;
+    }
+
+    /// The listener as `listeners` spells it.
+    [[nodiscard]] std::string listener() const {
+        const bool v6 = host.find(':') != std::string::npos;
+        return "PLAINTEXT://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
     }
 };
+
+/// Every server property, once.
+inline constexpr auto server_keys = std::to_array<gregor::detail::config::key<server_config>>({
+    {.name = "listeners", .type = gregor::detail::config::type::string, .default_text = "PLAINTEXT://127.0.0.1:9092",
+     .doc = "The one listener, PLAINTEXT://HOST:PORT (HOST empty: all interfaces; PORT 0: any free port).",
+     .stored = "host, port",
+     .store = [](server_config& c, const gregor::detail::config::value& v) { c.set_listener("listeners", v.s); },
+     .load = [](const server_config& c) { return gregor::detail::config::value{0, c.listener(), false}; }},
+    {.name = "socket.request.max.bytes", .default_text = "104857600", .min = 1, .max = 2147483647, .unit = "bytes",
+     .doc = "Largest request frame; a bigger size prefix closes the connection before any allocation.",
+     GREGOR_CONFIG_FIELD(server_config, socket_request_max_bytes)},
+    {.name = "max.connections", .default_text = "2147483647", .min = 0, .max = 2147483647,
+     .doc = "Connections beyond this many are accepted and closed at once.",
+     GREGOR_CONFIG_FIELD(server_config, max_connections)},
+    {.name = "connections.max.idle.ms", .default_text = "600000", .min = 1,
+     .max = gregor::detail::config::max_deadline_ms, .unit = "ms",
+     .doc = "A connection with no traffic and nothing in flight for this long is closed.",
+     GREGOR_CONFIG_FIELD(server_config, connections_max_idle_ms)},
+    {.name = "socket.send.buffer.bytes", .default_text = "102400", .min = -1, .max = 2147483647, .unit = "bytes",
+     .doc = "SO_SNDBUF of accepted sockets (-1: kernel autotuning).",
+     GREGOR_CONFIG_FIELD(server_config, socket_send_buffer_bytes)},
+    {.name = "socket.receive.buffer.bytes", .default_text = "102400", .min = -1, .max = 2147483647,
+     .unit = "bytes", .doc = "SO_RCVBUF of accepted sockets (-1: kernel autotuning).",
+     GREGOR_CONFIG_FIELD(server_config, socket_receive_buffer_bytes)},
+    {.name = "socket.listen.backlog.size", .default_text = "50", .min = 1, .max = 2147483647,
+     .doc = "listen() backlog.", GREGOR_CONFIG_FIELD(server_config, socket_listen_backlog_size)},
+    {.name = "gregor.max.in.flight.requests.per.connection", .default_text = "1000", .min = 1, .max = 2147483647,
+     .doc = "gregor's own: a connection is not read while this many of its requests are unanswered.",
+     GREGOR_CONFIG_FIELD(server_config, max_in_flight_requests_per_connection)},
+    {.name = "gregor.max.unsent.bytes.per.connection", .default_text = "16777216", .min = 1, .unit = "bytes",
+     .doc = "gregor's own: a connection is not read while this many response bytes wait to be sent.",
+     GREGOR_CONFIG_FIELD(server_config, max_unsent_bytes_per_connection)},
+    {.name = "gregor.shutdown.timeout.ms", .default_text = "30000", .min = 0,
+     .max = gregor::detail::config::max_deadline_ms, .unit = "ms",
+     .doc = "gregor's own: how long stop() lets in-flight requests finish before closing.",
+     GREGOR_CONFIG_FIELD(server_config, shutdown_timeout_ms)},
+});
+
+inline bool server_config::try_set(const std::string& key, const std::string& value) {
+    const auto* k = gregor::detail::config::find(server_keys, key);
+    if (k == nullptr) return false;
+    gregor::detail::config::apply(*k, *this, key, value);
+    return true;
+}
+
+inline void server_config::validate() const { gregor::detail::config::check_bounds(server_keys, *this); }
 
 /// Counters of a server; a snapshot, readable from any thread.
 struct server_stats {

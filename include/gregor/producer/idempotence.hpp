@@ -2,7 +2,7 @@
 // per-partition sequence bookkeeping, what to do with a batch after an answer, and the retry
 // backoff. Kept apart from the sender so each rule is tested on its own.
 //
-// The rules (kafka-protocol.md §6):
+// The rules (docs/protocol.md §6):
 //   - Sequences are per partition, start at 0, and are stamped into a batch when it is first
 //     sent (wire::batch_builder::seal with a producer_stamp). A retry resends the same bytes.
 //   - A partition's batches are (re)sent in sequence order, and from its oldest unacknowledged

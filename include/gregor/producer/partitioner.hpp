@@ -9,7 +9,7 @@
 //
 // Keyed placement is Java's: toPositive(murmur2(key)) % partition_count with
 // toPositive(x) = x & 0x7fffffff (not abs()), so gregor puts a key where the Java client,
-// kafkajs and librdkafka's murmur2_random do (kafka-protocol.md §9.1).
+// kafkajs and librdkafka's murmur2_random do (docs/protocol.md §9.1).
 //
 // A partitioner is a class with
 //   std::int32_t partition(const gregor::partition_context&, topic_state&)

@@ -13,7 +13,7 @@
 //     connection per broker id.
 //   - Each new connection first sends ApiVersions v3 (falling back to the broker's advertised
 //     ApiVersions max, or v0, when the broker answers UNSUPPORTED_VERSION or hangs up:
-//     kafka-protocol.md §1.4, §3.1) and then uses, for every API, the highest version both sides
+//     docs/protocol.md §1.4, §3.1) and then uses, for every API, the highest version both sides
 //     implement. Requests that arrive while it connects wait for it, up to request.timeout.ms.
 //   - Requests are pipelined: the producer bounds them (max.in.flight.requests.per.connection);
 //     answers come back in order per connection and are matched by correlation id. Produce with

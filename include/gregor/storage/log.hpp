@@ -156,7 +156,12 @@ public:
         }
         auto& s = segments_.back();
         const auto now = clock_.now();
-        const bool sync = flush_.on_append(static_cast<std::int64_t>(h.last_offset_delta) + 1, now);
+        bool sync = flush_.on_append(static_cast<std::int64_t>(h.last_offset_delta) + 1, now);
+        if (sync && defer_flushes_) {
+            // The owner syncs on another thread (flush_begin/flush_sync/flush_end).
+            flush_wanted_ = true;
+            sync = false;
+        }
         const auto pos = s.size;
         if (auto ec = backend_.append(s.file, pos, batch, sync)) {
             (void)backend_.truncate(s.file, pos);  // best effort; the next append overwrites it anyway
@@ -232,8 +237,56 @@ public:
         // Only the active segment can hold unsynced bytes: a roll syncs the segment it leaves.
         if (auto ec = backend_.sync(segments_.back().file)) return ec;
         flushed_ = log_end_;
+        flush_wanted_ = false;
         flush_.on_flushed(clock_.now());
         return {};
+    }
+
+    /// Deferred flushing, for owners that sync on a thread of their own (the broker's flusher):
+    /// append() then never syncs; when the flush policy asks for a sync, flush_wanted() turns true
+    /// until a flush covers the log end. tick() does not sync either.
+    void defer_flushes(bool on) noexcept { defer_flushes_ = on; }
+    [[nodiscard]] bool flush_wanted() const noexcept { return flush_wanted_ && flushed_ < log_end_; }
+
+    /// A flush in three steps, so the sync itself runs without the owner's lock: flush_begin()
+    /// and flush_end() under it, flush_sync() outside it, concurrently with appends. Backends
+    /// that offer `sync_upto(file, size)` (safe beside appends) sync outside the lock; for the
+    /// others flush_sync() must run under the lock (`sync_is_concurrent` says which).
+    struct flush_ticket {
+        typename Backend::file file{};
+        std::uint64_t size = 0;
+        offset target{0};
+        bool needed = false;
+    };
+    static constexpr bool sync_is_concurrent =
+        requires(Backend& b, typename Backend::file& f, std::uint64_t n) { { b.sync_upto(f, n) } -> std::same_as<std::error_code>; };
+
+    flush_ticket flush_begin() const {
+        flush_ticket t;
+        if (closed_ || flushed_ >= log_end_) return t;
+        // Only the active segment can hold unsynced bytes: a roll syncs the segment it leaves.
+        t.file = segments_.back().file;
+        t.size = segments_.back().size;
+        t.target = log_end_;
+        t.needed = true;
+        return t;
+    }
+    std::error_code flush_sync(flush_ticket& t) {
+        if (!t.needed) return {};
+        if constexpr (sync_is_concurrent) return backend_.sync_upto(t.file, t.size);
+        else return backend_.sync(t.file);
+    }
+    void flush_end(const flush_ticket& t) {
+        if (!t.needed || t.target <= flushed_) return;
+        flushed_ = std::min(t.target, log_end_);
+        flush_.on_flushed(clock_.now());
+        if (flushed_ >= log_end_) flush_wanted_ = false;
+    }
+    /// Whether the flush policy's interval (log.flush.interval.ms) says a sync is due now.
+    bool flush_due_by_time() {
+        if (closed_ || flushed_ >= log_end_) return false;
+        if (flush_.on_tick(clock_.now())) flush_wanted_ = true;
+        return flush_wanted_;
     }
 
     /// Time-driven work, called periodically by the owner: the interval flush
@@ -241,7 +294,7 @@ public:
     void tick() {
         if (closed_) return;
         const auto now = clock_.now();
-        if (flushed_ < log_end_ && flush_.on_tick(now)) (void)flush();
+        if (!defer_flushes_ && flushed_ < log_end_ && flush_.on_tick(now)) (void)flush();
         const auto& a = segments_.back();
         if (a.size > 0 && clock_.wall_ms() - a.roll_start_ms >= cfg_.segment_ms) (void)roll_();
         enforce_retention();
@@ -318,19 +371,53 @@ public:
         return deleted;
     }
 
-    /// The first offset whose timestamp is at or after `ts_ms` (ListOffsets): in the first batch
-    /// whose maxTimestamp >= ts_ms, the first record with timestamp >= ts_ms (the batch's base
-    /// offset for compressed or LogAppendTime batches). nullopt if no batch qualifies.
-    std::optional<offset> offset_for_timestamp(std::int64_t ts_ms) const {
+    /// ListOffsets by timestamp, as Kafka answers it (docs/protocol.md §4): the offset and timestamp
+    /// of the first RECORD, in offset order, whose timestamp is >= `ts_ms`; nullopt if none. The
+    /// time index gives a position at or before the first batch that can qualify, batches whose
+    /// maxTimestamp is below `ts_ms` are skipped by their header, and inside an uncompressed batch
+    /// the records are walked. A LogAppendTime batch answers its first record with the batch's time
+    /// (every record carries it). Limit: a compressed CreateTime batch cannot be looked into yet (no
+    /// decompressor, issue 16); when its maxTimestamp >= ts_ms it answers its first record (base
+    /// offset, baseTimestamp), which may be earlier than the record Kafka would name.
+    std::optional<wire::timestamp_offset> find_offset_by_timestamp(std::int64_t ts_ms) const {
         for (const auto& s : segments_) {
             if (s.size == 0 || s.max_timestamp < ts_ms) continue;
             std::uint64_t pos = 0;
             if (const auto e = s.tindex.lookup(ts_ms)) pos = s.index.lookup(e->relative_offset);
             detail::header_walker<Backend> w(backend_, s.file, pos, s.size);
             while (const auto h = w.peek()) {
-                if (h->max_timestamp >= ts_ms) return first_at_or_after(s, w.position(), *h, ts_ms);
+                if (h->max_timestamp >= ts_ms) {
+                    if (const auto r = search_batch(s, w.position(), *h, ts_ms, false)) return r;
+                }
                 w.skip(*h);
             }
+        }
+        return std::nullopt;
+    }
+
+    /// Offset only, for callers that do not report the timestamp.
+    std::optional<offset> offset_for_timestamp(std::int64_t ts_ms) const {
+        if (const auto r = find_offset_by_timestamp(ts_ms)) return r->record_offset;
+        return std::nullopt;
+    }
+
+    /// ListOffsets -3 (MAX_TIMESTAMP): the record with the largest timestamp in the log, the first
+    /// one in offset order when several share it; nullopt for an empty log or one without
+    /// timestamps. The segment that holds the maximum knows the batch that reached it, so one index
+    /// lookup and a short walk find it. Compressed CreateTime batches: the batch's first record, with
+    /// the batch's maxTimestamp (same limit as find_offset_by_timestamp).
+    std::optional<wire::timestamp_offset> find_max_timestamp() const {
+        const segment* best = nullptr;
+        for (const auto& s : segments_)
+            if (s.size > 0 && s.max_timestamp >= 0 && (!best || s.max_timestamp > best->max_timestamp)) best = &s;
+        if (!best) return std::nullopt;
+        const auto& s = *best;
+        detail::header_walker<Backend> w(backend_, s.file, s.index.lookup(rel(s, s.offset_of_max_timestamp)), s.size);
+        while (const auto h = w.peek()) {
+            if (h->max_timestamp == s.max_timestamp) {
+                if (const auto r = search_batch(s, w.position(), *h, s.max_timestamp, true)) return r;
+            }
+            w.skip(*h);
         }
         return std::nullopt;
     }
@@ -385,6 +472,9 @@ public:
     }
 
 private:
+    bool defer_flushes_ = false;
+    bool flush_wanted_ = false;
+
     struct segment {
         offset base{0};
         offset next{0};                    // one past the last stored offset (== base when empty)
@@ -468,6 +558,7 @@ private:
         if (flushed_ < log_end_) {
             if (auto ec = backend_.sync(old.file)) return ec;
             flushed_ = log_end_;
+            flush_wanted_ = false;
             flush_.on_flushed(clock_.now());
         }
         finalize_time_index(old);
@@ -530,16 +621,26 @@ private:
         return {w.position(), w.position() < s.size};
     }
 
-    offset first_at_or_after(const segment& s, std::uint64_t pos, const wire::batch_header& h, std::int64_t ts) const {
-        if (h.compression() != wire::compression::none || h.has_log_append_time()) return h.base_offset;
+    /// The record of the batch at `pos` that a timestamp lookup answers: the first whose timestamp
+    /// is >= `ts`, or == `ts` when `exact` (-3). nullopt if no record qualifies (or on a read error).
+    std::optional<wire::timestamp_offset> search_batch(const segment& s, std::uint64_t pos, const wire::batch_header& h,
+                                                       std::int64_t ts, bool exact) const {
+        // Every record of a LogAppendTime batch carries the batch's time: the first one answers.
+        if (h.has_log_append_time())
+            return h.max_timestamp >= ts ? std::optional{wire::timestamp_offset{h.max_timestamp, h.base_offset}}
+                                         : std::nullopt;
+        if (!wire::records_readable(h)) {
+            // No decompressor yet (issue 16). When one exists it decompresses the records here and
+            // the walk below runs over them; until then the batch's first record stands in.
+            if (h.max_timestamp < ts) return std::nullopt;
+            const bool horizon = h.attributes & wire::attr::delete_horizon;  // baseTimestamp is no record's
+            return wire::timestamp_offset{exact || horizon ? h.max_timestamp : h.base_timestamp, h.base_offset};
+        }
         byte_buffer scratch;
         std::error_code ec;
         const auto b = backend_.read(s.file, pos, h.total_size(), scratch, ec);
-        if (ec || b.size() != h.total_size()) return h.base_offset;
-        for (const auto& r : wire::batch_view{b}) {
-            if (r.timestamp >= ts) return r.record_offset;
-        }
-        return h.base_offset;
+        if (ec || b.size() != h.total_size()) return std::nullopt;
+        return exact ? wire::first_record_with_timestamp(b, ts) : wire::first_record_at_or_after(b, ts);
     }
 
     /// Re-creates the indexes of `s` from its batch headers up to `end` (after a truncation).

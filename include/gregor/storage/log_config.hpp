@@ -4,13 +4,13 @@
 // Thread-safety: a plain value.
 #pragma once
 
-#include <charconv>
+#include <gregor/detail/config_table.hpp>
+
+#include <array>
 #include <cstdint>
-#include <limits>
 #include <map>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 
 namespace gregor::storage {
 
@@ -18,88 +18,92 @@ namespace gregor::storage {
 enum class cleanup_policy : std::uint8_t { delete_segments, compact, compact_and_delete };
 
 struct log_config {
-    std::uint64_t segment_bytes = 1073741824;          // log.segment.bytes (segment.bytes), max 2^31-1
-    std::int64_t segment_ms = 604800000;               // log.roll.ms (segment.ms)
-    std::int64_t retention_ms = 604800000;             // log.retention.ms (retention.ms); negative = unlimited
-    std::int64_t retention_bytes = -1;                 // log.retention.bytes (retention.bytes); negative = unlimited
-    std::uint32_t index_interval_bytes = 4096;         // index.interval.bytes (log.index.interval.bytes)
-    std::int64_t flush_interval_messages = INT64_MAX;  // log.flush.interval.messages (flush.messages)
-    std::int64_t flush_interval_ms = INT64_MAX;        // log.flush.interval.ms (flush.ms)
-    // log.cleanup.policy (cleanup.policy). Only delete is acted on; compaction is not implemented
-    // yet, so compact keeps every segment and compact,delete deletes by retention only.
+    // Defaults and names are in log_keys below; these initialisers must agree with it (tested).
+    std::uint64_t segment_bytes = 1073741824;
+    std::int64_t segment_ms = 604800000;
+    std::int64_t retention_ms = 604800000;             // negative = unlimited
+    std::int64_t retention_bytes = -1;                 // negative = unlimited
+    std::uint32_t index_interval_bytes = 4096;
+    std::int64_t flush_interval_messages = INT64_MAX;
+    std::int64_t flush_interval_ms = INT64_MAX;
     storage::cleanup_policy cleanup_policy = storage::cleanup_policy::delete_segments;
 
     /// Throws std::invalid_argument naming the Kafka property of the first value out of range.
-    void validate() const {
-        // Index entries hold 32-bit positions, as in Kafka (log.segment.bytes is an int there).
-        if (segment_bytes < 14 || segment_bytes > static_cast<std::uint64_t>(INT32_MAX))
-            throw std::invalid_argument("log.segment.bytes must be in [14, 2147483647], got " +
-                                        std::to_string(segment_bytes));
-        if (segment_ms < 1)
-            throw std::invalid_argument("log.roll.ms must be >= 1, got " + std::to_string(segment_ms));
-        if (flush_interval_messages < 1)
-            throw std::invalid_argument("log.flush.interval.messages must be >= 1, got " +
-                                        std::to_string(flush_interval_messages));
-        if (flush_interval_ms < 0)
-            throw std::invalid_argument("log.flush.interval.ms must be >= 0, got " +
-                                        std::to_string(flush_interval_ms));
-    }
+    void validate() const;
 
     /// Builds a config from Kafka properties, broker-level (`log.segment.bytes`) or topic-level
     /// (`segment.bytes`) names; `*.hours`/`*.minutes` forms are accepted and `*.ms` wins over them.
     /// Unknown keys and malformed or out-of-range values throw std::invalid_argument naming the key.
-    static log_config from_properties(const std::map<std::string, std::string>& props) {
-        log_config c;
-        std::int64_t roll_hours = -2, retention_hours = -2, retention_minutes = -2;
-        bool roll_ms = false, retention_ms_set = false;
-        for (const auto& [key, value] : props) {
-            if (key == "log.segment.bytes" || key == "segment.bytes") {
-                c.segment_bytes = static_cast<std::uint64_t>(parse(key, value, 14, INT32_MAX));
-            } else if (key == "log.roll.ms" || key == "segment.ms") {
-                c.segment_ms = parse(key, value, 1, INT64_MAX);
-                roll_ms = true;
-            } else if (key == "log.roll.hours") {
-                roll_hours = parse(key, value, 1, INT64_MAX / 3600000);
-            } else if (key == "log.retention.ms" || key == "retention.ms") {
-                c.retention_ms = parse(key, value, -1, INT64_MAX);
-                retention_ms_set = true;
-            } else if (key == "log.retention.minutes") {
-                retention_minutes = parse(key, value, -1, INT64_MAX / 60000);
-            } else if (key == "log.retention.hours") {
-                retention_hours = parse(key, value, -1, INT64_MAX / 3600000);
-            } else if (key == "log.retention.bytes" || key == "retention.bytes") {
-                c.retention_bytes = parse(key, value, -1, INT64_MAX);
-            } else if (key == "index.interval.bytes" || key == "log.index.interval.bytes") {
-                c.index_interval_bytes = static_cast<std::uint32_t>(parse(key, value, 0, INT32_MAX));
-            } else if (key == "log.flush.interval.messages" || key == "flush.messages") {
-                c.flush_interval_messages = parse(key, value, 1, INT64_MAX);
-            } else if (key == "log.flush.interval.ms" || key == "flush.ms") {
-                c.flush_interval_ms = parse(key, value, 0, INT64_MAX);
-            } else {
-                throw std::invalid_argument("unknown log property '" + key + "'");
-            }
-        }
-        if (!roll_ms && roll_hours != -2) c.segment_ms = roll_hours * 3600000;
-        if (!retention_ms_set) {
-            if (retention_minutes != -2) c.retention_ms = retention_minutes < 0 ? -1 : retention_minutes * 60000;
-            else if (retention_hours != -2) c.retention_ms = retention_hours < 0 ? -1 : retention_hours * 3600000;
-        }
-        return c;
-    }
+    static log_config from_properties(const std::map<std::string, std::string>& props);
 
-private:
-    static std::int64_t parse(const std::string& key, const std::string& value, std::int64_t min,
-                              std::int64_t max) {
-        std::int64_t v = 0;
-        const auto* end = value.data() + value.size();
-        const auto [p, ec] = std::from_chars(value.data(), end, v);
-        if (ec != std::errc{} || p != end || value.empty())
-            throw std::invalid_argument("log property '" + key + "': '" + value + "' is not an integer");
-        if (v < min || v > max)
-            throw std::invalid_argument("log property '" + key + "': " + value + " is out of range [" +
-                                        std::to_string(min) + ", " + std::to_string(max) + "]");
-        return v;
-    }
+    /// Sets one property by its broker-level or topic-level name (throws std::invalid_argument
+    /// naming the key).
+    void set(const std::string& key, const std::string& value);
 };
+
+/// Every log property, once. Broker names first; `topic_name` is the per-topic override's name.
+inline constexpr auto log_keys = std::to_array<gregor::detail::config::key<log_config>>({
+    {
+        .name = "log.segment.bytes", .topic_name = "segment.bytes", .default_text = "1073741824",
+        .min = 14, .max = 2147483647, .unit = "bytes",
+        // Index entries hold 32-bit positions, as in Kafka, hence the int bound.
+        .doc = "A segment is rolled before it would grow past this size.",
+        GREGOR_CONFIG_FIELD(log_config, segment_bytes)},
+    {.name = "log.roll.ms", .topic_name = "segment.ms", .default_text = "604800000", .min = 1, .unit = "ms",
+     .doc = "A non-empty segment older than this is rolled at the next append; wins over log.roll.hours.",
+     GREGOR_CONFIG_FIELD(log_config, segment_ms), .rank = 2},
+    {.name = "log.roll.hours", .default_text = "168", .min = 1, .max = 2147483647, .scale = 3600000,
+     .unit = "hours", .doc = "log.roll.ms in hours (used when log.roll.ms is not given).",
+     GREGOR_CONFIG_DERIVED(log_config, segment_ms), .rank = 0},
+    {.name = "log.retention.ms", .topic_name = "retention.ms", .default_text = "604800000", .min = -1,
+     .unit = "ms",
+     .doc = "Segments whose newest record is older than this are deleted (-1: no time limit); wins over "
+            "log.retention.minutes and .hours.",
+     GREGOR_CONFIG_FIELD(log_config, retention_ms), .rank = 2},
+    {.name = "log.retention.minutes", .default_text = "10080", .min = -1, .max = 2147483647, .scale = 60000,
+     .unit = "minutes", .doc = "log.retention.ms in minutes (used when log.retention.ms is not given; -1: no limit).",
+     GREGOR_CONFIG_DERIVED(log_config, retention_ms), .rank = 1},
+    {.name = "log.retention.hours", .default_text = "168", .min = -1, .max = 2147483647, .scale = 3600000,
+     .unit = "hours",
+     .doc = "log.retention.ms in hours (used when neither log.retention.ms nor .minutes is given; -1: no limit).",
+     GREGOR_CONFIG_DERIVED(log_config, retention_ms), .rank = 0},
+    {.name = "log.retention.bytes", .topic_name = "retention.bytes", .default_text = "-1", .min = -1,
+     .unit = "bytes", .doc = "Oldest segments are deleted while the partition is larger than this (-1: no size limit).",
+     GREGOR_CONFIG_FIELD(log_config, retention_bytes)},
+    {.name = "log.index.interval.bytes", .topic_name = "index.interval.bytes", .default_text = "4096", .min = 0,
+     .max = 2147483647, .unit = "bytes", .doc = "Bytes of batches between two offset/time index entries.",
+     GREGOR_CONFIG_FIELD(log_config, index_interval_bytes)},
+    {.name = "log.flush.interval.messages", .topic_name = "flush.messages", .default_text = "9223372036854775807",
+     .min = 1, .unit = "records",
+     .doc = "Flush after this many records (flush policy every_messages / by_config).",
+     GREGOR_CONFIG_FIELD(log_config, flush_interval_messages)},
+    {.name = "log.flush.interval.ms", .topic_name = "flush.ms", .default_text = "9223372036854775807", .min = 0,
+     .unit = "ms", .doc = "Flush when unflushed data is older than this (flush policy every_interval / by_config).",
+     GREGOR_CONFIG_FIELD(log_config, flush_interval_ms)},
+    {.name = "log.cleanup.policy", .topic_name = "cleanup.policy", .type = gregor::detail::config::type::choice,
+     .default_text = "delete", .choices = "delete|compact|compact,delete/delete,compact",
+     .doc = "Stored only: compaction is not implemented yet, every policy deletes by retention.",
+     GREGOR_CONFIG_FIELD(log_config, cleanup_policy)},
+});
+
+inline void log_config::validate() const { gregor::detail::config::check_bounds(log_keys, *this); }
+
+inline void log_config::set(const std::string& key, const std::string& value) {
+    const auto* k = gregor::detail::config::find(log_keys, key, true);
+    if (k == nullptr) throw std::invalid_argument("unknown log property '" + key + "'");
+    gregor::detail::config::apply(*k, *this, key, value);
+}
+
+inline log_config log_config::from_properties(const std::map<std::string, std::string>& props) {
+    log_config c;
+    gregor::detail::config::apply_ranked(
+        props,
+        [](const std::string& k) {
+            const auto* row = gregor::detail::config::find(log_keys, k, true);
+            return row ? row->rank : -1;
+        },
+        [&](const std::string& k, const std::string& v) { c.set(k, v); });
+    return c;
+}
 
 } // namespace gregor::storage

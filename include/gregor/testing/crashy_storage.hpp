@@ -195,6 +195,17 @@ public:
         ctl_->update(f.path, [](crash_controller::file_state& s) { s.synced = s.size; });
         return {};
     }
+    /// A sync that runs beside appends (the broker's flusher): only the first `size` bytes, those
+    /// written before it started, count as durable.
+    std::error_code sync_upto(file& f, std::uint64_t size)
+        requires requires(Inner& i, typename Inner::file& fi) { i.sync_upto(fi, size); }
+    {
+        if (!ctl_->writable(generation_)) return make_error_code(local_error::io_error);
+        if (auto ec = inner_.sync_upto(f.inner, size)) return ec;
+        ctl_->count_sync();
+        ctl_->update(f.path, [size](crash_controller::file_state& s) { s.synced = std::max(s.synced, std::min(size, s.size)); });
+        return {};
+    }
     std::error_code truncate(file& f, std::uint64_t size) {
         if (!ctl_->writable(generation_)) return make_error_code(local_error::io_error);
         if (auto ec = inner_.truncate(f.inner, size)) return ec;

@@ -1,7 +1,7 @@
 // Kafka API keys, their names and first flexible versions, version ranges and negotiation, and one
 // tag struct per API this library implements. A tag says which versions our codecs handle
 // (`min_version`..`max_version`), where the flexible encoding starts (`first_flexible`) and what a
-// gregor broker advertises in ApiVersions (`advertised`, kafka-protocol.md §4 "Broker adv.").
+// gregor broker advertises in ApiVersions (`advertised`, docs/protocol.md §4 "Broker adv.").
 // The advertised range may be wider than the implemented one where a client needs it (§3.1:
 // librdkafka only compresses if Produce v0 is advertised; Kafka 4 does the same and rejects v0-2).
 //
@@ -59,7 +59,7 @@ struct api_info {
     std::string_view name;
     std::int16_t first_flexible;
 };
-// First flexible versions from apache/kafka's message JSON (kafka-protocol.md §4).
+// First flexible versions from apache/kafka's message JSON (docs/protocol.md §4).
 inline constexpr std::array<api_info, 24> api_table{{
     {api_key::produce, "Produce", 9},
     {api_key::fetch, "Fetch", 12},
@@ -187,7 +187,7 @@ struct metadata_api {
     static constexpr std::int16_t max_version = 6;
     static constexpr std::int16_t first_flexible = 9;
     // v7+ adds leader_epoch, which would make librdkafka >= 2.1 validate positions with
-    // OffsetForLeaderEpoch (kafka-protocol.md §10); stay at 6.
+    // OffsetForLeaderEpoch (docs/protocol.md §10); stay at 6.
     static constexpr version_range advertised{0, 6};
 };
 

@@ -1,4 +1,4 @@
-// Request/response headers and framing (kafka-protocol.md §1.3).
+// Request/response headers and framing (docs/protocol.md §1.3).
 //
 //   frame            int32 size (bytes that follow) + header + body
 //   request  v0      api_key int16, api_version int16, correlation_id int32

@@ -1,6 +1,6 @@
 // Kafka protocol primitive types on top of byte_reader/byte_writer: fixed-width integers, bool,
 // classic strings/bytes/arrays (int16/int32 lengths, -1 = null), their flexible "compact" forms
-// (unsigned varint N+1, 0 = null), tagged-field sections and uuids (kafka-protocol.md §1.1-1.2).
+// (unsigned varint N+1, 0 = null), tagged-field sections and uuids (docs/protocol.md §1.1-1.2).
 //
 // Decoding never reads outside the reader's bytes: every failure latches byte_reader::ok() to
 // false and later reads return empty values, so a message decoder checks once at the end. Lengths
@@ -33,7 +33,7 @@
 
 namespace gregor::wire {
 
-/// Fetch and ListOffsets visibility of transactional data (kafka-protocol.md §7.3).
+/// Fetch and ListOffsets visibility of transactional data (docs/protocol.md §7.3).
 enum class isolation_level : std::int8_t { read_uncommitted = 0, read_committed = 1 };
 
 /// Kafka's 16-byte uuid (topic ids, v10+/v13+ APIs), kept as raw bytes.

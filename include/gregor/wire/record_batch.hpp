@@ -171,13 +171,23 @@ inline void patch_producer_state(mutable_bytes_view batch, producer_id pid, prod
     store_be<std::int16_t>(batch.data() + attributes, a);
     reseal_crc(batch);
 }
+/// Sets maxTimestamp and the timestamp-type bit (LogAppendTime when `log_append_time`, else
+/// CreateTime). Both lie inside the CRC, so it is recomputed, but only when one of them changed:
+/// the common case (a producer that already wrote the right max) costs no CRC pass. Returns
+/// whether the batch changed. docs/protocol.md §2.5.
+inline bool set_max_timestamp(mutable_bytes_view batch, std::int64_t max_ts, bool log_append_time) noexcept {
+    using namespace batch_layout;
+    const auto a = load_be<std::int16_t>(batch.data() + attributes);
+    const auto na = static_cast<std::int16_t>(log_append_time ? (a | attr::log_append_time) : (a & ~attr::log_append_time));
+    if (na == a && load_be<std::int64_t>(batch.data() + max_timestamp) == max_ts) return false;
+    store_be<std::int16_t>(batch.data() + attributes, na);
+    store_be<std::int64_t>(batch.data() + max_timestamp, max_ts);
+    reseal_crc(batch);
+    return true;
+}
 /// Marks the batch LogAppendTime with the broker's time (inside the CRC, so it is recomputed).
 inline void patch_log_append_time(mutable_bytes_view batch, std::int64_t now_ms) noexcept {
-    using namespace batch_layout;
-    auto a = load_be<std::int16_t>(batch.data() + attributes);
-    store_be<std::int16_t>(batch.data() + attributes, static_cast<std::int16_t>(a | attr::log_append_time));
-    store_be<std::int64_t>(batch.data() + max_timestamp, now_ms);
-    reseal_crc(batch);
+    set_max_timestamp(batch, now_ms, true);
 }
 
 /// One record header; the value may be null.
@@ -410,6 +420,91 @@ public:
 private:
     bytes_view rest_;
 };
+
+// Timestamps record by record (ListOffsets, docs/protocol.md §2.5 and §4). Kafka answers a lookup
+// with a record, never a batch, and trusts a batch's maxTimestamp only because the broker
+// recomputed it from the records on append.
+
+/// A record's timestamp and offset (Kafka's TimestampAndOffset without the leader epoch); -1/-1
+/// means none.
+struct timestamp_offset {
+    std::int64_t timestamp = -1;
+    offset record_offset{-1};
+    friend bool operator==(const timestamp_offset&, const timestamp_offset&) = default;
+};
+
+/// The timestamp Kafka reports for a record: in a LogAppendTime batch every record carries the
+/// batch's maxTimestamp (the broker's append time), whatever its own delta says.
+[[nodiscard]] inline std::int64_t record_timestamp(const batch_header& h, const record_view& r) noexcept {
+    return h.has_log_append_time() ? h.max_timestamp : r.timestamp;
+}
+
+namespace detail {
+/// Walks the records of an uncompressed batch until `stop(record, timestamp)` is true. nullopt when
+/// no record stops it, when the batch is compressed (its records need a codec, see
+/// `records_readable`) or when a record is malformed.
+template <typename Stop>
+std::optional<timestamp_offset> find_record(bytes_view batch, Stop&& stop) noexcept {
+    const batch_view v{batch};
+    if (v.header().compression() != compression::none) return std::nullopt;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+        const auto ts = record_timestamp(v.header(), *it);
+        if (stop(*it, ts)) return timestamp_offset{ts, it->record_offset};
+    }
+    return std::nullopt;
+}
+} // namespace detail
+
+/// Whether the records of this batch can be walked in place (uncompressed). A compressed batch
+/// needs a decompressor first; none exists yet (issue 16), so callers fall back to the header.
+[[nodiscard]] inline bool records_readable(const batch_header& h) noexcept {
+    return h.compression() == compression::none;
+}
+
+/// The largest record timestamp of an uncompressed batch and the offset of the first record that
+/// carries it, computed as Kafka's validator does on append: starting from -1 (NO_TIMESTAMP), so
+/// a batch whose records all have negative timestamps yields {-1, -1}. nullopt for a compressed or
+/// malformed batch.
+[[nodiscard]] inline std::optional<timestamp_offset> records_max_timestamp(bytes_view batch) noexcept {
+    const batch_view v{batch};
+    if (!records_readable(v.header())) return std::nullopt;
+    timestamp_offset best;
+    std::int32_t seen = 0;
+    auto it = v.begin();
+    for (; it != v.end(); ++it, ++seen) {
+        const auto ts = record_timestamp(v.header(), *it);
+        if (ts > best.timestamp) best = {ts, it->record_offset};
+    }
+    if (it.failed() || seen != v.header().records_count) return std::nullopt;
+    return best;
+}
+
+/// The first record of an uncompressed batch whose timestamp is >= `target` (ListOffsets by
+/// timestamp within one batch). nullopt if none, or if the batch is compressed or malformed.
+[[nodiscard]] inline std::optional<timestamp_offset> first_record_at_or_after(bytes_view batch,
+                                                                              std::int64_t target) noexcept {
+    return detail::find_record(batch, [&](const record_view&, std::int64_t ts) { return ts >= target; });
+}
+
+/// The first record of an uncompressed batch whose timestamp is exactly `ts` (ListOffsets -3 finds
+/// the record behind a batch's maxTimestamp this way). nullopt as for first_record_at_or_after.
+[[nodiscard]] inline std::optional<timestamp_offset> first_record_with_timestamp(bytes_view batch,
+                                                                                 std::int64_t ts) noexcept {
+    return detail::find_record(batch, [&](const record_view&, std::int64_t t) { return t == ts; });
+}
+
+/// Broker side of an append (Kafka's in-place validation): makes the header's maxTimestamp the
+/// records' true maximum, or, for a LogAppendTime topic, stamps `append_time_ms` and the type bit.
+/// Clients that leave maxTimestamp at -1 would otherwise be invisible to the time index. Compressed
+/// CreateTime batches keep their header until a decompressor can read their records. The CRC is
+/// recomputed only when a byte under it changed; nothing is copied. Returns whether it changed.
+inline bool restamp_max_timestamp(mutable_bytes_view batch, bool log_append_time, std::int64_t append_time_ms) noexcept {
+    if (batch.size() < batch_layout::header_size) return false;
+    if (log_append_time) return set_max_timestamp(batch, append_time_ms, true);
+    const auto true_max = records_max_timestamp(bytes_view{batch});
+    if (!true_max) return false;
+    return set_max_timestamp(batch, true_max->timestamp, false);
+}
 
 /// Producer identity stamped into a batch when it is sealed (all -1 when not idempotent).
 struct producer_stamp {

@@ -32,6 +32,8 @@ public:
         return sync ? detail::posix_dir::datasync(f) : std::error_code{};
     }
     std::error_code sync(file& f) noexcept { return detail::posix_dir::datasync(f); }
+    /// sync() that may run on another thread beside appends (fdatasync on a shared fd).
+    std::error_code sync_upto(file& f, std::uint64_t /*size*/) noexcept { return detail::posix_dir::datasync(f); }
     std::error_code truncate(file& f, std::uint64_t size) noexcept { return detail::posix_dir::truncate(f, size); }
     bytes_view read(const file& f, std::uint64_t pos, std::size_t len, byte_buffer& scratch,
                     std::error_code& ec) const {

@@ -218,6 +218,7 @@ public:
     std::uint64_t size(const file& f) const noexcept { return f->size(); }
     std::error_code append(file& f, std::uint64_t pos, bytes_view data, bool /*sync*/) { return f->write(pos, data); }
     std::error_code sync(file&) noexcept { return {}; }
+    std::error_code sync_upto(file&, std::uint64_t) noexcept { return {}; }
     std::error_code truncate(file& f, std::uint64_t size) {
         f->truncate(size);
         return {};

@@ -94,6 +94,10 @@ public:
         return synced < 0 ? detail::errno_code(-synced) : std::error_code{};
     }
 
+    /// The ring belongs to the appending thread, so a sync from another thread (the broker's
+    /// flusher, beside appends) is a plain fdatasync: the bytes are in the same page cache.
+    std::error_code sync_upto(file& f, std::uint64_t /*size*/) noexcept { return detail::posix_dir::datasync(f); }
+
     std::error_code truncate(file& f, std::uint64_t size) noexcept { return detail::posix_dir::truncate(f, size); }
     bytes_view read(const file& f, std::uint64_t pos, std::size_t len, byte_buffer& scratch,
                     std::error_code& ec) const {

@@ -4,7 +4,7 @@
 //   response  error_code, api_keys[api_key, min_version, max_version (+tags v3+)],
 //             throttle_time_ms (v1+), tags (v3+)
 //
-// Pitfalls (kafka-protocol.md §1.3, §1.4): the response header is always v0, even for v3; a
+// Pitfalls (docs/protocol.md §1.3, §1.4): the response header is always v0, even for v3; a
 // broker that does not know the requested version answers error 35 with a v0-shaped body holding
 // at least its ApiVersions range (`unsupported_version_response`), and clients retry with v0.
 // Tagged fields a Kafka broker adds to v3 responses (SupportedFeatures, FinalizedFeatures, ...) are
@@ -146,7 +146,7 @@ struct response {
     }
 };
 
-/// The ApiVersions version to try after `tried` failed (kafka-protocol.md §1.4, §3.1): the
+/// The ApiVersions version to try after `tried` failed (docs/protocol.md §1.4, §3.1): the
 /// highest version we implement below `tried` that the broker's v0-shaped UNSUPPORTED_VERSION
 /// answer lists, else v0 (also when the answer did not parse or the broker hung up: the 2.0.2
 /// mock answers v3 with a body that parses as nothing). Call only with tried > 0.

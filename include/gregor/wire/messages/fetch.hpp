@@ -21,7 +21,7 @@
 //   sizes the frame including the gaps. Nothing of the log passes through this encoder.
 // Partitions whose records are plain bytes are copied inline, so both kinds may be mixed.
 //
-// Pitfalls (kafka-protocol.md §4.1, §12): preferred_read_replica must be -1 or librdkafka goes
+// Pitfalls (docs/protocol.md §4.1, §12): preferred_read_replica must be -1 or librdkafka goes
 // elsewhere and drops the data; clients send session_id 0 / epoch -1 (no fetch sessions) and the
 // broker answers session_id 0; read_committed needs a correct last_stable_offset and aborted list.
 //

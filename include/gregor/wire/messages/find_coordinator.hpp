@@ -1,5 +1,5 @@
 // FindCoordinator (key 10), versions 0-2 (none flexible). librdkafka's feature probe needs v0 in
-// the advertised range or it never looks up group/transaction coordinators (kafka-protocol.md
+// the advertised range or it never looks up group/transaction coordinators (docs/protocol.md
 // §3.1); transactional lookups need v1+ (key_type).
 //
 //   request   key, key_type (v1+; 0 group, 1 transaction)

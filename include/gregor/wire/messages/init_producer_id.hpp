@@ -1,5 +1,5 @@
 // InitProducerId (key 22), versions 0-4; v2+ flexible (compact strings, tagged fields, request
-// header v2, response header v1). librdkafka's idempotent producer sends v4 (kafka-protocol.md
+// header v2, response header v1). librdkafka's idempotent producer sends v4 (docs/protocol.md
 // §5 (b)), kafkajs v1.
 //
 //   request   transactional_id (nullable; null = idempotent only), transaction_timeout_ms,

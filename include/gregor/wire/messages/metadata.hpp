@@ -11,7 +11,7 @@
 // `request::topics` is normalised: nullopt always means "all topics". A v0 request's empty array
 // decodes to nullopt, and nullopt encodes as an empty array at v0 (v0 cannot ask for no topics).
 // kafkajs' idempotent producer needs controller_id to name a live broker listed in `brokers`
-// (kafka-protocol.md §3.2).
+// (docs/protocol.md §3.2).
 //
 // Decoded strings are views into the frame. Thread-safety: value types, no shared state.
 #pragma once

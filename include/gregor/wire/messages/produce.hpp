@@ -12,7 +12,7 @@
 // the broker validates, patches and appends as they are). On encode, a partition may instead carry
 // `external` records: the encoder writes only their length and reports a gap (primitives.hpp), so
 // a producer can send sealed batches with writev instead of copying them into the request.
-// acks=0 requests get no response at all (kafka-protocol.md §1.4).
+// acks=0 requests get no response at all (docs/protocol.md §1.4).
 //
 // Decoded strings and records are views into the frame. Thread-safety: value types.
 #pragma once

@@ -1,0 +1,275 @@
+// Asynchronous partitions: answers that wait (acks=all, fsync before ack, long-poll fetch) wait on
+// the partition's offset monitor, never on the server's event loop, so other connections are
+// served meanwhile; embedded consumers are woken by the same monitor instead of polling.
+#include "broker_test_util.hpp"
+
+#include <gregor/broker/kafka_server.hpp>
+#include <gregor/consumer/in_process.hpp>
+#include <gregor/net/client.hpp>
+#include <gregor/storage/backends/file.hpp>
+#include <gregor/testing/crashy_storage.hpp>
+#include <gregor/wire/header.hpp>
+#include <gregor/wire/messages/fetch.hpp>
+#include <gregor/wire/messages/metadata.hpp>
+#include <gregor/wire/messages/produce.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <thread>
+
+using namespace gregor;
+using namespace std::chrono_literals;
+
+namespace {
+
+using memory_broker = broker<>;
+
+std::unique_ptr<kafka_server<memory_broker>> serve(memory_broker& b) {
+    kafka_server_config sc;
+    sc.net.host = "127.0.0.1";
+    sc.net.port = 0;
+    return std::make_unique<kafka_server<memory_broker>>(b, sc);
+}
+
+void send_produce(net::blocking_client& c, std::int32_t corr, const std::string& topic, bytes_view batch,
+                  std::int16_t acks, std::int32_t timeout_ms) {
+    wire::produce::request req;
+    req.acks = acks;
+    req.timeout_ms = timeout_ms;
+    wire::produce::partition_data pd;
+    pd.partition_index = partition_id{0};
+    pd.records = batch;
+    req.topics.push_back({topic, {pd}});
+    byte_buffer frame;
+    wire::encode_request_frame(frame, 7, corr, "async-test", req);
+    REQUIRE(c.send_raw(frame.view()) == net::blocking_client::status::ok);
+}
+
+wire::produce::partition_response read_produce(net::blocking_client& c, std::int32_t corr,
+                                               std::chrono::milliseconds timeout = 10s) {
+    auto f = c.read_frame(timeout);
+    REQUIRE(f);
+    byte_reader r(f->view());
+    const auto h = wire::response_header::decode(r, 0);
+    REQUIRE(h);
+    CHECK(h->correlation_id == corr);
+    auto resp = wire::produce::response::decode(r, 7);
+    REQUIRE(resp);
+    REQUIRE(resp->responses.size() == 1);
+    REQUIRE(resp->responses[0].partitions.size() == 1);
+    return resp->responses[0].partitions[0];
+}
+
+/// Sends Metadata v6 for `topic` and returns how long the answer took; checks what came back.
+std::chrono::steady_clock::duration metadata_roundtrip(std::uint16_t port, const std::string& topic) {
+    net::blocking_client c("127.0.0.1", port);
+    wire::metadata::request req;
+    req.topics.emplace();
+    req.topics->push_back({topic});
+    byte_buffer frame;
+    wire::encode_request_frame(frame, 6, 77, "async-test", req);
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(c.send_raw(frame.view()) == net::blocking_client::status::ok);
+    auto f = c.read_frame(5s);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    REQUIRE(f);
+    byte_reader r(f->view());
+    const auto h = wire::response_header::decode(r, 0);
+    REQUIRE(h);
+    CHECK(h->correlation_id == 77);
+    const auto resp = wire::metadata::response::decode(r, 6);
+    REQUIRE(resp);
+    REQUIRE(resp->topics.size() == 1);
+    CHECK(resp->topics[0].error_code == error_code::none);
+    CHECK(resp->topics[0].partitions.size() == 1);
+    return took;
+}
+
+} // namespace
+
+TEST_CASE("a Metadata request is answered while an acks=all produce waits for a follower", "[async]") {
+    memory_broker b;
+    REQUIRE(b.create_topic("t", 1) == error_code::none);
+    auto* part = b.find_partition("t", partition_id{0});
+    REQUIRE(part);
+    // A second in-sync replica that has fetched nothing: the high watermark cannot move.
+    part->assign_replicas({node_id{0}, node_id{1}}, {node_id{0}, node_id{1}});
+    auto srv = serve(b);
+
+    net::blocking_client producer("127.0.0.1", srv->port());
+    const auto batch = test::make_batch("all", 3);
+    send_produce(producer, 1, "t", batch.view(), -1, 20000);
+    // The append happened (log end moved) but its answer waits for the follower.
+    REQUIRE(part->monitor().wait_until(offset_kind::log_end, offset{3}, broker_detail::wait_clock::now() + 5s));
+    CHECK(part->offsets().high_watermark == offset{0});
+
+    // Other connections are served meanwhile, several times over.
+    for (int i = 0; i < 5; ++i) (void)metadata_roundtrip(srv->port(), "t");
+    byte_buffer none;
+    CHECK(producer.read_frame(none, 200ms) == net::blocking_client::status::timeout);
+
+    // The follower catches up: the high watermark covers the batch and the answer goes out.
+    part->update_replica_leo(node_id{1}, offset{3});
+    const auto pr = read_produce(producer, 1);
+    CHECK(pr.error_code == error_code::none);
+    CHECK(pr.base_offset == offset{0});
+    CHECK(part->offsets().high_watermark == offset{3});
+
+    SECTION("a follower that never catches up ends the wait at the request timeout") {
+        send_produce(producer, 2, "t", test::make_batch("late", 2).view(), -1, 300);
+        (void)metadata_roundtrip(srv->port(), "t");
+        const auto late = read_produce(producer, 2);
+        CHECK(late.error_code == error_code::request_timed_out);
+        CHECK(part->offsets().log_end_offset == offset{5}); // appended, just not acknowledged
+    }
+    SECTION("acks=1 does not wait for the follower") {
+        send_produce(producer, 3, "t", test::make_batch("one", 2).view(), 1, 20000);
+        const auto one = read_produce(producer, 3, 5s);
+        CHECK(one.error_code == error_code::none);
+        CHECK(one.base_offset == offset{3});
+    }
+}
+
+TEST_CASE("a long-poll Fetch waits without blocking and wakes on an embedded append", "[async]") {
+    memory_broker b;
+    REQUIRE(b.create_topic("t", 1) == error_code::none);
+    auto srv = serve(b);
+
+    net::blocking_client fetcher("127.0.0.1", srv->port());
+    wire::fetch::request req;
+    req.max_wait_ms = 20000;
+    req.min_bytes = 1;
+    req.max_bytes = 1 << 20;
+    wire::fetch::fetch_partition fp;
+    fp.partition_index = partition_id{0};
+    fp.fetch_offset = offset{0};
+    fp.partition_max_bytes = 1 << 20;
+    req.topics.push_back({"t", {fp}});
+    byte_buffer frame;
+    wire::encode_request_frame(frame, 11, 5, "async-test", req);
+    REQUIRE(fetcher.send_raw(frame.view()) == net::blocking_client::status::ok);
+
+    // Parked: other connections still get answers, and the fetch has none yet.
+    for (int i = 0; i < 3; ++i) (void)metadata_roundtrip(srv->port(), "t");
+    byte_buffer none;
+    CHECK(fetcher.read_frame(none, 200ms) == net::blocking_client::status::timeout);
+
+    // An append that does not go through the server (an embedded producer) wakes it.
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(b.produce("t", partition_id{0}, test::make_batch("woke", 4), 1).error == error_code::none);
+    auto f = fetcher.read_frame(5s);
+    REQUIRE(f);
+    CHECK(std::chrono::steady_clock::now() - t0 < 10s); // well before max_wait_ms (20 s)
+    byte_reader r(f->view());
+    const auto h = wire::response_header::decode(r, 0);
+    REQUIRE(h);
+    CHECK(h->correlation_id == 5);
+    const auto resp = wire::fetch::response::decode(r, 11);
+    REQUIRE(resp);
+    REQUIRE(resp->responses.size() == 1);
+    const auto& pd = resp->responses[0].partitions.at(0);
+    CHECK(pd.error_code == error_code::none);
+    CHECK(pd.high_watermark == offset{4});
+    REQUIRE(pd.records);
+    const auto got = test::decode_all(*pd.records);
+    REQUIRE(got.size() == 4);
+    CHECK(got[0] == std::pair<std::int64_t, std::string>{0, "woke-0"});
+    CHECK(got[3] == std::pair<std::int64_t, std::string>{3, "woke-3"});
+}
+
+TEST_CASE("an embedded consumer's long poll is woken by an in-process append, without polling", "[async]") {
+    memory_broker b;
+    REQUIRE(b.create_topic("t", 1) == error_code::none);
+    fetch_transport::in_process<memory_broker> t{b};
+    const topic_partition tp{"t", partition_id{0}};
+    fetch_transport::partition_request pr{&tp, offset{0}, 1 << 20};
+    fetch_transport::fetch_options opt;
+    opt.max_wait_ms = 20000;
+    opt.min_bytes = 1;
+
+    std::atomic<bool> started{false};
+    auto fut = std::async(std::launch::async, [&] {
+        started = true;
+        auto resp = t.fetch(std::span(&pr, 1), opt);
+        return std::make_pair(std::chrono::steady_clock::now(), std::move(resp));
+    });
+    auto* part = b.find_partition("t", partition_id{0});
+    REQUIRE(part);
+    // The consumer has read once and sleeps on the monitor.
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (part->monitor().pending() == 0 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    REQUIRE(part->monitor().pending() == 1);
+    CHECK(t.reads() == 1);
+
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(b.produce("t", partition_id{0}, test::make_batch("e", 2), 1).error == error_code::none);
+    REQUIRE(fut.wait_for(10s) == std::future_status::ready);
+    auto [woke_at, resp] = fut.get();
+    const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(woke_at - t0);
+    UNSCOPED_INFO("wake-up latency " << latency.count() << " us");
+    CHECK(t.reads() == 2); // once before sleeping, once after the wake-up: no polling
+    REQUIRE(resp.partitions.size() == 1);
+    const auto got = test::decode_all(resp.partitions[0].records);
+    REQUIRE(got.size() == 2);
+    CHECK(got[1].second == "e-1");
+    CHECK(part->monitor().pending() == 0); // the wait was withdrawn
+}
+
+namespace {
+struct fsync_policies : default_broker_policies {
+    using storage_backend = storage::file_backend;
+    using durability = gregor::durability::fsync_before_ack;
+};
+struct crashy_fsync_policies : default_broker_policies {
+    using storage_backend = testing::crashy_storage<storage::file_backend>;
+    using durability = gregor::durability::fsync_before_ack;
+};
+} // namespace
+
+TEST_CASE("fsync before ack: concurrent appends share syncs, and every answer follows its sync", "[async]") {
+    test::temp_dir dir;
+    broker_config cfg;
+    cfg.data_dir = dir.path;
+    broker<fsync_policies> b{cfg};
+    REQUIRE(b.create_topic("t", 1) == error_code::none);
+    constexpr int threads = 8, per_thread = 25;
+    std::vector<std::thread> ts;
+    std::atomic<int> errors{0};
+    for (int i = 0; i < threads; ++i) {
+        ts.emplace_back([&, i] {
+            for (int k = 0; k < per_thread; ++k) {
+                const auto r = b.produce("t", partition_id{0}, test::make_batch("w" + std::to_string(i), 1), 1);
+                if (r.error != error_code::none) ++errors;
+                // Answered only once the flushed offset covers it.
+                if (b.find_partition("t", partition_id{0})->monitor().current(offset_kind::flushed) <= r.base_offset)
+                    ++errors;
+            }
+        });
+    }
+    for (auto& t : ts) t.join();
+    CHECK(errors == 0);
+    CHECK(b.find_partition("t", partition_id{0})->offsets().log_end_offset == offset{threads * per_thread});
+    // Group commit: never more syncs than appends, and syncs ran on the flusher.
+    CHECK(b.flusher_syncs() >= 1);
+    CHECK(b.flusher_syncs() <= static_cast<std::uint64_t>(threads * per_thread));
+    UNSCOPED_INFO("syncs " << b.flusher_syncs() << " for " << threads * per_thread << " appends");
+}
+
+TEST_CASE("fsync before ack: a failing sync answers KAFKA_STORAGE_ERROR and acknowledges nothing", "[async]") {
+    test::temp_dir dir;
+    broker_config cfg;
+    cfg.data_dir = dir.path;
+    auto ctl = std::make_shared<testing::crash_controller>(3);
+    broker<crashy_fsync_policies> b{cfg, {.controller = ctl}};
+    REQUIRE(b.create_topic("t", 1) == error_code::none);
+    REQUIRE(b.produce("t", partition_id{0}, test::make_batch("ok", 2), 1).error == error_code::none);
+    ctl->fail_io(true);
+    const auto r = b.produce("t", partition_id{0}, test::make_batch("bad", 2), 1, std::nullopt, 5000ms);
+    CHECK(r.error == error_code::kafka_storage_error);
+    ctl->fail_io(false);
+    CHECK(b.find_partition("t", partition_id{0})->monitor().current(offset_kind::flushed) == offset{2});
+}
