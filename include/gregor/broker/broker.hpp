@@ -16,8 +16,16 @@
 // lengths), patches the base offset in place and appends the same bytes.
 //
 // A maintenance thread owned by the broker runs interval flushes (log.flush.interval.ms),
-// retention (log.retention.check.interval.ms) and producer-state snapshots; tick() runs the same
-// work on demand.
+// retention (log.retention.check.interval.ms), producer-state snapshots and the data dir's offset
+// checkpoints; tick() runs the same work on demand.
+//
+// What the broker remembers lives in the data dir, every file replaced through the storage
+// backend's durable write_file (so a crash leaves the old or the new version, and crashy_storage
+// sees each write): `topic-table` (topic ids, per-topic config overrides, replica assignment,
+// leader epochs, ISR; topic_table.hpp), `producer_id_block`, `transactional-ids`,
+// `replication-offset-checkpoint` (high watermarks) and `recovery-point-offset-checkpoint`
+// (flushed offsets); per partition, `leader-epoch-checkpoint` and producer-state snapshots. A data
+// dir from before the topic table gets one built from its partition directories at start.
 #pragma once
 
 #include <gregor/broker/broker_config.hpp>
@@ -27,11 +35,14 @@
 #include <gregor/broker/partition.hpp>
 #include <gregor/broker/results.hpp>
 #include <gregor/broker/producer_ids.hpp>
+#include <gregor/broker/topic_config.hpp>
+#include <gregor/broker/topic_table.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/clock.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
 #include <gregor/detail/unique_function.hpp>
+#include <gregor/storage/checkpoint.hpp>
 
 #include <atomic>
 #include <charconv>
@@ -96,12 +107,14 @@ public:
         offset found{-1};
     };
 
+    /// Opens (or creates) the data dir and every topic in it. Throws std::system_error when a
+    /// metadata file cannot be read or is damaged, and std::invalid_argument for a bad config.
     explicit broker(broker_config cfg = {}, backend_options opts = {}, clock_type clk = {})
-        : cfg_(std::move(cfg)), backend_opts_(std::move(opts)), clock_(clk),
-          pids_(persistent() ? cfg_.data_dir / "producer_id_block" : std::filesystem::path{}) {
+        : cfg_(checked(std::move(cfg))), backend_opts_(std::move(opts)), clock_(clk), pid_backend_(dir_backend()),
+          pids_(pid_backend_.get()), meta_backend_(dir_backend()) {
         if (persistent()) {
-            std::filesystem::create_directories(cfg_.data_dir);
-            load_existing_topics();
+            load_transactional_ids();
+            load_topics();
         }
         maintenance_ = std::thread([this] { maintenance_loop(); });
     }
@@ -112,13 +125,40 @@ public:
 
     [[nodiscard]] const broker_config& config() const noexcept { return cfg_; }
 
-    /// Creates a topic; TOPIC_ALREADY_EXISTS, INVALID_TOPIC_EXCEPTION or INVALID_PARTITIONS on error.
-    error_code create_topic(std::string_view name, std::int32_t partitions) {
+    /// Creates a topic with a fresh topic id and optional topic-level config overrides (Kafka's
+    /// topic keys: retention.ms, segment.bytes, min.insync.replicas, ...), recorded in the topic
+    /// table before its partitions exist. TOPIC_ALREADY_EXISTS, INVALID_TOPIC_EXCEPTION,
+    /// INVALID_PARTITIONS, INVALID_CONFIG or KAFKA_STORAGE_ERROR (the table could not be written)
+    /// on error.
+    error_code create_topic(std::string_view name, std::int32_t partitions,
+                            const std::map<std::string, std::string>& configs = {}) {
         if (!valid_topic_name(name)) return error_code::invalid_topic_exception;
         if (partitions <= 0 || partitions > 100000) return error_code::invalid_partitions;
+        std::unique_ptr<broker_config> tcfg;
+        try {
+            tcfg = std::make_unique<broker_config>(checked(effective_topic_config(cfg_, configs)));
+        } catch (const std::invalid_argument&) {
+            return error_code::invalid_config;
+        }
         std::unique_lock lk(topics_mu_);
         if (topics_.count(name)) return error_code::topic_already_exists;
-        return add_topic_locked(std::string(name), partitions);
+        return add_new_topic_locked(std::string(name), partitions, configs, std::move(tcfg));
+    }
+
+    /// What the topic table holds for `name` (id, config overrides, assignment), if it exists.
+    std::optional<topic_record> topic_metadata(std::string_view name) const {
+        std::shared_lock lk(topics_mu_);
+        const auto it = meta_.find(name);
+        if (it == meta_.end()) return std::nullopt;
+        return it->second.rec;
+    }
+
+    /// The settings a topic's partitions run with: the broker's, with its overrides applied.
+    std::optional<broker_config> topic_config(std::string_view name) const {
+        std::shared_lock lk(topics_mu_);
+        const auto it = meta_.find(name);
+        if (it == meta_.end()) return std::nullopt;
+        return *it->second.cfg;
     }
 
     /// Partition count of a topic, auto-creating it with num.partitions when allowed by both the
@@ -134,7 +174,8 @@ public:
         std::unique_lock lk(topics_mu_);
         if (auto it = topics_.find(name); it != topics_.end())
             return {error_code::none, static_cast<std::int32_t>(it->second.size())};
-        const auto e = add_topic_locked(std::string(name), cfg_.num_partitions);
+        const auto e = add_new_topic_locked(std::string(name), cfg_.num_partitions, {},
+                                            std::make_unique<broker_config>(cfg_));
         return {e, e == error_code::none ? cfg_.num_partitions : 0};
     }
 
@@ -210,16 +251,32 @@ public:
     /// comes with the transactions layer).
     init_producer_id_result init_producer_id(std::optional<std::string_view> transactional_id = std::nullopt,
                                              std::int32_t transaction_timeout_ms = 60000) {
-        if (!transactional_id) return {error_code::none, pids_.next(), producer_epoch{0}};
+        // A producer id block or transactional-id state that could not be made durable hands out
+        // nothing: COORDINATOR_NOT_AVAILABLE is retriable, so the client asks again.
+        const init_producer_id_result unavailable{error_code::coordinator_not_available, producer_id{-1},
+                                                  producer_epoch{-1}};
+        if (!transactional_id) {
+            const auto id = pids_.next();
+            if (!id) return unavailable;
+            return {error_code::none, *id, producer_epoch{0}};
+        }
         if (transaction_timeout_ms <= 0 || transaction_timeout_ms > cfg_.transaction_max_timeout_ms)
             return {error_code::invalid_transaction_timeout, producer_id{-1}, producer_epoch{-1}};
         std::lock_guard lk(txn_mu_);
-        auto [it, fresh] = txn_ids_.try_emplace(std::string(*transactional_id));
-        if (fresh || it->second.second.value() >= std::numeric_limits<std::int16_t>::max() - 1)
-            it->second = {pids_.next(), producer_epoch{0}};
-        else
+        auto next = txn_ids_;
+        auto [it, fresh] = next.try_emplace(std::string(*transactional_id));
+        if (fresh || it->second.second.value() >= std::numeric_limits<std::int16_t>::max() - 1) {
+            const auto id = pids_.next();
+            if (!id) return unavailable;
+            it->second = {*id, producer_epoch{0}};
+        } else {
             it->second.second = producer_epoch{static_cast<std::int16_t>(it->second.second.value() + 1)};
-        return {error_code::none, it->second.first, it->second.second};
+        }
+        // The new epoch fences the old producer only if a restart remembers it: written first.
+        if (persistent() && write_transactional_ids(next)) return unavailable;
+        const auto out = it->second;
+        txn_ids_ = std::move(next);
+        return {error_code::none, out.first, out.second};
     }
 
     /// Whole batches from `from` as zero-copy slices (memory views or file ranges).
@@ -259,6 +316,39 @@ public:
     /// Runs the periodic work now: interval flushes, roll, retention, snapshots.
     void tick(bool run_retention = true) {
         for (auto* part : all_partitions()) part->tick(run_retention);
+        (void)write_offset_checkpoints();
+    }
+
+    /// Writes `replication-offset-checkpoint` (high watermarks) and
+    /// `recovery-point-offset-checkpoint` (flushed offsets) when they changed; tick() and close()
+    /// call it. The first error is returned (the previous files stay, as write_file is atomic).
+    std::error_code write_offset_checkpoints() {
+        if (!persistent()) return {};
+        std::vector<storage::partition_offset> hw, recovery;
+        {
+            std::shared_lock lk(topics_mu_);
+            for (auto& [name, parts] : topics_) {
+                for (auto& part : parts) {
+                    const auto o = part->offsets();
+                    hw.push_back({name, part->id().value(), o.high_watermark});
+                    recovery.push_back({name, part->id().value(), o.flushed_offset});
+                }
+            }
+        }
+        std::lock_guard lk(checkpoint_mu_);
+        const auto hw_text = storage::encode_offset_checkpoint(hw);
+        const auto rp_text = storage::encode_offset_checkpoint(recovery);
+        if (hw_text != last_hw_checkpoint_) {
+            if (auto ec = storage::write_text_file(*meta_backend_, storage::replication_offset_checkpoint_file, hw_text))
+                return ec;
+            last_hw_checkpoint_ = hw_text;
+        }
+        if (rp_text != last_recovery_checkpoint_) {
+            if (auto ec = storage::write_text_file(*meta_backend_, storage::recovery_point_checkpoint_file, rp_text))
+                return ec;
+            last_recovery_checkpoint_ = rp_text;
+        }
+        return {};
     }
 
     /// Syncs done by the flusher thread so far (one per partition per round; benchmarks, tests).
@@ -281,6 +371,7 @@ public:
         if (maintenance_.joinable()) maintenance_.join();
         flusher_.stop(); // runs the syncs already asked for
         for (auto* part : all_partitions()) part->close();
+        (void)write_offset_checkpoints();
         scheduler_.stop();
     }
 
@@ -340,24 +431,87 @@ private:
         return cfg_.data_dir / (topic + "-" + std::to_string(p));
     }
 
-    error_code add_topic_locked(std::string name, std::int32_t partitions) {
+    using backend_type = typename Policies::storage_backend;
+
+    static broker_config checked(broker_config c) {
+        c.validate();
+        return c;
+    }
+
+    // The data dir's own files (topic table, checkpoints, id blocks) go through a backend on the
+    // data dir, like a partition's files through its log's.
+    std::unique_ptr<backend_type> dir_backend() const {
+        if (!persistent()) return nullptr;
+        std::filesystem::create_directories(cfg_.data_dir);
+        return std::make_unique<backend_type>(cfg_.data_dir, backend_opts_);
+    }
+
+    // The table as it would be with `extra` added (and `without` left out).
+    std::vector<topic_record> table_locked(const topic_record* extra = nullptr, std::string_view without = {}) const {
+        std::vector<topic_record> out;
+        for (const auto& [n, m] : meta_)
+            if (n != without) out.push_back(m.rec);
+        if (extra) out.push_back(*extra);
+        return out;
+    }
+
+    std::error_code write_table(const std::vector<topic_record>& table) {
+        if (!persistent()) return {};
+        return storage::write_text_file(*meta_backend_, topic_table_file, encode_topic_table(table));
+    }
+
+    wire::uuid fresh_topic_id_locked() const {
+        for (;;) {
+            const auto id = random_topic_id();
+            bool used = false;
+            for (const auto& [n, m] : meta_) used |= m.rec.id == id;
+            if (!used) return id;
+        }
+    }
+
+    topic_record new_record_locked(std::string name, std::int32_t partitions,
+                                   std::map<std::string, std::string> configs) const {
+        topic_record rec;
+        rec.name = std::move(name);
+        rec.id = fresh_topic_id_locked();
+        rec.configs = std::move(configs);
+        const node_id self{cfg_.node_id};
+        for (std::int32_t i = 0; i < partitions; ++i) rec.partitions.push_back({{self}, self, leader_epoch{0}, {self}});
+        return rec;
+    }
+
+    // A new topic: recorded in the table first, so a crash after it recreates the partitions at
+    // start, while partitions without a table entry could never get their id back.
+    error_code add_new_topic_locked(std::string name, std::int32_t partitions, std::map<std::string, std::string> configs,
+                                    std::unique_ptr<broker_config> tcfg) {
+        auto rec = new_record_locked(std::move(name), partitions, std::move(configs));
+        if (write_table(table_locked(&rec))) return error_code::kafka_storage_error;
+        const auto e = add_topic_locked(rec, std::move(tcfg));
+        if (e != error_code::none) (void)write_table(table_locked(nullptr, rec.name)); // best effort: start clean
+        return e;
+    }
+
+    error_code add_topic_locked(const topic_record& rec, std::unique_ptr<broker_config> tcfg) {
         std::vector<std::unique_ptr<partition_type>> parts;
         try {
-            for (std::int32_t i = 0; i < partitions; ++i)
-                parts.push_back(std::make_unique<partition_type>(name, partition_id{i}, partition_dir(name, i), cfg_,
-                                                                 backend_opts_, clock_));
+            for (std::size_t i = 0; i < rec.partitions.size(); ++i) {
+                const auto id = static_cast<std::int32_t>(i);
+                parts.push_back(std::make_unique<partition_type>(rec.name, partition_id{id}, partition_dir(rec.name, id),
+                                                                 *tcfg, backend_opts_, clock_, rec.partitions[i].epoch));
+            }
             for (auto& part : parts)
                 part->attach(&scheduler_, [this](partition_type* q) { flusher_.request(q); });
         } catch (const std::exception&) {
             return error_code::kafka_storage_error;
         }
-        topics_.emplace(std::move(name), std::move(parts));
+        topics_.emplace(rec.name, std::move(parts));
+        meta_.insert_or_assign(rec.name, topic_meta{rec, std::move(tcfg)});
         return error_code::none;
     }
 
-    // Topics are the directories "<topic>-<partition>" (topic names may contain '-': the partition
+    // Partition directories are "<topic>-<partition>" (topic names may contain '-': the partition
     // number is after the last one).
-    void load_existing_topics() {
+    std::map<std::string, std::int32_t> partition_dirs() const {
         std::map<std::string, std::int32_t> found;
         for (const auto& de : std::filesystem::directory_iterator(cfg_.data_dir)) {
             if (!de.is_directory()) continue;
@@ -373,10 +527,82 @@ private:
             auto& n = found[topic];
             n = std::max(n, p + 1);
         }
+        return found;
+    }
+
+    // The topic table, completed from the partition directories: a data dir written before the
+    // table existed (or a topic whose directories appeared without it) gets entries with fresh
+    // ids and no overrides, recorded before anything is served.
+    void load_topics() {
+        std::vector<topic_record> table;
+        byte_buffer buf;
+        if (const auto ec = meta_backend_->read_file(topic_table_file, buf)) {
+            if (ec != std::errc::no_such_file_or_directory) throw std::system_error(ec, "gregor: cannot read topic-table");
+        } else {
+            auto decoded = decode_topic_table(as_string_view(buf.view()));
+            if (!decoded)
+                throw std::system_error(make_error_code(local_error::corrupt_data), "gregor: topic-table is damaged");
+            table = std::move(*decoded);
+        }
         std::unique_lock lk(topics_mu_);
-        for (const auto& [t, n] : found)
-            if (add_topic_locked(t, n) != error_code::none)
-                throw std::system_error(make_error_code(local_error::io_error), "cannot open topic " + t);
+        bool changed = false;
+        const node_id self{cfg_.node_id};
+        for (const auto& [name, n] : partition_dirs()) {
+            auto it = std::find_if(table.begin(), table.end(), [&](const topic_record& r) { return r.name == name; });
+            if (it == table.end()) {
+                table.push_back(new_record_locked(name, n, {}));
+                changed = true;
+            } else {
+                while (static_cast<std::int32_t>(it->partitions.size()) < n) {
+                    it->partitions.push_back({{self}, self, leader_epoch{0}, {self}});
+                    changed = true;
+                }
+            }
+        }
+        if (changed) {
+            if (auto ec = write_table(table)) throw std::system_error(ec, "gregor: cannot write topic-table");
+        }
+        for (const auto& rec : table) {
+            auto tcfg = std::make_unique<broker_config>(checked(effective_topic_config(cfg_, rec.configs)));
+            if (add_topic_locked(rec, std::move(tcfg)) != error_code::none)
+                throw std::system_error(make_error_code(local_error::io_error), "cannot open topic " + rec.name);
+        }
+    }
+
+    // transactional-ids: one line per id, "txn =<id> <producer id> <epoch>", sealed.
+    std::error_code write_transactional_ids(const std::unordered_map<std::string, std::pair<producer_id, producer_epoch>>& ids) {
+        std::map<std::string, std::pair<producer_id, producer_epoch>> sorted(ids.begin(), ids.end());
+        std::string s = "gregor-transactional-ids 1\n";
+        for (const auto& [t, v] : sorted)
+            s += "txn " + storage::escape_field(t) + " " + std::to_string(v.first.value()) + " " +
+                 std::to_string(v.second.value()) + "\n";
+        return storage::write_text_file(*meta_backend_, transactional_ids_file, storage::seal_text(std::move(s)));
+    }
+
+    void load_transactional_ids() {
+        byte_buffer buf;
+        if (const auto ec = meta_backend_->read_file(transactional_ids_file, buf)) {
+            if (ec == std::errc::no_such_file_or_directory) return;
+            throw std::system_error(ec, "gregor: cannot read transactional-ids");
+        }
+        const auto damaged = [] {
+            return std::system_error(make_error_code(local_error::corrupt_data), "gregor: transactional-ids is damaged");
+        };
+        const auto body = storage::unseal_text(as_string_view(buf.view()));
+        if (!body) throw damaged();
+        const auto lines = storage::split_fields(*body);
+        if (!lines || lines->empty() || (*lines)[0].size() != 2 || (*lines)[0][0] != "gregor-transactional-ids")
+            throw damaged();
+        for (std::size_t i = 1; i < lines->size(); ++i) {
+            const auto& l = (*lines)[i];
+            std::int64_t pid = 0;
+            std::int16_t epoch = 0;
+            auto name = l.size() == 4 && l[0] == "txn" ? storage::unescape_field(l[1]) : std::nullopt;
+            if (!name || std::from_chars(l[2].data(), l[2].data() + l[2].size(), pid).ptr != l[2].data() + l[2].size() ||
+                std::from_chars(l[3].data(), l[3].data() + l[3].size(), epoch).ptr != l[3].data() + l[3].size())
+                throw damaged();
+            txn_ids_[*name] = {producer_id{pid}, producer_epoch{epoch}};
+        }
     }
 
     partition_type* find_or_create(std::string_view topic, partition_id p, bool auto_create) {
@@ -424,12 +650,26 @@ private:
     // The deadline thread and the flusher outlive the partitions that point at them.
     broker_detail::deadline_scheduler scheduler_;
     broker_detail::flusher<partition_type> flusher_;
+    static constexpr const char* transactional_ids_file = "transactional-ids";
+
+    // A topic's table entry and the settings its partitions point at (stable address).
+    struct topic_meta {
+        topic_record rec;
+        std::unique_ptr<broker_config> cfg;
+    };
+
     broker_config cfg_;
     backend_options backend_opts_;
     clock_type clock_;
-    broker_detail::producer_id_allocator pids_;
+    std::unique_ptr<backend_type> pid_backend_;  // the id allocator's own (it locks on its own)
+    broker_detail::producer_id_allocator<backend_type> pids_;
+    std::unique_ptr<backend_type> meta_backend_; // topic table (under topics_mu_), transactional ids
+                                                 // (txn_mu_), offset checkpoints (checkpoint_mu_)
     mutable std::shared_mutex topics_mu_;
     std::map<std::string, std::vector<std::unique_ptr<partition_type>>, std::less<>> topics_;
+    std::map<std::string, topic_meta, std::less<>> meta_;
+    std::mutex checkpoint_mu_;
+    std::string last_hw_checkpoint_, last_recovery_checkpoint_;
     std::mutex txn_mu_;
     std::unordered_map<std::string, std::pair<producer_id, producer_epoch>> txn_ids_;
     std::mutex maint_mu_;

@@ -14,6 +14,7 @@
 
 #include <gregor/broker/broker_config.hpp>
 #include <gregor/broker/broker_policies.hpp>
+#include <gregor/broker/leader_epoch_cache.hpp>
 #include <gregor/broker/offset_monitor.hpp>
 #include <gregor/broker/producer_state.hpp>
 #include <gregor/core/error.hpp>
@@ -29,6 +30,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 namespace gregor {
@@ -73,10 +76,20 @@ public:
         std::vector<aborted_transaction> aborted;
     };
 
+    /// Opens (recovering) the partition's log in `dir`. `epoch` is the leader epoch the topic
+    /// table records for it; batches appended here are stamped with it.
     partition(std::string topic, partition_id id, std::filesystem::path dir, const broker_config& cfg,
-              typename Policies::storage_backend::options backend_opts, clock_type clk)
+              typename Policies::storage_backend::options backend_opts, clock_type clk,
+              leader_epoch epoch = leader_epoch{0})
         : topic_(std::move(topic)), id_(id), dir_(std::move(dir)), cfg_(&cfg),
-          log_(dir_, cfg.log, std::move(backend_opts), clk), clock_(clk) {
+          log_(dir_, cfg.log, std::move(backend_opts), clk), clock_(clk), leader_epoch_(epoch) {
+        epochs_ = broker_detail::leader_epoch_cache<typename Policies::storage_backend>(&log_.backend());
+        // Recovery may have cut the log's tail, retention its head: epochs the log no longer
+        // holds leave the checkpoint too (docs/protocol.md §14.6.1).
+        if (auto ec = epochs_.truncate_from_end(log_.log_end_offset()))
+            throw std::system_error(ec, "gregor: cannot write leader-epoch-checkpoint of " + topic_);
+        if (auto ec = epochs_.truncate_from_start(log_.log_start_offset()))
+            throw std::system_error(ec, "gregor: cannot write leader-epoch-checkpoint of " + topic_);
         replicas_.push_back({node_id{cfg.node_id}, log_.log_end_offset()});
         isr_.push_back(node_id{cfg.node_id});
         high_watermark_ = log_.log_end_offset();
@@ -131,6 +144,9 @@ public:
                 if (check.what == sequence_check::kind::reject) return fail(res, check.error);
             }
             const offset base = log_.log_end_offset();
+            // The first batch of an epoch records where the epoch starts, durably, before the
+            // batch exists: followers truncate by it (docs/protocol.md §14.6).
+            if (epochs_.on_append(leader_epoch_, base)) return fail(res, error_code::kafka_storage_error);
             wire::patch_base_offset(batch, base);
             wire::patch_leader_epoch(batch, leader_epoch_);
             if (const auto ec = log_.append(bytes_view{batch})) return fail(res, to_kafka(ec));
@@ -152,6 +168,30 @@ public:
         publish();
         if (want_flush) request_flush();
         return res;
+    }
+
+    /// The leader-epoch checkpoint's entries: for each epoch, the first offset written in it.
+    std::vector<storage::epoch_entry> epoch_entries() {
+        std::lock_guard lk(mu_);
+        return epochs_.entries();
+    }
+
+    /// The leader epoch batches appended now are stamped with.
+    leader_epoch current_leader_epoch() {
+        std::lock_guard lk(mu_);
+        return leader_epoch_;
+    }
+
+    /// OffsetForLeaderEpoch's answer: the largest epoch <= `requested` and where it ended.
+    std::pair<leader_epoch, offset> end_offset_for(leader_epoch requested) {
+        std::lock_guard lk(mu_);
+        return epochs_.end_offset_for(requested, log_.log_end_offset());
+    }
+
+    /// Producer-state snapshots that could not be written (each retried at the next tick).
+    std::uint64_t snapshot_failures() {
+        std::lock_guard lk(mu_);
+        return snapshot_failures_;
     }
 
     /// The partition's offset monitor: wait here for the high watermark, the flushed offset, the
@@ -251,6 +291,8 @@ public:
         log_.tick();
         if (run_retention) {
             log_.enforce_retention();
+            // A failed checkpoint write leaves the old entries, which still hold; retried next time.
+            (void)epochs_.truncate_from_start(log_.log_start_offset());
             producers_.expire(clock_.wall_ms() - cfg_->producer_id_expiration_ms);
         }
         if (log_.log_end_offset() != last_snapshot_) take_snapshot();
@@ -380,17 +422,21 @@ private:
 
     static constexpr bool persistent() { return Policies::storage_backend::persistent; }
 
+    // A snapshot is an optimisation of recovery (replay starts there instead of at the log start),
+    // so a failed write keeps the previous ones and is retried at the next tick; it is counted
+    // for tests and diagnostics.
     void take_snapshot() {
         if (!persistent()) return;
+        auto& b = log_.backend();
         const auto at = log_.log_end_offset();
-        if (!producers_.write_snapshot(dir_, at)) return;
+        if (producers_.write_snapshot(b, at)) {
+            ++snapshot_failures_;
+            return;
+        }
         last_snapshot_ = at;
         // Keep the newest two: the latest may later be ahead of a log that lost its unflushed tail.
-        auto all = producer_state_table::list_snapshots(dir_);
-        for (std::size_t i = 0; i + 2 < all.size(); ++i) {
-            std::error_code ec;
-            std::filesystem::remove(producer_state_table::snapshot_path(dir_, all[i]), ec);
-        }
+        auto all = producer_state_table::list_snapshots(b);
+        for (std::size_t i = 0; i + 2 < all.size(); ++i) (void)b.remove(producer_state_table::snapshot_name(all[i]));
     }
 
     // Loads the newest snapshot not beyond the recovered log end, then replays the batches after it.
@@ -398,14 +444,14 @@ private:
         offset replay_from = log_.log_start_offset();
         if (persistent()) {
             const auto leo = log_.log_end_offset();
-            auto snaps = producer_state_table::list_snapshots(dir_);
+            auto& b = log_.backend();
+            auto snaps = producer_state_table::list_snapshots(b);
             for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
                 if (*it > leo) {
-                    std::error_code ec;
-                    std::filesystem::remove(producer_state_table::snapshot_path(dir_, *it), ec);
+                    (void)b.remove(producer_state_table::snapshot_name(*it));
                     continue;
                 }
-                if (producers_.read_snapshot(producer_state_table::snapshot_path(dir_, *it))) {
+                if (producers_.read_snapshot(b, *it)) {
                     replay_from = std::max(*it, log_.log_start_offset());
                     last_snapshot_ = *it;
                     break;
@@ -428,7 +474,9 @@ private:
     std::vector<node_id> isr_;
     offset high_watermark_{0};
     leader_epoch leader_epoch_{0};
+    broker_detail::leader_epoch_cache<typename Policies::storage_backend> epochs_;
     offset last_snapshot_{-1};
+    std::uint64_t snapshot_failures_ = 0;
     bool closed_ = false;
     error_code flush_error_ = error_code::none;
     std::function<void(partition*)> flush_requester_;

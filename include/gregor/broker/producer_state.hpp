@@ -4,8 +4,9 @@
 // OUT_OF_ORDER_SEQUENCE_NUMBER and an older epoch with INVALID_PRODUCER_EPOCH.
 //
 // The table is persisted as snapshot files beside the segments (`<20-digit offset>.snapshot`,
-// holding the state as of that log offset) and rebuilt by replaying batches from the latest
-// snapshot (or the log start) when the broker opens the partition.
+// holding the state as of that log offset), written through the log's storage backend (so they
+// are durable and atomic, and crash-simulation backends see them), and rebuilt by replaying
+// batches from the latest snapshot (or the log start) when the broker opens the partition.
 //
 // Not thread-safe: owned by a partition and used under the partition's lock.
 #pragma once
@@ -21,8 +22,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
+#include <system_error>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -144,28 +144,43 @@ public:
 
     // ---- snapshots ----------------------------------------------------------------------------
 
-    static std::filesystem::path snapshot_path(const std::filesystem::path& dir, offset at) {
+    /// The file name of the snapshot as of log offset `at`.
+    static std::string snapshot_name(offset at) {
         char name[40];
         std::snprintf(name, sizeof name, "%020lld.snapshot", static_cast<long long>(at.value()));
-        return dir / name;
+        return name;
     }
 
-    /// Offsets of the snapshot files in `dir`, ascending.
-    static std::vector<offset> list_snapshots(const std::filesystem::path& dir) {
+    /// Offsets of the snapshot files the backend's directory holds, ascending.
+    template <typename Backend>
+    static std::vector<offset> list_snapshots(const Backend& b) {
         std::vector<offset> out;
         std::error_code ec;
-        for (const auto& de : std::filesystem::directory_iterator(dir, ec)) {
-            const auto name = de.path().filename().string();
-            if (name.size() != 29 || de.path().extension() != ".snapshot") continue;
+        for (const auto& name : b.list(ec)) {
+            if (name.size() != 29 || name.substr(20) != ".snapshot") continue;
             long long v = 0;
-            if (std::from_chars(name.data(), name.data() + 20, v).ec == std::errc{}) out.push_back(offset{v});
+            if (std::from_chars(name.data(), name.data() + 20, v).ptr == name.data() + 20) out.push_back(offset{v});
         }
         std::sort(out.begin(), out.end());
         return out;
     }
 
-    /// Writes the table as of log offset `at` (atomically: temp file + rename).
-    bool write_snapshot(const std::filesystem::path& dir, offset at) const {
+    /// Writes the table as of log offset `at` through the backend's durable write_file (atomic:
+    /// a crash leaves the previous snapshot set, never a torn file).
+    template <typename Backend>
+    std::error_code write_snapshot(Backend& b, offset at) const {
+        return b.write_file(snapshot_name(at), encode_snapshot(at).view());
+    }
+
+    /// Loads the snapshot as of `at`; false (table untouched) when it is missing, torn or corrupt.
+    template <typename Backend>
+    bool read_snapshot(const Backend& b, offset at) {
+        byte_buffer data;
+        if (b.read_file(snapshot_name(at), data)) return false;
+        return decode_snapshot(data.view());
+    }
+
+    [[nodiscard]] byte_buffer encode_snapshot(offset at) const {
         byte_buffer buf;
         byte_writer w(buf);
         w.u32(snapshot_magic);
@@ -188,24 +203,10 @@ public:
             }
         }
         w.u32(crc32c::compute(buf.view()));
-        const auto path = snapshot_path(dir, at);
-        const auto tmp = path.string() + ".tmp";
-        {
-            std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-            f.write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(buf.size()));
-            if (!f) return false;
-        }
-        std::error_code ec;
-        std::filesystem::rename(tmp, path, ec);
-        return !ec;
+        return buf;
     }
 
-    /// Loads a snapshot; false (table untouched) when the file is missing, torn or corrupt.
-    bool read_snapshot(const std::filesystem::path& file) {
-        std::ifstream f(file, std::ios::binary);
-        if (!f) return false;
-        std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-        const auto bytes = as_bytes(data);
+    bool decode_snapshot(bytes_view bytes) {
         if (bytes.size() < 20) return false;
         const auto body = bytes.first(bytes.size() - 4);
         if (crc32c::compute(body) != load_be<std::uint32_t>(bytes.data() + body.size())) return false;

@@ -195,9 +195,7 @@ inline std::optional<std::string> unescape_field(std::string_view f) {
             continue;
         }
         unsigned v = 0;
-        if (i + 2 >= f.size() + 0 && i + 2 > f.size() - 1 + 0) {
-            if (i + 2 >= f.size()) return std::nullopt;
-        }
+        if (i + 2 >= f.size()) return std::nullopt; // '%' needs two hex digits after it
         if (std::from_chars(f.data() + i + 1, f.data() + i + 3, v, 16).ptr != f.data() + i + 3) return std::nullopt;
         out += static_cast<char>(v);
         i += 2;

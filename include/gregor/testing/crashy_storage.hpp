@@ -17,7 +17,9 @@
 // durable length, or to that plus a random prefix of the bytes written after it
 // (crash_mode::torn_prefix, a torn write). Creating files, write_file and remove are durable when
 // they return, as the real backends make them. fail_io() makes writes and syncs fail without a
-// crash, for error-path tests.
+// crash, for error-path tests. power_loss_at_file_write(n) cuts the power during the n-th
+// write_file from then on (the file keeps its previous contents, as an interrupted
+// temporary-and-rename leaves it), so a test can crash at every durable metadata write in turn.
 //
 // The inner backend must persist across instances: file backends do; give memory_backend a shared
 // memory_store in `options::inner`.
@@ -94,6 +96,30 @@ public:
         std::lock_guard lk(mu_);
         return generation_;
     }
+    /// The `n`-th write_file from now (1 = the next one) fails with the power: nothing of it is
+    /// written and power_loss(lose_unsynced) happens. 0 disarms.
+    void power_loss_at_file_write(std::size_t n) {
+        std::lock_guard lk(mu_);
+        file_writes_until_crash_ = n;
+    }
+    /// write_file calls that went through so far (to learn how many a scenario makes).
+    [[nodiscard]] std::size_t file_writes() const {
+        std::lock_guard lk(mu_);
+        return file_writes_;
+    }
+    /// Counts one write_file; false when this one is the armed crash (the power is now off).
+    bool count_file_write() {
+        {
+            std::lock_guard lk(mu_);
+            if (file_writes_until_crash_ == 0 || --file_writes_until_crash_ != 0) {
+                ++file_writes_;
+                return true;
+            }
+        }
+        power_loss(crash_mode::lose_unsynced);
+        return false;
+    }
+
     /// Whether a backend created in `gen` may still write (powered, and not failing on purpose).
     [[nodiscard]] bool writable(std::uint64_t gen) const {
         std::lock_guard lk(mu_);
@@ -133,6 +159,8 @@ private:
     std::size_t syncs_ = 0;
     std::size_t crashes_ = 0;
     bool fail_io_ = false;
+    std::size_t file_writes_ = 0;
+    std::size_t file_writes_until_crash_ = 0;
 };
 
 template <storage::storage_backend Inner>
@@ -229,7 +257,7 @@ public:
     }
     std::vector<std::string> list(std::error_code& ec) const { return inner_.list(ec); }
     std::error_code write_file(const std::string& name, bytes_view data) {
-        if (!ctl_->writable(generation_)) return make_error_code(local_error::io_error);
+        if (!ctl_->writable(generation_) || !ctl_->count_file_write()) return make_error_code(local_error::io_error);
         if (auto ec = inner_.write_file(name, data)) return ec;
         ctl_->update(path(name), [&](crash_controller::file_state& s) { s.size = s.synced = data.size(); });
         return {};
