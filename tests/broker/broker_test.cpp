@@ -120,6 +120,65 @@ TEMPLATE_TEST_CASE("list offsets answers earliest, latest and by timestamp", "[f
     CHECK(b.list_offset("nope", partition_id{0}, -1).error == error_code::unknown_topic_or_partition);
 }
 
+TEMPLATE_TEST_CASE("list offsets by timestamp names records, not batches, as Kafka does", "[fetch]",
+                   GREGOR_BROKER_TYPES) {
+    test::temp_dir dir;
+    auto cfg = config_in(dir.path);
+    cfg.log.retention_ms = -1;
+    TestType b{cfg};
+    // Records out of timestamp order, and a header whose maxTimestamp is -1 (some clients send
+    // that): the broker recomputes it from the records, so the time lookups still find them.
+    wire::batch_builder bb(1024);
+    for (const std::int64_t ts : {100, 300, 200, 400, 400}) bb.append(ts, std::nullopt, as_bytes(std::to_string(ts)));
+    auto batch = bb.seal();
+    wire::set_max_timestamp(batch.mutable_view(), -1, false);
+    REQUIRE(b.produce("ts", partition_id{0}, std::move(batch), 1).error == error_code::none);
+    REQUIRE(b.produce("ts", partition_id{0}, make_batch("late", 2, {}, 1000), 1).error == error_code::none);
+    const auto at = [&](std::int64_t ts) {
+        const auto r = b.list_offset("ts", partition_id{0}, ts);
+        return std::pair{r.found.value(), r.timestamp};
+    };
+    CHECK(at(0) == std::pair<std::int64_t, std::int64_t>{0, 100});
+    CHECK(at(100) == std::pair<std::int64_t, std::int64_t>{0, 100});
+    CHECK(at(101) == std::pair<std::int64_t, std::int64_t>{1, 300});   // the first record >= target, in offset order
+    CHECK(at(250) == std::pair<std::int64_t, std::int64_t>{1, 300});
+    CHECK(at(301) == std::pair<std::int64_t, std::int64_t>{3, 400});
+    CHECK(at(401) == std::pair<std::int64_t, std::int64_t>{5, 1000}); // the next batch
+    CHECK(at(1001) == std::pair<std::int64_t, std::int64_t>{6, 1001});
+    CHECK(at(1002) == std::pair<std::int64_t, std::int64_t>{-1, -1});
+    CHECK(at(-3) == std::pair<std::int64_t, std::int64_t>{6, 1001});   // MAX_TIMESTAMP: the record holding it
+    CHECK(at(-1) == std::pair<std::int64_t, std::int64_t>{7, -1});
+    CHECK(at(-2) == std::pair<std::int64_t, std::int64_t>{0, -1});
+    // The stored header now carries the records' true maximum.
+    const auto stored = b.fetch_copy("ts", partition_id{0}, offset{0}, 1 << 20);
+    const auto h = wire::batch_header::parse(stored.records.view());
+    REQUIRE(h);
+    CHECK(h->max_timestamp == 400);
+}
+
+TEST_CASE("a LogAppendTime topic stamps batches with the append time", "[fetch]") {
+    test::temp_dir dir;
+    broker<broker_policies<storage::file_backend>> b{config_in(dir.path)};
+    REQUIRE(b.create_topic("lat", 1, {{"message.timestamp.type", "LogAppendTime"}}) == error_code::none);
+    const auto before = system_clock{}.wall_ms();
+    const auto r = b.produce("lat", partition_id{0}, make_batch("x", 3, {}, 5), 1);
+    REQUIRE(r.error == error_code::none);
+    CHECK(r.log_append_time_ms >= before);
+    const auto stored = b.fetch_copy("lat", partition_id{0}, offset{0}, 1 << 20);
+    const auto h = wire::batch_header::parse(stored.records.view());
+    REQUIRE(h);
+    CHECK(h->has_log_append_time());
+    CHECK(h->max_timestamp == r.log_append_time_ms);
+    // Every record reports the append time, so a lookup at the producer's time 5 names offset 0
+    // with the append time, and one just after the append time names nothing.
+    const auto lo = b.list_offset("lat", partition_id{0}, 5);
+    CHECK(lo.found == offset{0});
+    CHECK(lo.timestamp == r.log_append_time_ms);
+    CHECK(b.list_offset("lat", partition_id{0}, r.log_append_time_ms + 1).found == offset{-1});
+    // A plain topic answers -1 as log_append_time.
+    CHECK(b.produce("plain", partition_id{0}, make_batch("y", 1), 1).log_append_time_ms == -1);
+}
+
 TEMPLATE_TEST_CASE("bad batches get Kafka's error codes and leave the log untouched", "[broker]", GREGOR_BROKER_TYPES) {
     test::temp_dir dir;
     auto cfg = config_in(dir.path);

@@ -105,6 +105,7 @@ public:
     struct list_offset_result {
         error_code error = error_code::none;
         offset found{-1};
+        std::int64_t timestamp = -1; // the found record's (ListOffsets v1+); -1 for -1/-2 or none
     };
 
     /// Opens (or creates) the data dir and every topic in it. Throws std::system_error when a
@@ -300,14 +301,16 @@ public:
         return out;
     }
 
-    /// ListOffsets: ts -2 earliest, -1 latest, else the first offset with timestamp >= ts
-    /// (offset -1 when there is none).
+    /// ListOffsets: ts -2 earliest, -1 latest, -3 the record with the largest timestamp, else the
+    /// first record with timestamp >= ts, and that record's timestamp (offset -1 when there is
+    /// none).
     list_offset_result list_offset(std::string_view topic, partition_id p, std::int64_t ts,
                                    isolation iso = isolation::read_uncommitted) {
         auto* part = find_or_create(topic, p, false);
-        if (!part) return {part_error(topic, false), offset{-1}};
+        if (!part) return {part_error(topic, false), offset{-1}, -1};
         const auto o = part->list_offset(ts, iso);
-        return {error_code::none, o ? *o : offset{-1}};
+        if (!o) return {error_code::none, offset{-1}, -1};
+        return {error_code::none, o->record_offset, o->timestamp};
     }
 
     /// The partition object itself (nullptr if absent), for the server and replication layers.

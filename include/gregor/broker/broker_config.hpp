@@ -39,7 +39,7 @@ struct broker_config {
     std::int64_t transaction_max_timeout_ms = 900000;
     std::int64_t log_retention_check_interval_ms = 300000;
     std::int64_t log_flush_scheduler_interval_ms = 1000;
-    gregor::timestamp_type message_timestamp_type = gregor::timestamp_type::create_time; // stored only, for now
+    gregor::timestamp_type message_timestamp_type = gregor::timestamp_type::create_time;
     gregor::compression_type compression_type = gregor::compression_type::producer;      // stored only, for now
     storage::log_config log;
 
@@ -100,7 +100,7 @@ inline constexpr auto broker_keys = std::to_array<detail::config::key<broker_con
      GREGOR_CONFIG_FIELD(broker_config, log_flush_scheduler_interval_ms)},
     {.name = "log.message.timestamp.type", .topic_name = "message.timestamp.type",
      .type = detail::config::type::choice, .default_text = "CreateTime", .choices = "CreateTime|LogAppendTime",
-     .doc = "Stored only: batches keep the producer's timestamps (LogAppendTime stamping is not implemented yet).",
+     .doc = "LogAppendTime: the broker stamps each batch with its append time; CreateTime keeps the producer's.",
      GREGOR_CONFIG_FIELD(broker_config, message_timestamp_type)},
     {.name = "compression.type", .topic_name = "compression.type", .type = detail::config::type::choice,
      .default_text = "producer", .choices = "producer|uncompressed|gzip|snappy|lz4|zstd",

@@ -116,6 +116,17 @@ public:
                                                                 .client_batch = true,
                                                                 .reject_control = true});
         if (verdict != wire::batch_error::none) return fail(res, wire::to_kafka(verdict));
+        // Kafka's in-place validation: the header's maxTimestamp becomes the records' true maximum
+        // (clients may leave it -1, and ListOffsets and retention go by it), or the append time on
+        // a LogAppendTime topic (docs/protocol.md §2.5). Batches this process built itself
+        // (verify_records=false) already carry the right maximum.
+        const bool append_time = cfg_->message_timestamp_type == timestamp_type::log_append_time;
+        if (append_time) {
+            res.log_append_time_ms = clock_.wall_ms();
+            wire::restamp_max_timestamp(batch, true, res.log_append_time_ms);
+        } else if (verify_records) {
+            wire::restamp_max_timestamp(batch, false, 0);
+        }
         auto h = *wire::batch_header::parse(bytes_view{batch});
         if (h.is_idempotent() && h.base_sequence.value() < 0) return fail(res, error_code::invalid_record);
         // Transactions need the coordinator (a later layer); until then a transactional batch would
@@ -273,14 +284,18 @@ public:
 
     /// ListOffsets: -2 earliest, -1 latest (HW, or LSO for read_committed), else the first offset
     /// whose timestamp is >= ts (nullopt: none).
-    std::optional<offset> list_offset(std::int64_t ts, isolation iso) {
+    /// ListOffsets for one partition (docs/protocol.md §4.1): -2 the log start, -1 the high
+    /// watermark (last stable offset for read_committed), -3 the record with the largest timestamp,
+    /// else the first record whose timestamp is >= `ts`; with that record's timestamp (-1 for
+    /// -1/-2). nullopt when no readable record qualifies.
+    std::optional<wire::timestamp_offset> list_offset(std::int64_t ts, isolation iso) {
         std::lock_guard lk(mu_);
-        if (ts == -2) return log_.log_start_offset();
+        if (ts == -2) return wire::timestamp_offset{-1, log_.log_start_offset()};
         const offset latest = iso == isolation::read_committed ? last_stable_offset() : high_watermark_;
-        if (ts == -1) return latest;
-        auto o = log_.offset_for_timestamp(ts);
-        if (!o || *o >= latest) return std::nullopt;
-        return o;
+        if (ts == -1) return wire::timestamp_offset{-1, latest};
+        const auto found = ts == -3 ? log_.find_max_timestamp() : log_.find_offset_by_timestamp(ts);
+        if (!found || found->record_offset >= latest) return std::nullopt;
+        return found;
     }
 
     /// Time-driven work: interval flushes, roll, retention, producer expiry and snapshots.
