@@ -2,6 +2,8 @@
 //
 //   gregor-broker [--listen HOST:PORT] [--data-dir DIR] [--storage memory|file|uring]
 //                 [--flush never|messages:N|ms:T|always] [--node-id N] [-X property=value ...]
+//   gregor-broker --help               every -X property with its default, bounds and meaning
+//   gregor-broker --config-markdown    the same as docs/configuration.md holds it
 //
 // Prints exactly one line "gregor-broker listening on HOST:PORT" once it accepts connections.
 // SIGTERM/SIGINT: stop accepting, finish in-flight requests, flush, close segments cleanly, exit 0.
@@ -19,13 +21,40 @@
 
 namespace {
 
+constexpr const char* usage_text =
+    "usage: gregor-broker [--listen HOST:PORT] [--data-dir DIR] [--storage memory|file|uring]\n"
+    "                     [--flush never|messages:N|ms:T|always] [--node-id N]\n"
+    "                     [-X broker.property=value ...]\n";
+
+// The property tables (broker, log, network) are the one source of what -X accepts.
+[[noreturn]] void help() {
+    namespace cfg = gregor::detail::config;
+    std::printf("%s\nBroker properties (-X key=value):\n%s\nLog properties (broker-wide defaults; the topic-level "
+                "names override them per topic):\n%s\nNetwork properties:\n%s",
+                usage_text, cfg::listing(gregor::broker_keys).c_str(), cfg::listing(gregor::storage::log_keys).c_str(),
+                cfg::listing(gregor::net::server_keys).c_str());
+    std::exit(0);
+}
+
+[[noreturn]] void config_markdown() {
+    namespace cfg = gregor::detail::config;
+    std::printf("# Configuration\n\n"
+                "Every property gregor-broker accepts (`-X key=value`, or `broker_config::set`, "
+                "`storage::log_config::set` and `net::server_config::set` from code), generated from the "
+                "tables that parse them (`gregor-broker --config-markdown > docs/configuration.md`; a test "
+                "checks the two agree). Topic-level names (`topic: ...`) are the overrides `create_topic` "
+                "takes and the topic table keeps.\n\n"
+                "## Broker (`broker_config`)\n\n%s\n"
+                "## Log (`storage::log_config`, the `log` member of `broker_config`)\n\n%s\n"
+                "## Network (`net::server_config`, the `net` member of `kafka_server_config`)\n\n%s",
+                cfg::markdown(gregor::broker_keys, "broker_config").c_str(),
+                cfg::markdown(gregor::storage::log_keys, "log_config").c_str(),
+                cfg::markdown(gregor::net::server_keys, "server_config").c_str());
+    std::exit(0);
+}
+
 [[noreturn]] void usage(const char* why) {
-    std::fprintf(stderr,
-                 "gregor-broker: %s\n"
-                 "usage: gregor-broker [--listen HOST:PORT] [--data-dir DIR] [--storage memory|file|uring]\n"
-                 "                     [--flush never|messages:N|ms:T|always] [--node-id N]\n"
-                 "                     [-X broker.property=value ...]\n",
-                 why);
+    std::fprintf(stderr, "gregor-broker: %s\n%s(--help lists every property)\n", why, usage_text);
     std::exit(2);
 }
 
@@ -96,7 +125,9 @@ int main(int argc, char** argv) {
                 const auto key = kv.substr(0, eq), val = kv.substr(eq + 1);
                 if (!o.server.net.try_set(key, val)) o.broker.set(key, val); // throws naming an unknown key
             } else if (a == "-h" || a == "--help") {
-                usage("help");
+                help();
+            } else if (a == "--config-markdown") {
+                config_markdown();
             } else {
                 usage(("unknown argument '" + a + "'").c_str());
             }
