@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Builds and runs every test: a normal build in build/ and, unless GREGOR_SANITIZE=0, the same
 # suite under AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ (the compile-only
-# checks - headers at -Werror, compile-fail, consumption - run in the normal build only).
+# checks - headers at -Werror, compile-fail, consumption - run in the normal build only), then
+# the multi-threaded suites (broker, net, producer, consumer, storage, core) under
+# ThreadSanitizer in build-tsan/ (unless GREGOR_TSAN=0): offset monitors, the flusher and deadline
+# threads, cross-thread responders, the maintenance thread, the producer's sender thread and its
+# spin lock. The interop suite stays out of it: it runs librdkafka, which is not instrumented.
 # The last line printed is "N passed, N failed, N skipped" over both runs; the exit status is 0
 # only if nothing failed and at least one test ran. A setup or build failure, or a build with no
 # test at all, counts as a failure.
@@ -18,7 +22,7 @@ finish() {
 }
 scripts/deps.sh test || { echo "scripts/deps.sh could not install the test dependencies"; failed=1; rc=1; finish; }
 
-run_suite() { # dir, meson setup args...
+run_suite() { # dir, meson setup args... (GREGOR_SUITES: only these meson suites, built alone)
     local b=$1; shift
     local t0=$SECONDS
     # An existing dir is reconfigured with the same options: it may come from quickstart.sh
@@ -28,7 +32,14 @@ run_suite() { # dir, meson setup args...
     if ! "${setup[@]}" >"$b.setup.log" 2>&1; then
         tail -50 "$b.setup.log"; echo "meson setup of $b failed"; failed=$((failed + 1)); rc=1; return
     fi
-    if ! ninja -C "$b" -j "${GREGOR_BUILD_JOBS:-$(nproc)}" >"$b.build.log" 2>&1; then
+    local targets=() suite_args=()
+    for s in ${GREGOR_SUITES:-}; do
+        suite_args+=(--suite "$s")
+        # every test program of that layer (test_producer, test_producer_tcp, ...)
+        mapfile -t -O "${#targets[@]}" targets < <(ninja -C "$b" -t targets all 2>/dev/null |
+            sed -n "s|^\(tests/$s/test_[a-z_]*\): .*|\1|p")
+    done
+    if ! ninja -C "$b" -j "${GREGOR_BUILD_JOBS:-$(nproc)}" "${targets[@]}" >"$b.build.log" 2>&1; then
         grep -E -A12 'FAILED:|error:' "$b.build.log" | head -80; echo "build in $b failed (log: $b.build.log)"
         failed=$((failed + 1)); rc=1; return
     fi
@@ -37,7 +48,7 @@ run_suite() { # dir, meson setup args...
     rm -f "$json"  # never count a previous run's results
     # shellcheck disable=SC2086 # GREGOR_TEST_ARGS is meant to split
     meson test -C "$b" --no-rebuild --print-errorlogs --num-processes "${GREGOR_TEST_JOBS:-2}" \
-        ${GREGOR_TEST_ARGS:-} >"$b/test.log" 2>&1
+        "${suite_args[@]}" ${GREGOR_TEST_ARGS:-} >"$b/test.log" 2>&1
     local r=$?
     grep -E '^ *[0-9]+/[0-9]+ ' "$b/test.log"
     echo "$b: configured and built in $((t1 - t0)) s, tests ran in $((SECONDS - t1)) s"
@@ -65,5 +76,12 @@ if [ "${GREGOR_SANITIZE:-1}" != 0 ]; then
     # compile about four times faster than at -O2 (the normal build keeps -O2 and its warnings).
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+fi
+if [ "${GREGOR_TSAN:-1}" != 0 ]; then
+    # second_deadlock_stack: a lock-order report shows both stacks. Examples and benchmarks are
+    # not needed by these suites.
+    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp" GREGOR_SUITES="broker net producer consumer storage core" \
+        run_suite build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug -Dexamples=false \
+        -Dinterop=disabled
 fi
 finish
