@@ -6,6 +6,8 @@
 #include <gregor/broker/kafka_server.hpp>
 #include <gregor/consumer/in_process.hpp>
 #include <gregor/net/client.hpp>
+#include <gregor/producer/producer.hpp>
+#include <gregor/producer/transports.hpp>
 #include <gregor/storage/backends/file.hpp>
 #include <gregor/testing/crashy_storage.hpp>
 #include <gregor/wire/header.hpp>
@@ -217,6 +219,33 @@ TEST_CASE("an embedded consumer's long poll is woken by an in-process append, wi
     REQUIRE(got.size() == 2);
     CHECK(got[1].second == "e-1");
     CHECK(part->monitor().pending() == 0); // the wait was withdrawn
+}
+
+TEST_CASE("an embedded producer's acks=all wait does not hold up its next request", "[async]") {
+    memory_broker b;
+    REQUIRE(b.create_topic("t", 2) == error_code::none);
+    auto* p0 = b.find_partition("t", partition_id{0});
+    REQUIRE(p0);
+    p0->assign_replicas({node_id{0}, node_id{1}}, {node_id{0}, node_id{1}});
+    producer_config cfg;
+    cfg.acks = -1;
+    cfg.linger_ms = 0;
+    using embedded = producer<producer_policies<transport::in_process<memory_broker>>>;
+    embedded prod{cfg, transport::in_process<memory_broker>{b}};
+    auto slow = prod.send({.topic = "t", .partition = partition_id{0}, .value = "slow"}, use_future);
+    // Appended at once; its answer waits for the follower.
+    REQUIRE(p0->monitor().wait_until(offset_kind::log_end, offset{1}, broker_detail::wait_clock::now() + 10s));
+    // The sender thread is free: a record for another partition goes out and is answered.
+    auto fast = prod.send({.topic = "t", .partition = partition_id{1}, .value = "fast"}, use_future);
+    REQUIRE(fast.wait_for(10s) == std::future_status::ready);
+    CHECK(!fast.get().error);
+    CHECK(slow.wait_for(50ms) == std::future_status::timeout);
+    p0->update_replica_leo(node_id{1}, offset{1});
+    REQUIRE(slow.wait_for(10s) == std::future_status::ready);
+    const auto r = slow.get();
+    CHECK(!r.error);
+    CHECK(r.metadata.offset == offset{0});
+    REQUIRE(!prod.flush());
 }
 
 namespace {

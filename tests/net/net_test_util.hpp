@@ -30,12 +30,12 @@ public:
         std::unique_lock lk(m_);
         return cv_.wait_for(lk, timeout, pred);
     }
+    // Notifies under the lock: the waiting test may return and destroy this waiter as soon as it
+    // sees the change, so the condition variable must not be touched after the lock is released.
     template <typename F>
     void update(F&& f) {
-        {
-            std::lock_guard lk(m_);
-            f();
-        }
+        std::lock_guard lk(m_);
+        f();
         cv_.notify_all();
     }
 

@@ -2,6 +2,10 @@
 // direct call. No sockets, no request encoding: each sealed batch is handed to
 // Broker::produce() as it is (a mutable view, patched in place by the broker, when the broker
 // accepts views; otherwise a copy), and the answer is queued for the producer's next poll().
+// When the broker offers produce_async (gregor::broker does), the sender thread never waits for
+// an answer: the append happens in the call, and the answer (acks=all: when the high watermark
+// covers it; fsync before ack: when the flushed offset does) is queued by whichever thread the
+// partition's offset monitor calls back on, waking the sender's poll().
 //
 // The producer never includes broker headers: Broker is any type with (duck-typed, thread-safe,
 // synchronous)
@@ -48,9 +52,12 @@ public:
     };
 
     explicit in_process(Broker& b) : in_process(b, options{}) {}
-    in_process(Broker& b, options o) : broker_(&b), opts_(o), q_(std::make_unique<queue>()) {}
+    in_process(Broker& b, options o) : broker_(&b), opts_(o), q_(std::make_shared<queue>()) {}
 
     void send(produce_request&& r) {
+        if constexpr (has_async) {
+            if (r.acks != 0) return send_async(std::move(r));
+        }
         produce_response resp;
         resp.correlation_id = r.correlation_id;
         resp.results.reserve(r.batches.size());
@@ -102,6 +109,49 @@ public:
     [[nodiscard]] Broker& broker() const noexcept { return *broker_; }
 
 private:
+    static constexpr bool has_async = requires(Broker& b, produce_request::partition_batch& pb) {
+        b.produce_async(pb.topic, pb.partition, pb.batch, std::int16_t{1}, std::chrono::milliseconds{1}, true,
+                        [](auto) {});
+    };
+
+    // One request's answers, completed from any thread; the last one queues the response.
+    struct pending {
+        std::mutex mu;
+        produce_response resp;
+        std::size_t remaining = 1; // batches still waiting, plus the request itself
+    };
+
+    void send_async(produce_request&& r) {
+        auto st = std::make_shared<pending>();
+        st->resp.correlation_id = r.correlation_id;
+        st->resp.results.resize(r.batches.size());
+        st->remaining += r.batches.size();
+        const auto finish = [q = q_](const std::shared_ptr<pending>& p) {
+            {
+                std::lock_guard lk(p->mu);
+                if (--p->remaining != 0) return;
+            }
+            {
+                std::lock_guard lk(q->mu);
+                q->events.push_back(std::move(p->resp));
+            }
+            q->cv.notify_one();
+        };
+        for (std::size_t i = 0; i < r.batches.size(); ++i) {
+            auto& pb = r.batches[i];
+            broker_->produce_async(pb.topic, pb.partition, pb.batch, r.acks, std::chrono::milliseconds{r.timeout_ms},
+                                   !opts_.trusted_batches, [st, i, finish](auto res) {
+                                       {
+                                           std::lock_guard lk(st->mu);
+                                           st->resp.results[i] = {res.error, res.base_offset, res.log_append_time_ms,
+                                                                  res.log_start_offset};
+                                       }
+                                       finish(st);
+                                   });
+        }
+        finish(st);
+    }
+
     struct queue {
         std::mutex mu;
         std::condition_variable cv;
@@ -130,7 +180,7 @@ private:
 
     Broker* broker_;
     options opts_;
-    std::unique_ptr<queue> q_;
+    std::shared_ptr<queue> q_; // shared with answers still on their way when the transport goes
 };
 
 } // namespace gregor::transport
