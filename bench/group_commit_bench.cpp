@@ -5,7 +5,9 @@
 //     flight, 10 records of 100 bytes per request, acks=1): throughput must grow with producers;
 //   - appends per sync (how many answers one fdatasync released);
 //   - Metadata round trip p50/p99/max from another connection while the producers run: the event
-//     loop never waits for a sync, so it stays sub-millisecond.
+//     loop never waits for a sync, so it stays sub-millisecond;
+//   - the same 16-producer run with durability::page_cache (no sync at all), as the ceiling the
+//     fsync figures are read against.
 // Usage: group_commit_bench [seconds_per_run] [data_dir]
 #include "bench.hpp"
 
@@ -37,6 +39,10 @@ struct fsync_policies : gregor::default_broker_policies {
     using durability = gregor::durability::fsync_before_ack;
 };
 using fsync_broker = gregor::broker<fsync_policies>;
+struct page_cache_policies : gregor::default_broker_policies {
+    using storage_backend = gregor::storage::file_backend;
+};
+using page_cache_broker = gregor::broker<page_cache_policies>;
 
 double percentile(std::vector<double> v, double q) {
     if (v.empty()) return 0;
@@ -69,17 +75,18 @@ struct run_figures {
     long errors = 0;
 };
 
+template <typename Broker>
 run_figures run(const std::filesystem::path& dir, int producers, double seconds) {
     std::filesystem::remove_all(dir);
     gregor::broker_config cfg;
     cfg.data_dir = dir;
-    fsync_broker b{cfg};
+    Broker b{cfg};
     const std::string topic = "gc";
     if (b.create_topic(topic, 1) != gregor::error_code::none) std::abort();
     gregor::kafka_server_config sc;
     sc.net.host = "127.0.0.1";
     sc.net.port = 0;
-    gregor::kafka_server<fsync_broker> srv{b, sc};
+    gregor::kafka_server<Broker> srv{b, sc};
 
     std::atomic<bool> stop{false};
     std::atomic<long> requests{0}, errors{0};
@@ -154,11 +161,12 @@ run_figures run(const std::filesystem::path& dir, int producers, double seconds)
 int main(int argc, char** argv) {
     const double seconds = argc > 1 ? std::atof(argv[1]) : 5.0;
     const std::filesystem::path dir = argc > 2 ? argv[2] : std::filesystem::temp_directory_path() / "gregor-group-commit-bench";
-    for (const int n : {1, 16}) {
-        const auto f = run(dir, n, seconds);
-        const std::string p = "group_commit_fsync_before_ack_" + std::to_string(n) + "_producers_";
+    for (const int n : {1, 16, -16}) {
+        const auto f = n > 0 ? run<fsync_broker>(dir, n, seconds) : run<page_cache_broker>(dir, -n, seconds);
+        const std::string p = n > 0 ? "group_commit_fsync_before_ack_" + std::to_string(n) + "_producers_"
+                                    : "group_commit_page_cache_" + std::to_string(-n) + "_producers_";
         gregor_bench::emit(p + "records_per_sec", f.records_per_sec, "records/s");
-        gregor_bench::emit(p + "appends_per_sync", f.appends_per_sync, "appends");
+        if (n > 0) gregor_bench::emit(p + "appends_per_sync", f.appends_per_sync, "appends");
         gregor_bench::emit(p + "metadata_p50", f.md_p50_ms, "ms");
         gregor_bench::emit(p + "metadata_p99", f.md_p99_ms, "ms");
         gregor_bench::emit(p + "metadata_max", f.md_max_ms, "ms");
