@@ -111,44 +111,73 @@ void seeds_for(const std::string& dir, int& index, std::uint8_t target, const M&
 
 const std::byte seed_batch[] = {std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}};
 
+wire::uuid seed_uuid() {
+    wire::uuid u;
+    u.bytes[15] = std::byte{1};
+    return u;
+}
+
+// One valid input per message and version, with the fields newer versions add (topic ids, leader
+// epochs, tagged fields) set away from their defaults so that the fuzzer starts from encodings
+// that carry them.
 void write_seeds(const std::string& dir) {
     int i = 0;
     seeds_for<api_versions_api>(dir, i, 2, api_versions::request{"librdkafka", "2.0.2"});
-    seeds_for<api_versions_api>(dir, i, 3, api_versions::response::advertising(broker_advertised_apis));
+    auto avresp = api_versions::response::advertising(broker_advertised_apis);
+    avresp.supported_features = {{"metadata.version", 1, 21}};
+    avresp.finalized_features_epoch = 3;
+    avresp.finalized_features = {{"metadata.version", 21, 21}};
+    seeds_for<api_versions_api>(dir, i, 3, avresp);
     metadata::request mreq;
-    mreq.topics = std::vector<metadata::request_topic>{{"a"}};
+    mreq.topics = std::vector<metadata::request_topic>{{"a", seed_uuid()}};
+    mreq.include_topic_authorized_operations = true;
     seeds_for<metadata_api>(dir, i, 4, mreq);
     metadata::response mresp;
     mresp.brokers = {{node_id{1}, "h", 9092, "r"}};
-    mresp.topics = {{error_code::none, "a", false, {{error_code::none, partition_id{0}, node_id{1}, {node_id{1}}, {node_id{1}}, {}}}}};
+    mresp.topics = {{error_code::none, "a", false,
+                     {{error_code::none, partition_id{0}, node_id{1}, {node_id{1}}, {node_id{1}}, {}, leader_epoch{2}}},
+                     seed_uuid(), 0x1f8}};
     seeds_for<metadata_api>(dir, i, 5, mresp);
     produce::request preq;
     preq.transactional_id = "t";
     preq.topics = {{"a", {{partition_id{0}, bytes_view{seed_batch}, {}}}}};
     seeds_for<produce_api>(dir, i, 6, preq);
     produce::response presp;
-    presp.responses = {{"a", {{partition_id{0}, error_code::none, offset{1}, -1, offset{0}}}}};
+    presp.responses = {{"a",
+                        {{partition_id{0}, error_code::none, offset{1}, -1, offset{0}, {{0, "e"}}, "m",
+                          {node_id{1}, leader_epoch{2}}}}}};
+    presp.node_endpoints = {{node_id{1}, "h", 9092, std::nullopt}};
     seeds_for<produce_api>(dir, i, 7, presp);
     fetch::request freq;
-    freq.topics = {{"a", {{partition_id{0}, leader_epoch{-1}, offset{0}, offset{-1}, 1000}}}};
-    freq.forgotten_topics_data = {{"b", {partition_id{1}}}};
+    freq.replica_id = node_id{1};
+    freq.replica_epoch = 2;
+    freq.cluster_id = "c";
+    freq.topics = {{"a", {{partition_id{0}, leader_epoch{-1}, offset{0}, offset{-1}, 1000, leader_epoch{1}}}, seed_uuid()}};
+    freq.forgotten_topics_data = {{"b", {partition_id{1}}, seed_uuid()}};
     seeds_for<fetch_api>(dir, i, 8, freq);
     fetch::response fresp;
     fetch::partition_data fp;
     fp.aborted_transactions = std::vector<fetch::aborted_transaction>{{producer_id{1}, offset{0}}};
     fp.records = bytes_view{seed_batch};
-    fresp.responses = {{"a", {fp}}};
+    fp.diverging_epoch = {leader_epoch{1}, offset{2}};
+    fp.current_leader = {node_id{1}, leader_epoch{2}};
+    fp.snapshot_id = {offset{3}, leader_epoch{1}};
+    fresp.responses = {{"a", {fp}, seed_uuid()}};
+    fresp.node_endpoints = {{node_id{1}, "h", 9092, std::nullopt}};
     seeds_for<fetch_api>(dir, i, 9, fresp);
     list_offsets::request lreq;
-    lreq.topics = {{"a", {{partition_id{0}, -2, 1}}}};
+    lreq.topics = {{"a", {{partition_id{0}, -2, 1, leader_epoch{1}}}}};
     seeds_for<list_offsets_api>(dir, i, 10, lreq);
     list_offsets::response lresp;
-    lresp.topics = {{"a", {{partition_id{0}, error_code::none, {1}, 2, offset{3}}}}};
+    lresp.topics = {{"a", {{partition_id{0}, error_code::none, {1}, 2, offset{3}, leader_epoch{1}}}}};
     seeds_for<list_offsets_api>(dir, i, 11, lresp);
     seeds_for<init_producer_id_api>(dir, i, 12, init_producer_id::request{"t", 1, producer_id{2}, producer_epoch{3}});
     seeds_for<init_producer_id_api>(dir, i, 13, init_producer_id::response{0, error_code::none, producer_id{2}, producer_epoch{3}});
-    seeds_for<find_coordinator_api>(dir, i, 14, find_coordinator::request{"g", find_coordinator::coordinator_type::transaction});
-    seeds_for<find_coordinator_api>(dir, i, 15, find_coordinator::response{0, error_code::none, "m", node_id{1}, "h", 1});
+    seeds_for<find_coordinator_api>(dir, i, 14,
+                                    find_coordinator::request{"g", find_coordinator::coordinator_type::transaction, {"g", "h"}});
+    seeds_for<find_coordinator_api>(dir, i, 15,
+                                    find_coordinator::response{0, error_code::none, "m", node_id{1}, "h", 1,
+                                                               {{"g", node_id{1}, "h", 1, error_code::none, std::nullopt}}});
     // A whole request (header + body) for the broker-style dispatch.
     byte_buffer frame;
     byte_writer w(frame);

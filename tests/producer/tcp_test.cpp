@@ -111,9 +111,9 @@ TEST_CASE("over TCP every record reaches a gregor broker once, in key order, at 
         const auto& c = p.transport().counters();
         // Negotiated against kafka_server's advertised ranges: the highest common versions.
         CHECK(c.api_versions_version == 3);
-        CHECK(c.metadata_version == wire::metadata_api::max_version);
-        CHECK(c.produce_version == wire::produce_api::max_version);
-        CHECK(c.init_producer_id_version == wire::init_producer_id_api::max_version);
+        CHECK(c.metadata_version == transport::tcp::spoken_versions<wire::metadata_api>().max);
+        CHECK(c.produce_version == transport::tcp::spoken_versions<wire::produce_api>().max);
+        CHECK(c.init_producer_id_version == transport::tcp::spoken_versions<wire::init_producer_id_api>().max);
         CHECK(c.disconnects == 0);
         CHECK(p.metrics().records_acked == static_cast<std::uint64_t>(n));
     }

@@ -68,22 +68,40 @@ void add_versions(std::vector<codec>& out, F&& make) {
     for (std::int16_t v = Api::min_version; v <= Api::max_version; ++v) make(out, v);
 }
 
+wire::uuid sample_uuid(int seed) {
+    wire::uuid u;
+    for (std::size_t i = 0; i < u.bytes.size(); ++i) u.bytes[i] = static_cast<std::byte>(seed * 16 + static_cast<int>(i));
+    return u;
+}
+
+// Samples with every field of every version set away from its default (tagged fields included),
+// so that truncation and mutation reach each of them.
 std::vector<codec> all_codecs(const std::vector<std::byte>& batch) {
     std::vector<codec> cs;
     add_versions<api_versions_api>(cs, [](auto& out, std::int16_t v) {
         out.push_back(make_codec(api_versions::request{"librdkafka", "2.0.2"}, v));
-        out.push_back(make_codec(api_versions::response::advertising(broker_advertised_apis), v));
+        auto resp = api_versions::response::advertising(broker_advertised_apis);
+        resp.supported_features = {{"metadata.version", 1, 21}};
+        resp.finalized_features_epoch = 7;
+        resp.finalized_features = {{"metadata.version", 21, 1}};
+        resp.zk_migration_ready = true;
+        out.push_back(make_codec(resp, v));
     });
     add_versions<metadata_api>(cs, [](auto& out, std::int16_t v) {
         metadata::request req;
-        req.topics = std::vector<metadata::request_topic>{{"a"}, {"bb"}};
+        req.topics = std::vector<metadata::request_topic>{{"a", sample_uuid(1)}, {"bb", {}}};
+        req.include_cluster_authorized_operations = true;
+        req.include_topic_authorized_operations = true;
         out.push_back(make_codec(req, v));
         metadata::response resp;
         resp.brokers = {{node_id{1}, "h", 1, "r"}};
         resp.cluster_id = "c";
         resp.controller_id = node_id{1};
-        resp.topics = {{error_code::none, "a", false, {{error_code::none, partition_id{0}, node_id{1}, {node_id{1}},
-                                                        {node_id{1}}, {}}}}};
+        resp.topics = {{error_code::none, "a", false,
+                        {{error_code::none, partition_id{0}, node_id{1}, {node_id{1}}, {node_id{1}}, {node_id{2}},
+                          leader_epoch{3}}},
+                        sample_uuid(2), 0x1f8}};
+        resp.cluster_authorized_operations = 0x20;
         out.push_back(make_codec(resp, v));
     });
     add_versions<produce_api>(cs, [&batch](auto& out, std::int16_t v) {
@@ -92,28 +110,39 @@ std::vector<codec> all_codecs(const std::vector<std::byte>& batch) {
         req.topics = {{"a", {{partition_id{0}, bytes_view{batch}, {}}, {partition_id{1}, std::nullopt, {}}}}};
         out.push_back(make_codec(req, v));
         produce::response resp;
-        resp.responses = {{"a", {{partition_id{0}, error_code::none, offset{5}, -1, offset{0}}}}};
+        resp.responses = {{"a",
+                           {{partition_id{0}, error_code::invalid_record, offset{5}, -1, offset{0},
+                             {{1, "bad"}}, "dropped", {node_id{2}, leader_epoch{4}}}}}};
+        resp.node_endpoints = {{node_id{2}, "h", 9092, "r"}};
         out.push_back(make_codec(resp, v));
     });
     add_versions<fetch_api>(cs, [&batch](auto& out, std::int16_t v) {
         fetch::request req;
-        req.topics = {{"a", {{partition_id{0}, leader_epoch{1}, offset{2}, offset{-1}, 100}}}};
-        req.forgotten_topics_data = {{"b", {partition_id{3}}}};
+        req.replica_id = node_id{2};
+        req.replica_epoch = 9;
+        req.topics = {{"a", {{partition_id{0}, leader_epoch{1}, offset{2}, offset{-1}, 100, leader_epoch{1}}},
+                       sample_uuid(3)}};
+        req.forgotten_topics_data = {{"b", {partition_id{3}}, sample_uuid(4)}};
         req.rack_id = "r";
+        req.cluster_id = "c";
         out.push_back(make_codec(req, v));
         fetch::response resp;
         fetch::partition_data p;
         p.aborted_transactions = std::vector<fetch::aborted_transaction>{{producer_id{1}, offset{2}}};
         p.records = bytes_view{batch};
-        resp.responses = {{"a", {p}}};
+        p.diverging_epoch = {leader_epoch{1}, offset{10}};
+        p.current_leader = {node_id{1}, leader_epoch{2}};
+        p.snapshot_id = {offset{20}, leader_epoch{1}};
+        resp.responses = {{"a", {p}, sample_uuid(5)}};
+        resp.node_endpoints = {{node_id{1}, "h", 9092, std::nullopt}};
         out.push_back(make_codec(resp, v));
     });
     add_versions<list_offsets_api>(cs, [](auto& out, std::int16_t v) {
         list_offsets::request req;
-        req.topics = {{"a", {{partition_id{0}, -2, 1}}}};
+        req.topics = {{"a", {{partition_id{0}, -2, 1, leader_epoch{4}}}}};
         out.push_back(make_codec(req, v));
         list_offsets::response resp;
-        resp.topics = {{"a", {{partition_id{0}, error_code::none, {1, 2}, 3, offset{4}}}}};
+        resp.topics = {{"a", {{partition_id{0}, error_code::none, {1, 2}, 3, offset{4}, leader_epoch{5}}}}};
         out.push_back(make_codec(resp, v));
     });
     add_versions<init_producer_id_api>(cs, [](auto& out, std::int16_t v) {
@@ -121,8 +150,10 @@ std::vector<codec> all_codecs(const std::vector<std::byte>& batch) {
         out.push_back(make_codec(init_producer_id::response{0, error_code::none, producer_id{2}, producer_epoch{3}}, v));
     });
     add_versions<find_coordinator_api>(cs, [](auto& out, std::int16_t v) {
-        out.push_back(make_codec(find_coordinator::request{"g", find_coordinator::coordinator_type::group}, v));
-        out.push_back(make_codec(find_coordinator::response{0, error_code::none, "m", node_id{1}, "h", 9}, v));
+        out.push_back(make_codec(find_coordinator::request{"g", find_coordinator::coordinator_type::group, {"g", "h"}}, v));
+        out.push_back(make_codec(find_coordinator::response{0, error_code::none, "m", node_id{1}, "h", 9,
+                                                            {{"g", node_id{1}, "h", 9, error_code::none, "m"}}},
+                                 v));
     });
     return cs;
 }
@@ -158,9 +189,14 @@ TEST_CASE("absurd counts in real messages are rejected", "[wire_robustness]") {
 TEST_CASE("decoding with a version outside the implemented range fails", "[wire_robustness]") {
     const auto any = from_hex("0000 00000000 00000000");
     CHECK_FALSE(decodes<fetch::request>(any, 3));
-    CHECK_FALSE(decodes<fetch::request>(any, 12));
-    CHECK_FALSE(decodes<metadata::request>(any, 7));
-    CHECK_FALSE(decodes<api_versions::request>(any, 4));
+    CHECK_FALSE(decodes<fetch::request>(any, 17));
+    CHECK_FALSE(decodes<metadata::request>(any, 13));
+    CHECK_FALSE(decodes<api_versions::request>(any, 5));
+    CHECK_FALSE(decodes<produce::response>(any, 2));
+    CHECK_FALSE(decodes<produce::response>(any, 12));
+    CHECK_FALSE(decodes<list_offsets::request>(any, 9));
+    CHECK_FALSE(decodes<find_coordinator::request>(any, 6));
+    CHECK_FALSE(decodes<init_producer_id::response>(any, 6));
     CHECK_FALSE(decodes<init_producer_id::response>(any, -1));
 }
 

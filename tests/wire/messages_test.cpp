@@ -212,8 +212,9 @@ TEST_CASE("Produce v0-2 carry old message formats and are refused", "[wire_messa
     byte_buffer b;
     byte_writer w(b);
     CHECK_THROWS_AS(req.encode(w, 2), std::invalid_argument);
+    CHECK_THROWS_AS(req.encode(w, 12), std::invalid_argument);
     const auto bytes = test::encode_bytes(req, 3);
-    for (std::int16_t v : {std::int16_t{0}, std::int16_t{1}, std::int16_t{2}, std::int16_t{8}}) {
+    for (std::int16_t v : {std::int16_t{0}, std::int16_t{1}, std::int16_t{2}, std::int16_t{12}}) {
         byte_reader r(bytes_view{bytes});
         CHECK_FALSE(produce::request::decode(r, v));
         CHECK_FALSE(r.ok());
@@ -468,15 +469,32 @@ TEST_CASE("InitProducerId v4 request is compact with header v2 and v1 response h
 
 TEST_CASE("FindCoordinator round-trips at every version", "[wire_messages]") {
     for_each_version<find_coordinator_api>([](std::int16_t v) {
-        const auto d = round_trip(find_coordinator::request{"my-txn", find_coordinator::coordinator_type::transaction}, v);
-        CHECK(d.msg.key == "my-txn");
+        // v0-3 carry `key`, v4+ `coordinator_keys` (KIP-699); each version keeps only its own.
+        const auto d = round_trip(find_coordinator::request{"my-txn", find_coordinator::coordinator_type::transaction,
+                                                            {"my-txn", "other"}},
+                                  v);
+        CHECK(d.msg.key == (v <= 3 ? "my-txn" : ""));
+        CHECK(d.msg.coordinator_keys.size() == (v >= 4 ? 2u : 0u));
         CHECK(d.msg.key_type == (v >= 1 ? find_coordinator::coordinator_type::transaction
                                         : find_coordinator::coordinator_type::group));
-        find_coordinator::response resp{0, error_code::none, std::nullopt, node_id{1}, "127.0.0.1", 9092};
+        find_coordinator::response resp{0, error_code::none, std::nullopt, node_id{1}, "127.0.0.1", 9092,
+                                        {{"my-txn", node_id{1}, "127.0.0.1", 9092, error_code::none, std::nullopt}}};
         const auto r = round_trip(resp, v);
-        CHECK(r.msg.node_id == node_id{1});
-        CHECK(r.msg.host == "127.0.0.1");
-        round_trip(find_coordinator::response{7, error_code::coordinator_not_available, "loading", node_id{-1}, "", -1}, v);
+        if (v <= 3) {
+            CHECK(r.msg.node_id == node_id{1});
+            CHECK(r.msg.host == "127.0.0.1");
+            CHECK(r.msg.coordinators.empty());
+        } else {
+            REQUIRE(r.msg.coordinators.size() == 1);
+            CHECK(r.msg.coordinators[0].key == "my-txn");
+            CHECK(r.msg.coordinators[0].node_id == node_id{1});
+            CHECK(r.msg.coordinators[0].port == 9092);
+            CHECK(r.msg.node_id == node_id{-1});
+        }
+        round_trip(find_coordinator::response{7, error_code::coordinator_not_available, "loading", node_id{-1}, "", -1,
+                                               {{"g", node_id{-1}, "", -1, error_code::coordinator_not_available,
+                                                 "loading"}}},
+                   v);
     });
     CHECK(hex(bytes_view{test::encode_bytes(find_coordinator::request{"g", find_coordinator::coordinator_type::group}, 0)}) ==
           "000167");

@@ -550,7 +550,9 @@ private:
         std::unique_lock lk(topics_mu_);
         bool changed = false;
         const node_id self{cfg_.node_id};
-        for (const auto& [name, n] : partition_dirs()) {
+        for (const auto& dir : partition_dirs()) {
+            const auto& name = dir.first;
+            const auto n = dir.second;
             auto it = std::find_if(table.begin(), table.end(), [&](const topic_record& r) { return r.name == name; });
             if (it == table.end()) {
                 table.push_back(new_record_locked(name, n, {}));

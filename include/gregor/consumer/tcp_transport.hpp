@@ -30,8 +30,10 @@
 #include <gregor/wire/messages/list_offsets.hpp>
 #include <gregor/wire/messages/metadata.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -209,6 +211,19 @@ public:
         return out;
     }
 
+    /// The versions this transport negotiates per API: the codec's range (wire/api.hpp) capped
+    /// at the highest version its requests and answer handling were written for, so that codecs
+    /// growing newer versions do not change what it sends.
+    template <wire::kafka_api Api>
+    static constexpr wire::version_range spoken_versions() noexcept {
+        std::int16_t cap = -1;
+        if constexpr (std::same_as<Api, wire::api_versions_api>) cap = 3;
+        else if constexpr (std::same_as<Api, wire::metadata_api>) cap = 6;
+        else if constexpr (std::same_as<Api, wire::fetch_api>) cap = 11;
+        else if constexpr (std::same_as<Api, wire::list_offsets_api>) cap = 3;
+        return {Api::min_version, std::min(Api::max_version, cap)};
+    }
+
     /// The version negotiated with the leader of `tp` (or any connected broker) for `key`; for tests.
     [[nodiscard]] std::optional<std::int16_t> negotiated(wire::api_key key) const {
         for (const auto& [id, c] : conns_) {
@@ -236,7 +251,7 @@ private:
         std::optional<std::int16_t> version() {
             for (const auto& a : apis) {
                 if (a.key != Api::key) continue;
-                auto v = wire::highest_common_version(wire::implemented_versions<Api>(), {a.min_version, a.max_version});
+                auto v = wire::highest_common_version(spoken_versions<Api>(), {a.min_version, a.max_version});
                 if (v) chosen[Api::key] = *v;
                 return v;
             }
@@ -297,7 +312,7 @@ private:
             }
         };
         if (!reconnect()) return nullptr;
-        std::int16_t v = wire::api_versions_api::max_version;
+        std::int16_t v = spoken_versions<wire::api_versions_api>().max;
         for (int attempt = 0; attempt < 3; ++attempt) {
             wire::api_versions::request req{"gregor", "0"};
             ++api_versions_sent_;

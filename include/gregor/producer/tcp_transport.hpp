@@ -54,6 +54,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <deque>
 #include <limits>
@@ -89,6 +90,19 @@ public:
     /// socket.connection.setup.timeout.ms, send/receive.buffer.bytes and allow.auto.create.topics.
     /// Throws std::invalid_argument when bootstrap.servers is empty or malformed. Connects lazily.
     explicit tcp(const producer_config& cfg) : d_(std::make_unique<impl>(cfg)) {}
+
+    /// The versions this transport negotiates per API: the codec's range (wire/api.hpp) capped
+    /// at the highest version its requests and answer handling were written for, so that codecs
+    /// growing newer versions do not change what it sends.
+    template <wire::kafka_api Api>
+    static constexpr wire::version_range spoken_versions() noexcept {
+        std::int16_t cap = -1;
+        if constexpr (std::same_as<Api, wire::api_versions_api>) cap = 3;
+        else if constexpr (std::same_as<Api, wire::metadata_api>) cap = 6;
+        else if constexpr (std::same_as<Api, wire::produce_api>) cap = 7;
+        else if constexpr (std::same_as<Api, wire::init_producer_id_api>) cap = 4;
+        return {Api::min_version, std::min(Api::max_version, cap)};
+    }
 
     void send(produce_request&& r) { d_->send_produce(std::move(r)); }
     void send(metadata_request&& m) { d_->route_any(std::move(m)); }
@@ -147,7 +161,7 @@ private:
         net::endpoint ep;
         std::unique_ptr<net::client_connection> cc;
         state st = state::down;
-        std::int16_t api_versions_try = wire::api_versions_api::max_version;
+        std::int16_t api_versions_try = spoken_versions<wire::api_versions_api>().max;
         bool fell_back_on_close = false;
         std::optional<std::int16_t> produce_v, metadata_v, pid_v;
         std::int32_t next_correlation = 0;
@@ -555,7 +569,7 @@ private:
             auto resp = wire::api_versions::response::decode_or_fallback(body, q.version);
             if (resp && resp->error_code == error_code::none) {
                 auto pick = [&]<typename Api>(Api) -> std::optional<std::int16_t> {
-                    if (auto r = resp->find(Api::key)) return wire::highest_common_version(wire::implemented_versions<Api>(), *r);
+                    if (auto r = resp->find(Api::key)) return wire::highest_common_version(spoken_versions<Api>(), *r);
                     return std::nullopt;
                 };
                 c.produce_v = pick(wire::produce_api{});

@@ -169,13 +169,17 @@ void require_version(std::int16_t v) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tags of the implemented APIs. min/max: what the codecs in wire/messages/ handle.
+// Tags of the implemented APIs. min/max: what the codecs in wire/messages/ handle -- up to the
+// versions Kafka 3.9 serves (docs/protocol.md §13), flexible ones included, keeping the old
+// versions older clients send. `advertised` is what the broker offers today, which may be far
+// below max (a client that negotiates from implemented_versions may cap itself further, as
+// gregor's own TCP transports do).
 
 struct api_versions_api {
     static constexpr api_key key = api_key::api_versions;
     static constexpr std::string_view name = "ApiVersions";
     static constexpr std::int16_t min_version = 0;
-    static constexpr std::int16_t max_version = 3;
+    static constexpr std::int16_t max_version = 4;
     static constexpr std::int16_t first_flexible = 3;
     static constexpr version_range advertised{0, 3};
 };
@@ -184,7 +188,7 @@ struct metadata_api {
     static constexpr api_key key = api_key::metadata;
     static constexpr std::string_view name = "Metadata";
     static constexpr std::int16_t min_version = 0;
-    static constexpr std::int16_t max_version = 6;
+    static constexpr std::int16_t max_version = 12;
     static constexpr std::int16_t first_flexible = 9;
     // v7+ adds leader_epoch, which would make librdkafka >= 2.1 validate positions with
     // OffsetForLeaderEpoch (docs/protocol.md §10); stay at 6.
@@ -196,7 +200,7 @@ struct produce_api {
     static constexpr std::string_view name = "Produce";
     // v0-2 carry message format 0/1, which gregor does not read.
     static constexpr std::int16_t min_version = 3;
-    static constexpr std::int16_t max_version = 7;
+    static constexpr std::int16_t max_version = 11;
     static constexpr std::int16_t first_flexible = 9;
     // Advertised from 0 so that librdkafka compresses (its check looks at Produce v0, §3.1);
     // requests below min_version are rejected like Kafka 4 does.
@@ -209,7 +213,7 @@ struct fetch_api {
     // v0-3 readers expect message format 0/1; v4 is where format 2 and isolation start. 4 is also
     // the version librdkafka's MsgVer2 probe needs (§3.1), and Kafka 4 dropped 0-3 too.
     static constexpr std::int16_t min_version = 4;
-    static constexpr std::int16_t max_version = 11;
+    static constexpr std::int16_t max_version = 16;
     static constexpr std::int16_t first_flexible = 12;
     static constexpr version_range advertised{4, 11};
 };
@@ -218,7 +222,7 @@ struct list_offsets_api {
     static constexpr api_key key = api_key::list_offsets;
     static constexpr std::string_view name = "ListOffsets";
     static constexpr std::int16_t min_version = 0;
-    static constexpr std::int16_t max_version = 3;
+    static constexpr std::int16_t max_version = 8;
     static constexpr std::int16_t first_flexible = 6;
     static constexpr version_range advertised{0, 3};
 };
@@ -227,7 +231,7 @@ struct init_producer_id_api {
     static constexpr api_key key = api_key::init_producer_id;
     static constexpr std::string_view name = "InitProducerId";
     static constexpr std::int16_t min_version = 0;
-    static constexpr std::int16_t max_version = 4;
+    static constexpr std::int16_t max_version = 5;
     static constexpr std::int16_t first_flexible = 2;
     static constexpr version_range advertised{0, 4};
 };
@@ -236,7 +240,7 @@ struct find_coordinator_api {
     static constexpr api_key key = api_key::find_coordinator;
     static constexpr std::string_view name = "FindCoordinator";
     static constexpr std::int16_t min_version = 0;
-    static constexpr std::int16_t max_version = 2;
+    static constexpr std::int16_t max_version = 5;
     static constexpr std::int16_t first_flexible = 3;
     static constexpr version_range advertised{0, 2};
 };

@@ -12,7 +12,9 @@
 // header is ALWAYS v0 (KIP-511) so that a client can parse it before knowing the broker's versions.
 //
 // The frame helpers write the size prefix and patch it once the body is known; for messages with
-// external records (see primitives.hpp) the size includes the gaps' bytes.
+// external records (see primitives.hpp) the size includes the gaps' bytes. decode_fields and
+// encode_fields turn a message's one field description (`M::fields`, primitives.hpp) into its
+// decode and encode, checking the version against the API's implemented range.
 //
 // Thread-safety: pure functions and value types.
 #pragma once
@@ -27,6 +29,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string_view>
+#include <utility>
 
 namespace gregor::wire {
 
@@ -103,6 +106,36 @@ inline void finish_frame(byte_writer& w, std::size_t frame_start, std::size_t ex
     if (size > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
         throw std::length_error("gregor::wire: frame larger than 2 GiB");
     w.patch<std::int32_t>(frame_start, static_cast<std::int32_t>(size));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Message bodies.
+
+/// Decodes the body `M` from its one field description (`M::fields`, primitives.hpp) at
+/// `version`. nullopt, with the reader failed, when the codec does not implement `version` or the
+/// bytes do not hold a whole body; the decoded strings and bytes are views into the reader's bytes.
+template <typename M>
+std::optional<M> decode_fields(byte_reader& r, std::int16_t version) {
+    using api = typename M::api;
+    if (!supports_version<api>(version)) {
+        r.fail();
+        return std::nullopt;
+    }
+    decoder d(r, is_flexible_version<api>(version), version);
+    std::optional<M> m(std::in_place);
+    M::fields(d, *m);
+    if (!d.ok()) return std::nullopt;
+    return m;
+}
+
+/// Encodes `m` from its field description at `version` (std::invalid_argument if the codec does
+/// not implement it). External records go to `gaps`; without a gap list they throw.
+template <typename M>
+void encode_fields(const M& m, byte_writer& w, std::int16_t version, gap_list* gaps = nullptr) {
+    using api = typename M::api;
+    require_version<api>(version);
+    encoder e(w, is_flexible_version<api>(version), version, gaps);
+    M::fields(e, m);
 }
 
 /// A message body: `encode(writer, version)`, `static decode(reader, version) -> optional`, and

@@ -9,10 +9,12 @@
 // gigabytes. Strings and bytes decode as views into the reader's bytes (no copy): a decoded
 // message borrows from its frame.
 //
-// `decoder`/`encoder` pick classic or compact forms from one `flexible` flag, so a message's
-// decode/encode is written once for every version. Records that the encoder must not copy (file
-// ranges sent with sendfile, batches written with writev) are emitted as gaps: see
-// external_records and records_gap.
+// `decoder`/`encoder` pick classic or compact forms from one `flexible` flag and offer the same
+// calls, so a message describes its fields once (`fields(io, m)`, see "Field descriptions" below)
+// for both directions and every version; `sizer` measures what an encoder would write (tagged
+// field sizes, array bounds). Records that the encoder must not copy (file ranges sent with
+// sendfile, batches written with writev) are emitted as gaps: see external_records and
+// records_gap.
 //
 // Thread-safety: all functions are reentrant; a decoder/encoder is used by one thread at a time.
 #pragma once
@@ -22,13 +24,17 @@
 
 #include <algorithm>
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace gregor::wire {
@@ -182,11 +188,44 @@ inline void skip_tagged_fields(byte_reader& r) noexcept {
     read_tagged_fields(r, [](std::uint32_t, bytes_view) noexcept {});
 }
 
-// Writers. Encoding a value the wire cannot hold (a string over 32767 bytes in a classic field)
-// is misuse and throws std::length_error.
+// Writers, over any byte sink (a byte_writer, or the byte_counter that measures an encoding).
+// Encoding a value the wire cannot hold (a string over 32767 bytes in a classic field) is misuse
+// and throws std::length_error.
 
-inline void write_bool(byte_writer& w, bool v) { w.i8(v ? 1 : 0); }
-inline void write_uuid(byte_writer& w, const uuid& u) { w.bytes(u.bytes); }
+/// What the writers append to: byte_writer, or byte_counter (below).
+template <typename W>
+concept byte_sink = requires(W& w, std::int8_t a, std::int16_t b, std::int32_t c, std::int64_t d, bytes_view v,
+                             std::uint64_t u) {
+    w.i8(a);
+    w.i16(b);
+    w.i32(c);
+    w.i64(d);
+    w.bytes(v);
+    w.uvarint(u);
+    { w.position() } -> std::convertible_to<std::size_t>;
+};
+
+/// A sink that only counts: what an encoding would take, without writing it (tagged-field sizes,
+/// the smallest encoding of an array element).
+class byte_counter {
+public:
+    [[nodiscard]] std::size_t position() const noexcept { return n_; }
+    void i8(std::int8_t) noexcept { n_ += 1; }
+    void i16(std::int16_t) noexcept { n_ += 2; }
+    void i32(std::int32_t) noexcept { n_ += 4; }
+    void i64(std::int64_t) noexcept { n_ += 8; }
+    void bytes(bytes_view b) noexcept { n_ += b.size(); }
+    void uvarint(std::uint64_t v) noexcept { n_ += uvarint_size(v); }
+    void skip(std::size_t n) noexcept { n_ += n; }
+
+private:
+    std::size_t n_ = 0;
+};
+
+template <byte_sink W>
+void write_bool(W& w, bool v) { w.i8(v ? 1 : 0); }
+template <byte_sink W>
+void write_uuid(W& w, const uuid& u) { w.bytes(u.bytes); }
 
 namespace detail {
 inline std::int16_t checked_string_length(std::size_t n) {
@@ -201,59 +240,72 @@ inline std::int32_t checked_length32(std::size_t n) {
 }
 } // namespace detail
 
-inline void write_string(byte_writer& w, std::string_view s) {
+template <byte_sink W>
+void write_string(W& w, std::string_view s) {
     w.i16(detail::checked_string_length(s.size()));
     w.bytes(as_bytes(s));
 }
-inline void write_nullable_string(byte_writer& w, std::optional<std::string_view> s) {
+template <byte_sink W>
+void write_nullable_string(W& w, std::optional<std::string_view> s) {
     if (!s) {
         w.i16(-1);
         return;
     }
     write_string(w, *s);
 }
-inline void write_bytes(byte_writer& w, bytes_view b) {
+template <byte_sink W>
+void write_bytes(W& w, bytes_view b) {
     w.i32(detail::checked_length32(b.size()));
     w.bytes(b);
 }
-inline void write_nullable_bytes(byte_writer& w, std::optional<bytes_view> b) {
+template <byte_sink W>
+void write_nullable_bytes(W& w, std::optional<bytes_view> b) {
     if (!b) {
         w.i32(-1);
         return;
     }
     write_bytes(w, *b);
 }
-inline void write_array_count(byte_writer& w, std::size_t n) { w.i32(detail::checked_length32(n)); }
-inline void write_null_array(byte_writer& w) { w.i32(-1); }
+template <byte_sink W>
+void write_array_count(W& w, std::size_t n) { w.i32(detail::checked_length32(n)); }
+template <byte_sink W>
+void write_null_array(W& w) { w.i32(-1); }
 
-inline void write_compact_string(byte_writer& w, std::string_view s) {
+template <byte_sink W>
+void write_compact_string(W& w, std::string_view s) {
     w.uvarint(static_cast<std::uint64_t>(detail::checked_length32(s.size())) + 1);
     w.bytes(as_bytes(s));
 }
-inline void write_compact_nullable_string(byte_writer& w, std::optional<std::string_view> s) {
+template <byte_sink W>
+void write_compact_nullable_string(W& w, std::optional<std::string_view> s) {
     if (!s) {
         w.uvarint(0);
         return;
     }
     write_compact_string(w, *s);
 }
-inline void write_compact_bytes(byte_writer& w, bytes_view b) {
+template <byte_sink W>
+void write_compact_bytes(W& w, bytes_view b) {
     w.uvarint(static_cast<std::uint64_t>(detail::checked_length32(b.size())) + 1);
     w.bytes(b);
 }
-inline void write_compact_nullable_bytes(byte_writer& w, std::optional<bytes_view> b) {
+template <byte_sink W>
+void write_compact_nullable_bytes(W& w, std::optional<bytes_view> b) {
     if (!b) {
         w.uvarint(0);
         return;
     }
     write_compact_bytes(w, *b);
 }
-inline void write_compact_array_count(byte_writer& w, std::size_t n) {
+template <byte_sink W>
+void write_compact_array_count(W& w, std::size_t n) {
     w.uvarint(static_cast<std::uint64_t>(detail::checked_length32(n)) + 1);
 }
-inline void write_compact_null_array(byte_writer& w) { w.uvarint(0); }
-/// The empty tagged-field section (one byte, 0x00): we never send optional tagged fields.
-inline void write_empty_tagged_fields(byte_writer& w) { w.uvarint(0); }
+template <byte_sink W>
+void write_compact_null_array(W& w) { w.uvarint(0); }
+/// The empty tagged-field section (one byte, 0x00).
+template <byte_sink W>
+void write_empty_tagged_fields(W& w) { w.uvarint(0); }
 
 // ---------------------------------------------------------------------------------------------
 // Records the encoder leaves out (zero-copy sends).
@@ -301,13 +353,210 @@ void for_each_piece(bytes_view encoded, std::span<const records_gap> gaps, OnByt
 }
 
 // ---------------------------------------------------------------------------------------------
-// decoder / encoder: one code path for classic and flexible versions.
+// Field descriptions: one code path for both directions and for classic and flexible versions.
+//
+// A message describes its body once, as
+//
+//   template <class IO, class Self> static void fields(IO& io, Self& m);
+//
+// where IO is a `decoder` (reads into a mutable `m`), an `encoder` (writes a const `m`) or a
+// `sizer` (counts what the encoder would write), and `encode`/`decode` are thin wrappers around it
+// (encode_fields/decode_fields in header.hpp). The calls an IO offers:
+//
+//   io.version(), io.flexible()          the version being coded and whether it is flexible
+//   io.i8/i16/i32/i64(x)                 x: that integer, an enum over it or a strong type over it
+//   io.boolean(b), io.uuid(u)
+//   io.string(s), io.nullable_string(opt_s), io.string_or_null(s, nullable)
+//   io.bytes(b), io.nullable_bytes(opt_b), io.records(opt_b, opt_external)
+//   io.array(vec, fn), io.nullable_array(opt_vec, fn), io.null_as_empty_array(opt_vec, fn)
+//                                        fn(io, element) describes one element
+//   io.tagged_fields(tag(n, differs, fn)...)
+//                                        the struct's tagged section (nothing in classic versions);
+//                                        fn(io) describes tag n's value, written only when it
+//                                        `differs` from the schema default; unknown tags are
+//                                        skipped on decode (docs/protocol.md §1.2)
+//
+// Element callbacks and tag bodies are generic lambdas (`[](auto& io, auto& p) {...}`), since each
+// runs with every IO and with const and mutable elements.
+//
+// Array counts are bounded before anything is allocated by the smallest encoding of an element,
+// which the decoder measures as the encoding of a default-constructed element (empty strings and
+// arrays, null bytes, absent tagged fields: the smallest each form has).
+
+/// An integer field of wire type `Raw`: `Raw` itself, an enum of that size, or a strong type over
+/// it (core/strong_types.hpp). static_cast converts both ways.
+template <typename T, typename Raw>
+concept wire_int = std::same_as<T, Raw> || (std::is_enum_v<T> && sizeof(T) == sizeof(Raw)) ||
+                   requires { requires std::same_as<typename T::value_type, Raw>; };
+
+/// A known tagged field of the struct being coded: its tag number, whether the version being coded
+/// has it (a decoder skips a tag the version does not know, like any unknown tag), whether its
+/// value differs from the default (only then is it written), and `body(io)` coding its value.
+template <typename F>
+struct tagged_field {
+    std::uint32_t number;
+    bool known;
+    bool write;
+    F body;
+};
+
+/// A tagged field known in every flexible version of its struct.
+template <typename F>
+constexpr tagged_field<F> tag(std::uint32_t number, bool differs_from_default, F body) {
+    return {number, true, differs_from_default, std::move(body)};
+}
+/// A tagged field that only versions where `in_version` holds know (e.g. Fetch's ReplicaState, v15+).
+template <typename F>
+constexpr tagged_field<F> tag_if(bool in_version, std::uint32_t number, bool differs_from_default, F body) {
+    return {number, in_version, in_version && differs_from_default, std::move(body)};
+}
+
+template <byte_sink Sink>
+class basic_encoder;
+/// Writes fields into a byte_writer.
+using encoder = basic_encoder<byte_writer>;
+/// Counts the bytes an encoder would write.
+using sizer = basic_encoder<byte_counter>;
+
+template <byte_sink Sink>
+class basic_encoder {
+public:
+    /// `version` is what io.version() reports (messages branch on it); `gaps` receives the gaps of
+    /// external records (records(); none allowed when null).
+    basic_encoder(Sink& w, bool flexible, std::int16_t version = -1, gap_list* gaps = nullptr) noexcept
+        : w_(&w), gaps_(gaps), version_(version), flexible_(flexible) {}
+
+    [[nodiscard]] bool flexible() const noexcept { return flexible_; }
+    [[nodiscard]] std::int16_t version() const noexcept { return version_; }
+    [[nodiscard]] Sink& writer() noexcept { return *w_; }
+    [[nodiscard]] std::size_t position() const noexcept { return w_->position(); }
+
+    void i8(std::int8_t v) { w_->i8(v); }
+    void i16(std::int16_t v) { w_->i16(v); }
+    void i32(std::int32_t v) { w_->i32(v); }
+    void i64(std::int64_t v) { w_->i64(v); }
+    template <wire_int<std::int8_t> T>
+    void i8(const T& v) { w_->i8(static_cast<std::int8_t>(v)); }
+    template <wire_int<std::int16_t> T>
+    void i16(const T& v) { w_->i16(static_cast<std::int16_t>(v)); }
+    template <wire_int<std::int32_t> T>
+    void i32(const T& v) { w_->i32(static_cast<std::int32_t>(v)); }
+    template <wire_int<std::int64_t> T>
+    void i64(const T& v) { w_->i64(static_cast<std::int64_t>(v)); }
+    void boolean(bool v) { write_bool(*w_, v); }
+    void uuid(const wire::uuid& u) { write_uuid(*w_, u); }
+
+    void string(std::string_view s) { flexible_ ? write_compact_string(*w_, s) : write_string(*w_, s); }
+    void nullable_string(std::optional<std::string_view> s) {
+        flexible_ ? write_compact_nullable_string(*w_, s) : write_nullable_string(*w_, s);
+    }
+    /// A string kept in a string_view that some versions allow to be null: where `nullable`, a
+    /// view with data() == nullptr (default-constructed) is written as null; elsewhere as "".
+    void string_or_null(std::string_view s, bool nullable) {
+        if (nullable && s.data() == nullptr) nullable_string(std::nullopt);
+        else string(s);
+    }
+    void bytes(bytes_view b) { flexible_ ? write_compact_bytes(*w_, b) : write_bytes(*w_, b); }
+    void nullable_bytes(std::optional<bytes_view> b) {
+        flexible_ ? write_compact_nullable_bytes(*w_, b) : write_nullable_bytes(*w_, b);
+    }
+    /// The length prefix of `ext.size` bytes and a gap where the sender inserts them.
+    void external(const external_records& ext, gap_list& gaps) {
+        write_external_prefix(ext);
+        gaps.push_back(records_gap{w_->position(), ext.size, ext.cookie});
+    }
+    /// A "records" field: nullable bytes written inline, or, when `ext` is set, only their length
+    /// and a gap (primitives.hpp, external_records). External records need a gap list: without
+    /// one, encoding them throws std::invalid_argument. A sizer counts their bytes.
+    void records(const std::optional<bytes_view>& inline_records, const std::optional<external_records>& ext) {
+        if (!ext) return nullable_bytes(inline_records);
+        if constexpr (std::same_as<Sink, byte_counter>) {
+            write_external_prefix(*ext);
+            w_->skip(ext->size);
+        } else {
+            if (!gaps_) throw std::invalid_argument("gregor::wire: external records need a gap list");
+            external(*ext, *gaps_);
+        }
+    }
+
+    void array_count(std::size_t n) { flexible_ ? write_compact_array_count(*w_, n) : write_array_count(*w_, n); }
+    void null_array() { flexible_ ? write_compact_null_array(*w_) : write_null_array(*w_); }
+
+    /// Writes count then `write_element(*this, element)` for each element.
+    template <typename Range, typename WriteElement>
+    void array(const Range& items, WriteElement&& write_element) {
+        array_count(std::size(items));
+        for (const auto& item : items) write_element(*this, item);
+    }
+    template <typename Range, typename WriteElement>
+    void nullable_array(const std::optional<Range>& items, WriteElement&& write_element) {
+        if (!items) {
+            null_array();
+            return;
+        }
+        array(*items, write_element);
+    }
+    /// A nullable array for a version without null arrays, where null travels as an empty array
+    /// (Metadata v0: "all topics").
+    template <typename Range, typename WriteElement>
+    void null_as_empty_array(const std::optional<Range>& items, WriteElement&& write_element) {
+        if (!items) {
+            array_count(0);
+            return;
+        }
+        array(*items, write_element);
+    }
+
+    /// An empty tagged-field section in flexible versions, nothing otherwise.
+    void tagged_fields() {
+        if (flexible_) write_empty_tagged_fields(*w_);
+    }
+    /// The tagged-field section with the given known fields, those whose `write` is set, which
+    /// must come in ascending tag order (std::logic_error otherwise). Nothing in classic versions.
+    template <typename F, typename... Fs>
+    void tagged_fields(const tagged_field<F>& first, const tagged_field<Fs>&... rest) {
+        if (!flexible_) return;
+        const std::uint64_t count = ((first.write ? 1u : 0u) + ... + (rest.write ? 1u : 0u));
+        w_->uvarint(count);
+        std::int64_t last = -1;
+        write_tag(first, last);
+        (write_tag(rest, last), ...);
+    }
+
+private:
+    void write_external_prefix(const external_records& ext) {
+        if (flexible_) w_->uvarint(static_cast<std::uint64_t>(ext.size) + 1);
+        else w_->i32(detail::checked_length32(ext.size));
+    }
+
+    template <typename F>
+    void write_tag(const tagged_field<F>& t, std::int64_t& last) {
+        if (!t.write) return;
+        if (static_cast<std::int64_t>(t.number) <= last)
+            throw std::logic_error("gregor::wire: tagged fields must be written in ascending tag order");
+        last = t.number;
+        byte_counter size;
+        sizer s(size, true, version_);
+        t.body(s);
+        w_->uvarint(t.number);
+        w_->uvarint(size.position());
+        t.body(*this);
+    }
+
+    Sink* w_;
+    gap_list* gaps_;
+    std::int16_t version_;
+    bool flexible_;
+};
 
 class decoder {
 public:
-    decoder(byte_reader& r, bool flexible) noexcept : r_(&r), flexible_(flexible) {}
+    /// `version` is what io.version() reports (messages branch on it).
+    decoder(byte_reader& r, bool flexible, std::int16_t version = -1) noexcept
+        : r_(&r), version_(version), flexible_(flexible) {}
 
     [[nodiscard]] bool flexible() const noexcept { return flexible_; }
+    [[nodiscard]] std::int16_t version() const noexcept { return version_; }
     [[nodiscard]] bool ok() const noexcept { return r_->ok(); }
     [[nodiscard]] byte_reader& reader() noexcept { return *r_; }
     void fail() noexcept { r_->fail(); }
@@ -318,6 +567,7 @@ public:
     [[nodiscard]] std::size_t min_array() const noexcept { return flexible_ ? 1 : 4; }
     [[nodiscard]] std::size_t min_tags() const noexcept { return flexible_ ? 1 : 0; }
 
+    // Value-returning reads.
     std::int8_t i8() noexcept { return r_->i8(); }
     std::int16_t i16() noexcept { return r_->i16(); }
     std::int32_t i32() noexcept { return r_->i32(); }
@@ -332,6 +582,36 @@ public:
     bytes_view bytes() noexcept { return flexible_ ? read_compact_bytes(*r_) : read_bytes(*r_); }
     std::optional<bytes_view> nullable_bytes() noexcept {
         return flexible_ ? read_compact_nullable_bytes(*r_) : read_nullable_bytes(*r_);
+    }
+
+    // Field-description reads (see above): each reads into its argument.
+    template <wire_int<std::int8_t> T>
+    void i8(T& v) noexcept { v = static_cast<T>(r_->i8()); }
+    template <wire_int<std::int16_t> T>
+    void i16(T& v) noexcept { v = static_cast<T>(r_->i16()); }
+    template <wire_int<std::int32_t> T>
+    void i32(T& v) noexcept { v = static_cast<T>(r_->i32()); }
+    template <wire_int<std::int64_t> T>
+    void i64(T& v) noexcept { v = static_cast<T>(r_->i64()); }
+    void boolean(bool& v) noexcept { v = boolean(); }
+    void uuid(wire::uuid& u) noexcept { u = uuid(); }
+    void string(std::string_view& s) noexcept { s = string(); }
+    void nullable_string(std::optional<std::string_view>& s) noexcept { s = nullable_string(); }
+    /// Where `nullable`, null reads as a default-constructed view (data() == nullptr), and ""
+    /// as a non-null empty view into the frame.
+    void string_or_null(std::string_view& s, bool nullable) noexcept {
+        if (!nullable) {
+            s = string();
+            return;
+        }
+        const auto v = nullable_string();
+        s = v ? *v : std::string_view{};
+    }
+    void bytes(bytes_view& b) noexcept { b = bytes(); }
+    void nullable_bytes(std::optional<bytes_view>& b) noexcept { b = nullable_bytes(); }
+    /// A "records" field: always inline on decode (a view into the frame); `ext` is left alone.
+    void records(std::optional<bytes_view>& b, const std::optional<external_records>& /*ext*/) noexcept {
+        b = nullable_bytes();
     }
 
     /// -1 for null (or failure); otherwise a count that passed the remaining-bytes check.
@@ -365,14 +645,42 @@ public:
         read_elements(*out, n, read_element);
     }
 
+    // Field-description arrays: the element bound is the size of a default element (above).
+    template <typename Vec, typename Element>
+    void array(Vec& out, Element&& element) {
+        array(out, min_size<typename Vec::value_type>(element), element);
+    }
+    template <typename Vec, typename Element>
+    void nullable_array(std::optional<Vec>& out, Element&& element) {
+        nullable_array(out, min_size<typename Vec::value_type>(element), element);
+    }
+    /// The read side of basic_encoder::null_as_empty_array: an empty array reads as null.
+    template <typename Vec, typename Element>
+    void null_as_empty_array(std::optional<Vec>& out, Element&& element) {
+        Vec v;
+        array(v, element);
+        if (v.empty()) out.reset();
+        else out = std::move(v);
+    }
+
     /// The tagged-field section of the current struct (nothing in classic versions). Unknown
     /// tags are skipped; `on_field(tag, bytes)` sees each one.
     template <typename OnField>
+        requires std::invocable<OnField&, std::uint32_t, bytes_view>
     void tagged_fields(OnField&& on_field) {
         if (flexible_) read_tagged_fields(*r_, on_field);
     }
     void tagged_fields() noexcept {
         if (flexible_) skip_tagged_fields(*r_);
+    }
+    /// The tagged-field section with known fields: each known tag's bytes must hold exactly its
+    /// value, or the decode fails; unknown tags (and tags this version does not know) are skipped.
+    template <typename F, typename... Fs>
+    void tagged_fields(const tagged_field<F>& first, const tagged_field<Fs>&... rest) {
+        if (!flexible_) return;
+        read_tagged_fields(*r_, [&](std::uint32_t number, bytes_view data) {
+            if (!read_tag(first, number, data)) (void)(read_tag(rest, number, data) || ...);
+        });
     }
 
 private:
@@ -386,65 +694,28 @@ private:
         }
     }
 
+    template <typename T, typename Element>
+    std::size_t min_size(Element& element) const {
+        byte_counter n;
+        sizer s(n, flexible_, version_);
+        const T fresh{};
+        element(s, fresh);
+        return n.position();
+    }
+
+    // True if `t` is the field for `number` in this version (then read, failing on a mismatch).
+    template <typename F>
+    bool read_tag(const tagged_field<F>& t, std::uint32_t number, bytes_view data) {
+        if (!t.known || t.number != number) return false;
+        byte_reader sub(data);
+        decoder d(sub, true, version_);
+        t.body(d);
+        if (!sub.ok() || !sub.at_end()) fail();
+        return true;
+    }
+
     byte_reader* r_;
-    bool flexible_;
-};
-
-class encoder {
-public:
-    encoder(byte_writer& w, bool flexible) noexcept : w_(&w), flexible_(flexible) {}
-
-    [[nodiscard]] bool flexible() const noexcept { return flexible_; }
-    [[nodiscard]] byte_writer& writer() noexcept { return *w_; }
-    [[nodiscard]] std::size_t position() const noexcept { return w_->position(); }
-
-    void i8(std::int8_t v) { w_->i8(v); }
-    void i16(std::int16_t v) { w_->i16(v); }
-    void i32(std::int32_t v) { w_->i32(v); }
-    void i64(std::int64_t v) { w_->i64(v); }
-    void boolean(bool v) { write_bool(*w_, v); }
-    void uuid(const wire::uuid& u) { write_uuid(*w_, u); }
-
-    void string(std::string_view s) { flexible_ ? write_compact_string(*w_, s) : write_string(*w_, s); }
-    void nullable_string(std::optional<std::string_view> s) {
-        flexible_ ? write_compact_nullable_string(*w_, s) : write_nullable_string(*w_, s);
-    }
-    void bytes(bytes_view b) { flexible_ ? write_compact_bytes(*w_, b) : write_bytes(*w_, b); }
-    void nullable_bytes(std::optional<bytes_view> b) {
-        flexible_ ? write_compact_nullable_bytes(*w_, b) : write_nullable_bytes(*w_, b);
-    }
-    /// The length prefix of `ext.size` bytes and a gap where the sender inserts them.
-    void external(const external_records& ext, gap_list& gaps) {
-        if (flexible_) w_->uvarint(static_cast<std::uint64_t>(ext.size) + 1);
-        else w_->i32(detail::checked_length32(ext.size));
-        gaps.push_back(records_gap{w_->position(), ext.size, ext.cookie});
-    }
-
-    void array_count(std::size_t n) { flexible_ ? write_compact_array_count(*w_, n) : write_array_count(*w_, n); }
-    void null_array() { flexible_ ? write_compact_null_array(*w_) : write_null_array(*w_); }
-
-    /// Writes count then `write_element(encoder&, const element&)` for each element.
-    template <typename Range, typename WriteElement>
-    void array(const Range& items, WriteElement&& write_element) {
-        array_count(std::size(items));
-        for (const auto& item : items) write_element(*this, item);
-    }
-    template <typename Range, typename WriteElement>
-    void nullable_array(const std::optional<Range>& items, WriteElement&& write_element) {
-        if (!items) {
-            null_array();
-            return;
-        }
-        array(*items, write_element);
-    }
-
-    /// An empty tagged-field section in flexible versions, nothing otherwise.
-    void tagged_fields() {
-        if (flexible_) write_empty_tagged_fields(*w_);
-    }
-
-private:
-    byte_writer* w_;
+    std::int16_t version_;
     bool flexible_;
 };
 

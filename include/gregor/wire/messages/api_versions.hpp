@@ -1,14 +1,19 @@
-// ApiVersions (key 18), versions 0-3 (3 is flexible). The first request on every connection.
+// ApiVersions (key 18), versions 0-4; v3+ flexible. The first request on every connection.
 //
 //   request   v0-2: empty; v3+: client_software_name, client_software_version (compact), tags
 //   response  error_code, api_keys[api_key, min_version, max_version (+tags v3+)],
-//             throttle_time_ms (v1+), tags (v3+)
+//             throttle_time_ms (v1+), tags (v3+): supported_features (tag 0),
+//             finalized_features_epoch (tag 1), finalized_features (tag 2), zk_migration_ready
+//             (tag 3)
+//   v1 adds throttle_time_ms; v2 is v1; v3 is flexible and adds the client software fields and
+//   the feature tags; v4 is v3 on the wire (it only lets a broker list features whose
+//   min_version is 0, KAFKA-17011).
 //
-// Pitfalls (docs/protocol.md §1.3, §1.4): the response header is always v0, even for v3; a
+// Pitfalls (docs/protocol.md §1.3, §1.4): the response header is always v0, even for v3/v4; a
 // broker that does not know the requested version answers error 35 with a v0-shaped body holding
 // at least its ApiVersions range (`unsupported_version_response`), and clients retry with v0.
-// Tagged fields a Kafka broker adds to v3 responses (SupportedFeatures, FinalizedFeatures, ...) are
-// skipped on decode and never written.
+// The feature tags are written only when set (a gregor broker sets none) and read when a Kafka
+// broker sends them; other tags are skipped.
 //
 // Decoded strings are views into the frame. Thread-safety: value types, no shared state.
 #pragma once
@@ -34,30 +39,18 @@ struct request {
     std::string_view client_software_name;    // v3+ (librdkafka: "librdkafka")
     std::string_view client_software_version; // v3+
 
-    void encode(byte_writer& w, std::int16_t version) const {
-        require_version<api>(version);
-        encoder e(w, is_flexible_version<api>(version));
-        if (version >= 3) {
-            e.string(client_software_name);
-            e.string(client_software_version);
-        }
-        e.tagged_fields();
+    void encode(byte_writer& w, std::int16_t version) const { encode_fields(*this, w, version); }
+    static std::optional<request> decode(byte_reader& r, std::int16_t version) {
+        return decode_fields<request>(r, version);
     }
 
-    static std::optional<request> decode(byte_reader& r, std::int16_t version) {
-        if (!supports_version<api>(version)) {
-            r.fail();
-            return std::nullopt;
+    template <typename IO, typename Self>
+    static void fields(IO& io, Self& m) {
+        if (io.version() >= 3) {
+            io.string(m.client_software_name);
+            io.string(m.client_software_version);
         }
-        decoder d(r, is_flexible_version<api>(version));
-        request m;
-        if (version >= 3) {
-            m.client_software_name = d.string();
-            m.client_software_version = d.string();
-        }
-        d.tagged_fields();
-        if (!d.ok()) return std::nullopt;
-        return m;
+        io.tagged_fields();
     }
 };
 
@@ -68,12 +61,30 @@ struct api_version {
     std::int16_t max_version = 0;
 };
 
+/// A feature the broker supports (v3+, tag 0), e.g. "metadata.version".
+struct supported_feature {
+    std::string_view name;
+    std::int16_t min_version = 0;
+    std::int16_t max_version = 0;
+};
+
+/// A cluster-wide finalized feature level (v3+, tag 2). Note the wire order: max before min.
+struct finalized_feature {
+    std::string_view name;
+    std::int16_t max_version_level = 0;
+    std::int16_t min_version_level = 0;
+};
+
 struct response {
     using api = api_versions_api;
 
     gregor::error_code error_code = gregor::error_code::none;
     std::vector<api_version> api_keys;
     std::int32_t throttle_time_ms = 0; // v1+
+    std::vector<supported_feature> supported_features{}; // v3+, tag 0
+    std::int64_t finalized_features_epoch = -1;          // v3+, tag 1; -1 = unknown
+    std::vector<finalized_feature> finalized_features{}; // v3+, tag 2
+    bool zk_migration_ready = false;                     // v3+, tag 3 (KRaft controllers)
 
     /// The broker's range for `key`, if listed.
     [[nodiscard]] std::optional<version_range> find(api_key key) const noexcept {
@@ -99,38 +110,41 @@ struct response {
         return m;
     }
 
-    void encode(byte_writer& w, std::int16_t version) const {
-        require_version<api>(version);
-        encoder e(w, is_flexible_version<api>(version));
-        e.i16(static_cast<std::int16_t>(error_code));
-        e.array(api_keys, [](encoder& e2, const api_version& a) {
-            e2.i16(static_cast<std::int16_t>(a.key));
-            e2.i16(a.min_version);
-            e2.i16(a.max_version);
-            e2.tagged_fields();
-        });
-        if (version >= 1) e.i32(throttle_time_ms);
-        e.tagged_fields();
+    void encode(byte_writer& w, std::int16_t version) const { encode_fields(*this, w, version); }
+    static std::optional<response> decode(byte_reader& r, std::int16_t version) {
+        return decode_fields<response>(r, version);
     }
 
-    static std::optional<response> decode(byte_reader& r, std::int16_t version) {
-        if (!supports_version<api>(version)) {
-            r.fail();
-            return std::nullopt;
-        }
-        decoder d(r, is_flexible_version<api>(version));
-        response m;
-        m.error_code = static_cast<gregor::error_code>(d.i16());
-        d.array(m.api_keys, 6 + d.min_tags(), [](decoder& d2, api_version& a) {
-            a.key = static_cast<api_key>(d2.i16());
-            a.min_version = d2.i16();
-            a.max_version = d2.i16();
-            d2.tagged_fields();
+    template <typename IO, typename Self>
+    static void fields(IO& io, Self& m) {
+        io.i16(m.error_code);
+        io.array(m.api_keys, [](auto& io2, auto& a) {
+            io2.i16(a.key);
+            io2.i16(a.min_version);
+            io2.i16(a.max_version);
+            io2.tagged_fields();
         });
-        if (version >= 1) m.throttle_time_ms = d.i32();
-        d.tagged_fields();
-        if (!d.ok()) return std::nullopt;
-        return m;
+        if (io.version() >= 1) io.i32(m.throttle_time_ms);
+        io.tagged_fields(tag(0, !m.supported_features.empty(),
+                             [&](auto& t) {
+                                 t.array(m.supported_features, [](auto& io2, auto& f) {
+                                     io2.string(f.name);
+                                     io2.i16(f.min_version);
+                                     io2.i16(f.max_version);
+                                     io2.tagged_fields();
+                                 });
+                             }),
+                         tag(1, m.finalized_features_epoch != -1, [&](auto& t) { t.i64(m.finalized_features_epoch); }),
+                         tag(2, !m.finalized_features.empty(),
+                             [&](auto& t) {
+                                 t.array(m.finalized_features, [](auto& io2, auto& f) {
+                                     io2.string(f.name);
+                                     io2.i16(f.max_version_level);
+                                     io2.i16(f.min_version_level);
+                                     io2.tagged_fields();
+                                 });
+                             }),
+                         tag(3, m.zk_migration_ready, [&](auto& t) { t.boolean(m.zk_migration_ready); }));
     }
 
     /// Decodes a response to a request sent with `version`, accepting the v0-shaped body a broker

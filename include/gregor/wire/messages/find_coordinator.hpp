@@ -1,9 +1,15 @@
-// FindCoordinator (key 10), versions 0-2 (none flexible). librdkafka's feature probe needs v0 in
+// FindCoordinator (key 10), versions 0-5; v3+ flexible. librdkafka's feature probe needs v0 in
 // the advertised range or it never looks up group/transaction coordinators (docs/protocol.md
 // §3.1); transactional lookups need v1+ (key_type).
 //
-//   request   key, key_type (v1+; 0 group, 1 transaction)
-//   response  throttle_time_ms (v1+), error_code, error_message (v1+, nullable), node_id, host, port
+//   request   key (v0-3), key_type (v1+; 0 group, 1 transaction), coordinator_keys[] (v4+)
+//   response  throttle_time_ms (v1+),
+//             v0-3: error_code, error_message (v1+, nullable), node_id, host, port
+//             v4+:  coordinators[key, node_id, host, port, error_code, error_message (nullable)]
+//   Per version (§4.1, §13): v1 key_type, throttle and error_message; v2 = v1; v3 flexible; v4
+//   batches several keys of one key_type in one request and answers one coordinator per key
+//   (KIP-699: `key` and the single-coordinator fields are gone); v5 = v4 (may answer
+//   TRANSACTION_ABORTABLE).
 //
 // Decoded strings are views into the frame. Thread-safety: value types.
 #pragma once
@@ -18,6 +24,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace gregor::wire::find_coordinator {
 
@@ -26,70 +33,73 @@ enum class coordinator_type : std::int8_t { group = 0, transaction = 1 };
 struct request {
     using api = find_coordinator_api;
 
-    std::string_view key;                                 // group id or transactional id
+    std::string_view key;                                 // v0-3: group id or transactional id
     coordinator_type key_type = coordinator_type::group; // v1+
+    std::vector<std::string_view> coordinator_keys{};    // v4+: the keys, all of key_type
 
-    void encode(byte_writer& w, std::int16_t version) const {
-        require_version<api>(version);
-        encoder e(w, is_flexible_version<api>(version));
-        e.string(key);
-        if (version >= 1) e.i8(static_cast<std::int8_t>(key_type));
-        e.tagged_fields();
-    }
-
+    void encode(byte_writer& w, std::int16_t version) const { encode_fields(*this, w, version); }
     static std::optional<request> decode(byte_reader& r, std::int16_t version) {
-        if (!supports_version<api>(version)) {
-            r.fail();
-            return std::nullopt;
-        }
-        decoder d(r, is_flexible_version<api>(version));
-        request m;
-        m.key = d.string();
-        if (version >= 1) m.key_type = static_cast<coordinator_type>(d.i8());
-        d.tagged_fields();
-        if (!d.ok()) return std::nullopt;
-        return m;
+        return decode_fields<request>(r, version);
     }
+
+    template <typename IO, typename Self>
+    static void fields(IO& io, Self& m) {
+        const auto v = io.version();
+        if (v <= 3) io.string(m.key);
+        if (v >= 1) io.i8(m.key_type);
+        if (v >= 4) io.array(m.coordinator_keys, [](auto& io2, auto& k) { io2.string(k); });
+        io.tagged_fields();
+    }
+};
+
+/// One key's coordinator (v4+).
+struct coordinator {
+    std::string_view key;
+    gregor::node_id node_id{-1};
+    std::string_view host;
+    std::int32_t port = -1;
+    gregor::error_code error_code = gregor::error_code::none;
+    std::optional<std::string_view> error_message;
 };
 
 struct response {
     using api = find_coordinator_api;
 
     std::int32_t throttle_time_ms = 0; // v1+
-    gregor::error_code error_code = gregor::error_code::none;
-    std::optional<std::string_view> error_message; // v1+
-    gregor::node_id node_id{-1};
-    std::string_view host;
-    std::int32_t port = -1;
+    gregor::error_code error_code = gregor::error_code::none; // v0-3
+    std::optional<std::string_view> error_message;            // v1-3
+    gregor::node_id node_id{-1};                              // v0-3
+    std::string_view host;                                    // v0-3
+    std::int32_t port = -1;                                   // v0-3
+    std::vector<coordinator> coordinators{};                  // v4+
 
-    void encode(byte_writer& w, std::int16_t version) const {
-        require_version<api>(version);
-        encoder e(w, is_flexible_version<api>(version));
-        if (version >= 1) e.i32(throttle_time_ms);
-        e.i16(static_cast<std::int16_t>(error_code));
-        if (version >= 1) e.nullable_string(error_message);
-        e.i32(node_id.value());
-        e.string(host);
-        e.i32(port);
-        e.tagged_fields();
+    void encode(byte_writer& w, std::int16_t version) const { encode_fields(*this, w, version); }
+    static std::optional<response> decode(byte_reader& r, std::int16_t version) {
+        return decode_fields<response>(r, version);
     }
 
-    static std::optional<response> decode(byte_reader& r, std::int16_t version) {
-        if (!supports_version<api>(version)) {
-            r.fail();
-            return std::nullopt;
+    template <typename IO, typename Self>
+    static void fields(IO& io, Self& m) {
+        const auto v = io.version();
+        if (v >= 1) io.i32(m.throttle_time_ms);
+        if (v <= 3) {
+            io.i16(m.error_code);
+            if (v >= 1) io.nullable_string(m.error_message);
+            io.i32(m.node_id);
+            io.string(m.host);
+            io.i32(m.port);
+        } else {
+            io.array(m.coordinators, [](auto& io2, auto& c) {
+                io2.string(c.key);
+                io2.i32(c.node_id);
+                io2.string(c.host);
+                io2.i32(c.port);
+                io2.i16(c.error_code);
+                io2.nullable_string(c.error_message);
+                io2.tagged_fields();
+            });
         }
-        decoder d(r, is_flexible_version<api>(version));
-        response m;
-        if (version >= 1) m.throttle_time_ms = d.i32();
-        m.error_code = static_cast<gregor::error_code>(d.i16());
-        if (version >= 1) m.error_message = d.nullable_string();
-        m.node_id = gregor::node_id{d.i32()};
-        m.host = d.string();
-        m.port = d.i32();
-        d.tagged_fields();
-        if (!d.ok()) return std::nullopt;
-        return m;
+        io.tagged_fields();
     }
 };
 

@@ -1,10 +1,13 @@
-// InitProducerId (key 22), versions 0-4; v2+ flexible (compact strings, tagged fields, request
+// InitProducerId (key 22), versions 0-5; v2+ flexible (compact strings, tagged fields, request
 // header v2, response header v1). librdkafka's idempotent producer sends v4 (docs/protocol.md
 // §5 (b)), kafkajs v1.
 //
 //   request   transactional_id (nullable; null = idempotent only), transaction_timeout_ms,
 //             producer_id + producer_epoch (v3+; -1/-1 on first init, the current pair to bump)
 //   response  throttle_time_ms, error_code, producer_id, producer_epoch
+//   Per version (§4.1, §13): v1 = v0 (throttling after the answer); v2 flexible; v3 the request's
+//   producer id/epoch; v4 = v3 (may answer PRODUCER_FENCED); v5 = v4 (may answer
+//   TRANSACTION_ABORTABLE, KIP-890).
 //
 // Decoded strings are views into the frame. Thread-safety: value types.
 #pragma once
@@ -30,34 +33,20 @@ struct request {
     gregor::producer_id producer_id = no_producer_id;          // v3+
     gregor::producer_epoch producer_epoch = no_producer_epoch; // v3+
 
-    void encode(byte_writer& w, std::int16_t version) const {
-        require_version<api>(version);
-        encoder e(w, is_flexible_version<api>(version));
-        e.nullable_string(transactional_id);
-        e.i32(transaction_timeout_ms);
-        if (version >= 3) {
-            e.i64(producer_id.value());
-            e.i16(producer_epoch.value());
-        }
-        e.tagged_fields();
+    void encode(byte_writer& w, std::int16_t version) const { encode_fields(*this, w, version); }
+    static std::optional<request> decode(byte_reader& r, std::int16_t version) {
+        return decode_fields<request>(r, version);
     }
 
-    static std::optional<request> decode(byte_reader& r, std::int16_t version) {
-        if (!supports_version<api>(version)) {
-            r.fail();
-            return std::nullopt;
+    template <typename IO, typename Self>
+    static void fields(IO& io, Self& m) {
+        io.nullable_string(m.transactional_id);
+        io.i32(m.transaction_timeout_ms);
+        if (io.version() >= 3) {
+            io.i64(m.producer_id);
+            io.i16(m.producer_epoch);
         }
-        decoder d(r, is_flexible_version<api>(version));
-        request m;
-        m.transactional_id = d.nullable_string();
-        m.transaction_timeout_ms = d.i32();
-        if (version >= 3) {
-            m.producer_id = gregor::producer_id{d.i64()};
-            m.producer_epoch = gregor::producer_epoch{d.i16()};
-        }
-        d.tagged_fields();
-        if (!d.ok()) return std::nullopt;
-        return m;
+        io.tagged_fields();
     }
 };
 
@@ -69,30 +58,18 @@ struct response {
     gregor::producer_id producer_id = no_producer_id;
     gregor::producer_epoch producer_epoch = no_producer_epoch;
 
-    void encode(byte_writer& w, std::int16_t version) const {
-        require_version<api>(version);
-        encoder e(w, is_flexible_version<api>(version));
-        e.i32(throttle_time_ms);
-        e.i16(static_cast<std::int16_t>(error_code));
-        e.i64(producer_id.value());
-        e.i16(producer_epoch.value());
-        e.tagged_fields();
+    void encode(byte_writer& w, std::int16_t version) const { encode_fields(*this, w, version); }
+    static std::optional<response> decode(byte_reader& r, std::int16_t version) {
+        return decode_fields<response>(r, version);
     }
 
-    static std::optional<response> decode(byte_reader& r, std::int16_t version) {
-        if (!supports_version<api>(version)) {
-            r.fail();
-            return std::nullopt;
-        }
-        decoder d(r, is_flexible_version<api>(version));
-        response m;
-        m.throttle_time_ms = d.i32();
-        m.error_code = static_cast<gregor::error_code>(d.i16());
-        m.producer_id = gregor::producer_id{d.i64()};
-        m.producer_epoch = gregor::producer_epoch{d.i16()};
-        d.tagged_fields();
-        if (!d.ok()) return std::nullopt;
-        return m;
+    template <typename IO, typename Self>
+    static void fields(IO& io, Self& m) {
+        io.i32(m.throttle_time_ms);
+        io.i16(m.error_code);
+        io.i64(m.producer_id);
+        io.i16(m.producer_epoch);
+        io.tagged_fields();
     }
 };
 

@@ -1,10 +1,16 @@
-// ListOffsets (key 2), versions 0-3 (none flexible).
+// ListOffsets (key 2), versions 0-8; v6+ flexible.
 //
 //   request   replica_id, isolation_level (v2+),
-//             topics[name, partitions[partition_index, timestamp, max_num_offsets (v0 only)]]
+//             topics[name, partitions[partition_index, current_leader_epoch (v4+), timestamp,
+//                                     max_num_offsets (v0 only)]]
 //   response  throttle_time_ms (v2+),
 //             topics[name, partitions[partition_index, error_code,
-//                                     old_style_offsets[] (v0 only) | timestamp + offset (v1+)]]
+//                                     old_style_offsets[] (v0 only) | timestamp + offset (v1+),
+//                                     leader_epoch (v4+)]]
+//   Per version (docs/protocol.md §4.1, §13): v1 one offset with its timestamp instead of a list;
+//   v2 isolation level and throttle; v3 = v2; v4 leader epochs (fencing); v5 = v4 (may answer
+//   OFFSET_NOT_AVAILABLE); v6 flexible; v7 = v6 but may ask for `max_timestamp` (KIP-734); v8 =
+//   v7 but may ask for `earliest_local_timestamp` (KIP-405).
 //
 // timestamp -1 (`latest_timestamp`) asks for the end (HWM, or LSO with read_committed),
 // -2 (`earliest_timestamp`) for the log start, >= 0 for the first offset whose timestamp is at
@@ -29,11 +35,16 @@ namespace gregor::wire::list_offsets {
 
 inline constexpr std::int64_t latest_timestamp = -1;
 inline constexpr std::int64_t earliest_timestamp = -2;
+/// The record with the largest timestamp (v7+, KIP-734).
+inline constexpr std::int64_t max_timestamp = -3;
+/// The start of the local (not tiered) log (v8+, KIP-405).
+inline constexpr std::int64_t earliest_local_timestamp = -4;
 
 struct request_partition {
     gregor::partition_id partition_index{0};
     std::int64_t timestamp = latest_timestamp;
-    std::int32_t max_num_offsets = 1; // v0 only
+    std::int32_t max_num_offsets = 1;                // v0 only
+    gregor::leader_epoch current_leader_epoch{-1};   // v4+
 };
 
 struct request_topic {
@@ -48,46 +59,28 @@ struct request {
     wire::isolation_level isolation_level = wire::isolation_level::read_uncommitted; // v2+
     std::vector<request_topic> topics;
 
-    void encode(byte_writer& w, std::int16_t version) const {
-        require_version<api>(version);
-        encoder e(w, is_flexible_version<api>(version));
-        e.i32(replica_id.value());
-        if (version >= 2) e.i8(static_cast<std::int8_t>(isolation_level));
-        e.array(topics, [version](encoder& e2, const request_topic& t) {
-            e2.string(t.name);
-            e2.array(t.partitions, [version](encoder& e3, const request_partition& p) {
-                e3.i32(p.partition_index.value());
-                e3.i64(p.timestamp);
-                if (version == 0) e3.i32(p.max_num_offsets);
-                e3.tagged_fields();
-            });
-            e2.tagged_fields();
-        });
-        e.tagged_fields();
+    void encode(byte_writer& w, std::int16_t version) const { encode_fields(*this, w, version); }
+    static std::optional<request> decode(byte_reader& r, std::int16_t version) {
+        return decode_fields<request>(r, version);
     }
 
-    static std::optional<request> decode(byte_reader& r, std::int16_t version) {
-        if (!supports_version<api>(version)) {
-            r.fail();
-            return std::nullopt;
-        }
-        decoder d(r, is_flexible_version<api>(version));
-        request m;
-        m.replica_id = gregor::node_id{d.i32()};
-        if (version >= 2) m.isolation_level = static_cast<wire::isolation_level>(d.i8());
-        d.array(m.topics, d.min_string() + d.min_array() + d.min_tags(), [version](decoder& d2, request_topic& t) {
-            t.name = d2.string();
-            d2.array(t.partitions, 12 + d2.min_tags(), [version](decoder& d3, request_partition& p) {
-                p.partition_index = gregor::partition_id{d3.i32()};
-                p.timestamp = d3.i64();
-                if (version == 0) p.max_num_offsets = d3.i32();
-                d3.tagged_fields();
+    template <typename IO, typename Self>
+    static void fields(IO& io, Self& m) {
+        io.i32(m.replica_id);
+        if (io.version() >= 2) io.i8(m.isolation_level);
+        io.array(m.topics, [](auto& io2, auto& t) {
+            io2.string(t.name);
+            io2.array(t.partitions, [](auto& io3, auto& p) {
+                const auto pv = io3.version();
+                io3.i32(p.partition_index);
+                if (pv >= 4) io3.i32(p.current_leader_epoch);
+                io3.i64(p.timestamp);
+                if (pv == 0) io3.i32(p.max_num_offsets);
+                io3.tagged_fields();
             });
-            d2.tagged_fields();
+            io2.tagged_fields();
         });
-        d.tagged_fields();
-        if (!d.ok()) return std::nullopt;
-        return m;
+        io.tagged_fields();
     }
 };
 
@@ -97,6 +90,7 @@ struct response_partition {
     std::vector<std::int64_t> old_style_offsets; // v0 only
     std::int64_t timestamp = -1;                 // v1+
     gregor::offset offset{-1};                   // v1+
+    gregor::leader_epoch leader_epoch{-1};       // v4+
 };
 
 struct response_topic {
@@ -110,54 +104,32 @@ struct response {
     std::int32_t throttle_time_ms = 0; // v2+
     std::vector<response_topic> topics;
 
-    void encode(byte_writer& w, std::int16_t version) const {
-        require_version<api>(version);
-        encoder e(w, is_flexible_version<api>(version));
-        if (version >= 2) e.i32(throttle_time_ms);
-        e.array(topics, [version](encoder& e2, const response_topic& t) {
-            e2.string(t.name);
-            e2.array(t.partitions, [version](encoder& e3, const response_partition& p) {
-                e3.i32(p.partition_index.value());
-                e3.i16(static_cast<std::int16_t>(p.error_code));
-                if (version == 0) {
-                    e3.array(p.old_style_offsets, [](encoder& e4, std::int64_t o) { e4.i64(o); });
-                } else {
-                    e3.i64(p.timestamp);
-                    e3.i64(p.offset.value());
-                }
-                e3.tagged_fields();
-            });
-            e2.tagged_fields();
-        });
-        e.tagged_fields();
+    void encode(byte_writer& w, std::int16_t version) const { encode_fields(*this, w, version); }
+    static std::optional<response> decode(byte_reader& r, std::int16_t version) {
+        return decode_fields<response>(r, version);
     }
 
-    static std::optional<response> decode(byte_reader& r, std::int16_t version) {
-        if (!supports_version<api>(version)) {
-            r.fail();
-            return std::nullopt;
-        }
-        decoder d(r, is_flexible_version<api>(version));
-        response m;
-        if (version >= 2) m.throttle_time_ms = d.i32();
-        d.array(m.topics, d.min_string() + d.min_array() + d.min_tags(), [version](decoder& d2, response_topic& t) {
-            t.name = d2.string();
-            d2.array(t.partitions, 6 + d2.min_tags(), [version](decoder& d3, response_partition& p) {
-                p.partition_index = gregor::partition_id{d3.i32()};
-                p.error_code = static_cast<gregor::error_code>(d3.i16());
-                if (version == 0) {
-                    d3.array(p.old_style_offsets, 8, [](decoder& d4, std::int64_t& o) { o = d4.i64(); });
+    template <typename IO, typename Self>
+    static void fields(IO& io, Self& m) {
+        if (io.version() >= 2) io.i32(m.throttle_time_ms);
+        io.array(m.topics, [](auto& io2, auto& t) {
+            io2.string(t.name);
+            io2.array(t.partitions, [](auto& io3, auto& p) {
+                const auto pv = io3.version();
+                io3.i32(p.partition_index);
+                io3.i16(p.error_code);
+                if (pv == 0) {
+                    io3.array(p.old_style_offsets, [](auto& io4, auto& o) { io4.i64(o); });
                 } else {
-                    p.timestamp = d3.i64();
-                    p.offset = gregor::offset{d3.i64()};
+                    io3.i64(p.timestamp);
+                    io3.i64(p.offset);
                 }
-                d3.tagged_fields();
+                if (pv >= 4) io3.i32(p.leader_epoch);
+                io3.tagged_fields();
             });
-            d2.tagged_fields();
+            io2.tagged_fields();
         });
-        d.tagged_fields();
-        if (!d.ok()) return std::nullopt;
-        return m;
+        io.tagged_fields();
     }
 };
 

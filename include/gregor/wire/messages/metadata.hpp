@@ -1,17 +1,28 @@
-// Metadata (key 3), versions 0-6 (none flexible; v9 would be).
+// Metadata (key 3), versions 0-12; v9+ flexible (compact strings/arrays, tagged sections).
 //
-//   request   topics[name] (v0: empty = all topics; v1+: null = all, empty = none),
-//             allow_auto_topic_creation (v4+)
+//   request   topics[topic_id (v10+), name (nullable v10+)] (v0: empty = all topics; v1+: null =
+//             all, empty = none), allow_auto_topic_creation (v4+),
+//             include_cluster_authorized_operations (v8-10), include_topic_authorized_operations
+//             (v8+)
 //   response  throttle_time_ms (v3+, first), brokers[node_id, host, port, rack (v1+)],
 //             cluster_id (v2+), controller_id (v1+),
-//             topics[error_code, name, is_internal (v1+),
-//                    partitions[error_code, partition_index, leader_id, replica_nodes[],
-//                               isr_nodes[], offline_replicas[] (v5+)]]
+//             topics[error_code, name (nullable v12+), topic_id (v10+), is_internal (v1+),
+//                    partitions[error_code, partition_index, leader_id, leader_epoch (v7+),
+//                               replica_nodes[], isr_nodes[], offline_replicas[] (v5+)],
+//                    topic_authorized_operations (v8+)],
+//             cluster_authorized_operations (v8-10)
+//   Per version (docs/protocol.md §4.1, §13): v1 rack, controller, is_internal and null = all
+//   topics; v2 cluster_id; v3 throttle; v4 auto-creation flag; v5 offline replicas; v6 = v5;
+//   v7 leader epoch (which makes librdkafka >= 2.1 validate positions, §10); v8 authorized
+//   operations; v9 flexible; v10 topic ids (request names may be null); v11 drops the cluster
+//   operations; v12 response names may be null (topics asked for by id that do not exist).
 //
 // `request::topics` is normalised: nullopt always means "all topics". A v0 request's empty array
 // decodes to nullopt, and nullopt encodes as an empty array at v0 (v0 cannot ask for no topics).
-// kafkajs' idempotent producer needs controller_id to name a live broker listed in `brokers`
-// (docs/protocol.md §3.2).
+// A name that the version allows to be null is a string_view: null is a default-constructed view
+// (data() == nullptr), "" a non-null empty one (primitives.hpp, string_or_null). The all-zero
+// uuid means "no topic id". kafkajs' idempotent producer needs controller_id to name a live broker
+// listed in `brokers` (docs/protocol.md §3.2).
 //
 // Decoded strings are views into the frame. Thread-safety: value types, no shared state.
 #pragma once
@@ -24,14 +35,19 @@
 #include <gregor/wire/primitives.hpp>
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string_view>
 #include <vector>
 
 namespace gregor::wire::metadata {
 
+/// The authorized-operations fields' default: "not requested / not known".
+inline constexpr std::int32_t authorized_operations_unknown = std::numeric_limits<std::int32_t>::min();
+
 struct request_topic {
-    std::string_view name;
+    std::string_view name; // null (data() == nullptr) allowed in v10+
+    wire::uuid topic_id{}; // v10+
 };
 
 struct request {
@@ -39,43 +55,28 @@ struct request {
 
     std::optional<std::vector<request_topic>> topics; // nullopt = all topics
     bool allow_auto_topic_creation = true;            // v4+ (before v4 the broker's config decides)
+    bool include_cluster_authorized_operations = false; // v8-10
+    bool include_topic_authorized_operations = false;   // v8+
 
-    void encode(byte_writer& w, std::int16_t version) const {
-        require_version<api>(version);
-        encoder e(w, is_flexible_version<api>(version));
-        const auto write_topic = [](encoder& e2, const request_topic& t) {
-            e2.string(t.name);
-            e2.tagged_fields();
-        };
-        if (version == 0 && !topics) e.array_count(0);
-        else e.nullable_array(topics, write_topic);
-        if (version >= 4) e.boolean(allow_auto_topic_creation);
-        e.tagged_fields();
+    void encode(byte_writer& w, std::int16_t version) const { encode_fields(*this, w, version); }
+    static std::optional<request> decode(byte_reader& r, std::int16_t version) {
+        return decode_fields<request>(r, version);
     }
 
-    static std::optional<request> decode(byte_reader& r, std::int16_t version) {
-        if (!supports_version<api>(version)) {
-            r.fail();
-            return std::nullopt;
-        }
-        decoder d(r, is_flexible_version<api>(version));
-        request m;
-        const auto read_topic = [](decoder& d2, request_topic& t) {
-            t.name = d2.string();
-            d2.tagged_fields();
+    template <typename IO, typename Self>
+    static void fields(IO& io, Self& m) {
+        const auto v = io.version();
+        const auto topic = [](auto& io2, auto& t) {
+            if (io2.version() >= 10) io2.uuid(t.topic_id);
+            io2.string_or_null(t.name, io2.version() >= 10);
+            io2.tagged_fields();
         };
-        const auto min_topic = d.min_string() + d.min_tags();
-        if (version == 0) {
-            std::vector<request_topic> v;
-            d.array(v, min_topic, read_topic);
-            if (!v.empty()) m.topics = std::move(v);
-        } else {
-            d.nullable_array(m.topics, min_topic, read_topic);
-        }
-        if (version >= 4) m.allow_auto_topic_creation = d.boolean();
-        d.tagged_fields();
-        if (!d.ok()) return std::nullopt;
-        return m;
+        if (v == 0) io.null_as_empty_array(m.topics, topic);
+        else io.nullable_array(m.topics, topic);
+        if (v >= 4) io.boolean(m.allow_auto_topic_creation);
+        if (v >= 8 && v <= 10) io.boolean(m.include_cluster_authorized_operations);
+        if (v >= 8) io.boolean(m.include_topic_authorized_operations);
+        io.tagged_fields();
     }
 };
 
@@ -93,13 +94,16 @@ struct partition {
     std::vector<gregor::node_id> replica_nodes;
     std::vector<gregor::node_id> isr_nodes;
     std::vector<gregor::node_id> offline_replicas; // v5+
+    gregor::leader_epoch leader_epoch{-1};         // v7+
 };
 
 struct topic {
     gregor::error_code error_code = gregor::error_code::none;
-    std::string_view name;
+    std::string_view name;    // null (data() == nullptr) allowed in v12+
     bool is_internal = false; // v1+
     std::vector<partition> partitions;
+    wire::uuid topic_id{};                                                // v10+
+    std::int32_t topic_authorized_operations = authorized_operations_unknown; // v8+
 };
 
 struct response {
@@ -110,75 +114,49 @@ struct response {
     std::optional<std::string_view> cluster_id; // v2+
     gregor::node_id controller_id{-1};          // v1+
     std::vector<topic> topics;
+    std::int32_t cluster_authorized_operations = authorized_operations_unknown; // v8-10
 
-    void encode(byte_writer& w, std::int16_t version) const {
-        require_version<api>(version);
-        encoder e(w, is_flexible_version<api>(version));
-        if (version >= 3) e.i32(throttle_time_ms);
-        e.array(brokers, [version](encoder& e2, const broker& b) {
-            e2.i32(b.node_id.value());
-            e2.string(b.host);
-            e2.i32(b.port);
-            if (version >= 1) e2.nullable_string(b.rack);
-            e2.tagged_fields();
-        });
-        if (version >= 2) e.nullable_string(cluster_id);
-        if (version >= 1) e.i32(controller_id.value());
-        e.array(topics, [version](encoder& e2, const topic& t) {
-            e2.i16(static_cast<std::int16_t>(t.error_code));
-            e2.string(t.name);
-            if (version >= 1) e2.boolean(t.is_internal);
-            e2.array(t.partitions, [version](encoder& e3, const partition& p) {
-                const auto write_node = [](encoder& e4, gregor::node_id n) { e4.i32(n.value()); };
-                e3.i16(static_cast<std::int16_t>(p.error_code));
-                e3.i32(p.partition_index.value());
-                e3.i32(p.leader_id.value());
-                e3.array(p.replica_nodes, write_node);
-                e3.array(p.isr_nodes, write_node);
-                if (version >= 5) e3.array(p.offline_replicas, write_node);
-                e3.tagged_fields();
-            });
-            e2.tagged_fields();
-        });
-        e.tagged_fields();
+    void encode(byte_writer& w, std::int16_t version) const { encode_fields(*this, w, version); }
+    static std::optional<response> decode(byte_reader& r, std::int16_t version) {
+        return decode_fields<response>(r, version);
     }
 
-    static std::optional<response> decode(byte_reader& r, std::int16_t version) {
-        if (!supports_version<api>(version)) {
-            r.fail();
-            return std::nullopt;
-        }
-        decoder d(r, is_flexible_version<api>(version));
-        response m;
-        if (version >= 3) m.throttle_time_ms = d.i32();
-        d.array(m.brokers, 8 + d.min_string() + d.min_tags(), [version](decoder& d2, broker& b) {
-            b.node_id = gregor::node_id{d2.i32()};
-            b.host = d2.string();
-            b.port = d2.i32();
-            if (version >= 1) b.rack = d2.nullable_string();
-            d2.tagged_fields();
+    template <typename IO, typename Self>
+    static void fields(IO& io, Self& m) {
+        const auto v = io.version();
+        if (v >= 3) io.i32(m.throttle_time_ms);
+        io.array(m.brokers, [](auto& io2, auto& b) {
+            io2.i32(b.node_id);
+            io2.string(b.host);
+            io2.i32(b.port);
+            if (io2.version() >= 1) io2.nullable_string(b.rack);
+            io2.tagged_fields();
         });
-        if (version >= 2) m.cluster_id = d.nullable_string();
-        if (version >= 1) m.controller_id = gregor::node_id{d.i32()};
-        d.array(m.topics, 2 + d.min_string() + d.min_array(), [version](decoder& d2, topic& t) {
-            t.error_code = static_cast<gregor::error_code>(d2.i16());
-            t.name = d2.string();
-            if (version >= 1) t.is_internal = d2.boolean();
-            d2.array(t.partitions, 10 + 2 * d2.min_array(), [version](decoder& d3, partition& p) {
-                const auto read_node = [](decoder& d4, gregor::node_id& n) { n = gregor::node_id{d4.i32()}; };
-                p.error_code = static_cast<gregor::error_code>(d3.i16());
-                p.partition_index = gregor::partition_id{d3.i32()};
-                p.leader_id = gregor::node_id{d3.i32()};
-                d3.array(p.replica_nodes, 4, read_node);
-                d3.array(p.isr_nodes, 4, read_node);
-                if (version >= 5) d3.array(p.offline_replicas, 4, read_node);
-                d3.tagged_fields();
+        if (v >= 2) io.nullable_string(m.cluster_id);
+        if (v >= 1) io.i32(m.controller_id);
+        io.array(m.topics, [](auto& io2, auto& t) {
+            const auto tv = io2.version();
+            io2.i16(t.error_code);
+            io2.string_or_null(t.name, tv >= 12);
+            if (tv >= 10) io2.uuid(t.topic_id);
+            if (tv >= 1) io2.boolean(t.is_internal);
+            io2.array(t.partitions, [](auto& io3, auto& p) {
+                const auto pv = io3.version();
+                const auto node = [](auto& io4, auto& n) { io4.i32(n); };
+                io3.i16(p.error_code);
+                io3.i32(p.partition_index);
+                io3.i32(p.leader_id);
+                if (pv >= 7) io3.i32(p.leader_epoch);
+                io3.array(p.replica_nodes, node);
+                io3.array(p.isr_nodes, node);
+                if (pv >= 5) io3.array(p.offline_replicas, node);
+                io3.tagged_fields();
             });
-            d2.tagged_fields();
+            if (tv >= 8) io2.i32(t.topic_authorized_operations);
+            io2.tagged_fields();
         });
-        d.tagged_fields();
-        if (!d.ok()) return std::nullopt;
-        return m;
+        if (v >= 8 && v <= 10) io.i32(m.cluster_authorized_operations);
+        io.tagged_fields();
     }
 };
 
