@@ -1,0 +1,59 @@
+// What one Kafka API handler gets for one request, so that a handler header needs nothing from the
+// server around it: the broker, the decoded request header, a reader at the body, the frame itself
+// (mutable: Produce patches the batch in place instead of copying it), the connection, the event
+// loop, what clients are told to connect to, and the server's state across requests.
+//
+// Every reference in a request_context is valid during handle() only, except `broker`, `loop`
+// and `state`, which live as long as the server (closures that complete later may keep those).
+// Threading: built and used on the server's loop thread.
+#pragma once
+
+#include <gregor/broker/handlers/server_state.hpp>
+#include <gregor/core/buffer.hpp>
+#include <gregor/net/event_loop.hpp>
+#include <gregor/net/response.hpp>
+#include <gregor/wire/api.hpp>
+#include <gregor/wire/header.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace gregor::broker_handlers {
+
+template <typename Broker>
+struct request_context {
+    Broker& broker;
+    const wire::request_header& header;
+    byte_reader& body;                 // positioned after the header
+    mutable_bytes_view frame;          // the whole request, header included
+    net::connection_id conn;
+    net::event_loop& loop;
+    std::string_view advertised_host;  // what Metadata and FindCoordinator hand out
+    std::int32_t advertised_port;
+    std::string_view cluster_id;
+    server_state& state;
+    // The ApiVersions answer, generated from the handler list (handlers.hpp); passed in because
+    // the list includes the handler that answers with it.
+    std::span<const wire::advertised_api> advertised_apis;
+};
+
+/// The request body as `Msg`, or nullopt if it does not decode at the header's version.
+template <typename Msg, typename Broker>
+std::optional<Msg> decode_request(request_context<Broker>& ctx) {
+    if (!wire::supports_version<typename Msg::api>(ctx.header.version)) return std::nullopt;
+    return Msg::decode(ctx.body, ctx.header.version);
+}
+
+/// A response (header and body) to the request `h`, encoded at `version`.
+template <typename Body>
+byte_buffer encode_response(const wire::request_header& h, std::int16_t version, const Body& body) {
+    byte_buffer out(256);
+    byte_writer w(out);
+    wire::response_header{h.correlation_id}.encode(w, wire::response_header_version(h.key, version));
+    body.encode(w, version);
+    return out;
+}
+
+} // namespace gregor::broker_handlers

@@ -1,0 +1,26 @@
+// The Kafka APIs a gregor broker serves: one handler per API, listed once. The dispatch in
+// kafka_server.hpp and the ApiVersions answer are both generated from `all_handlers`, so adding an
+// API is one handler header and one entry here (docs/broker.md, "Adding a Kafka API").
+#pragma once
+
+#include <gregor/broker/handlers/api_versions.hpp>
+#include <gregor/broker/handlers/fetch.hpp>
+#include <gregor/broker/handlers/find_coordinator.hpp>
+#include <gregor/broker/handlers/handler_list.hpp>
+#include <gregor/broker/handlers/init_producer_id.hpp>
+#include <gregor/broker/handlers/list_offsets.hpp>
+#include <gregor/broker/handlers/metadata.hpp>
+#include <gregor/broker/handlers/produce.hpp>
+#include <gregor/wire/api.hpp>
+
+#include <array>
+
+namespace gregor::broker_handlers {
+
+using all_handlers = handler_list<api_versions_handler, metadata_handler, produce_handler, fetch_handler,
+                                  list_offsets_handler, init_producer_id_handler, find_coordinator_handler>;
+
+/// What the broker answers in ApiVersions, ordered by key.
+inline constexpr std::array broker_advertised = advertised_apis(all_handlers{});
+
+} // namespace gregor::broker_handlers

@@ -1,0 +1,92 @@
+// What a Kafka server keeps between requests, for the handlers in this directory: requests that
+// wait (parked long-poll fetches) and the gate through which partition monitors, on any thread,
+// reach the server's event loop. The dispatcher (kafka_server.hpp) owns one server_state at a
+// fixed address for the server's lifetime, so closures that outlive a request may point at it.
+//
+// Threading: server_state is used on the loop thread only; loop_gate is thread-safe.
+#pragma once
+
+#include <gregor/broker/offset_monitor.hpp>
+#include <gregor/broker/partition.hpp>
+#include <gregor/core/strong_types.hpp>
+#include <gregor/net/event_loop.hpp>
+#include <gregor/net/response.hpp>
+#include <gregor/wire/header.hpp>
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace gregor::broker_handlers {
+
+/// The way from a partition's monitor (any thread) to the server's loop: tasks are posted while
+/// the gate is open; closing it (shutdown) makes later posts no-ops, so a monitor firing after the
+/// server is gone touches nothing of it.
+class loop_gate {
+public:
+    void open(net::event_loop& loop) {
+        std::lock_guard lk(mu_);
+        loop_ = &loop;
+    }
+    void close() {
+        std::lock_guard lk(mu_);
+        loop_ = nullptr;
+    }
+    /// Runs `fn` on the loop unless the gate is closed.
+    template <typename Fn>
+    void post(Fn&& fn) {
+        std::lock_guard lk(mu_);
+        if (loop_) loop_->post(std::forward<Fn>(fn));
+    }
+
+private:
+    std::mutex mu_;
+    net::event_loop* loop_ = nullptr;
+};
+
+struct plan_partition {
+    partition_id id;
+    offset fetch_offset;
+    std::int32_t max_bytes;
+};
+struct plan_topic {
+    std::string name;
+    std::vector<plan_partition> partitions;
+};
+/// A fetch request copied out of its frame, so it can wait (long poll).
+struct fetch_plan {
+    wire::request_header header;
+    std::int16_t version = 0;
+    std::int32_t correlation_id = 0;
+    std::int32_t min_bytes = 1;
+    std::int32_t max_bytes = 0;
+    isolation iso = isolation::read_uncommitted;
+    std::vector<plan_topic> topics;
+};
+struct parked_fetch {
+    net::connection_id conn;
+    fetch_plan plan;
+    net::responder responder;
+    net::timer_handle timer;
+    std::uint64_t id = 0;
+    std::vector<wait_handle> waits; // one per partition of the plan that exists
+
+    void cancel() {
+        timer.cancel();
+        for (auto& w : waits) w.cancel();
+        waits.clear();
+    }
+};
+
+struct server_state {
+    std::list<parked_fetch> parked; // timers and wake-ups name entries by id; a list keeps them in place
+    std::uint64_t next_park_id = 0;
+    // Shared with monitor callbacks, which may outlive the server.
+    std::shared_ptr<loop_gate> gate = std::make_shared<loop_gate>();
+};
+
+} // namespace gregor::broker_handlers
