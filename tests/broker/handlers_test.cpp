@@ -104,7 +104,8 @@ wire::api_versions::response api_versions(net::blocking_client& c, std::int16_t 
 }
 
 /// Sends a request of API `key` at `version` that the broker can answer and checks the answer.
-void exercise(net::blocking_client& c, wire::api_key key, std::int16_t version, std::int32_t corr) {
+/// `id` is topic "t"'s id (Metadata v10+ answers it, Fetch v13+ names the topic by it).
+void exercise(net::blocking_client& c, wire::api_key key, std::int16_t version, std::int32_t corr, wire::uuid id = {}) {
     INFO(wire::to_string(key) << " v" << version);
     switch (key) {
     case wire::api_key::api_versions: {
@@ -119,6 +120,9 @@ void exercise(net::blocking_client& c, wire::api_key key, std::int16_t version, 
         const auto resp = roundtrip<wire::metadata::response>(c, version, corr, req);
         REQUIRE(resp.topics.size() == 1);
         CHECK(resp.topics[0].error_code == error_code::none);
+        CHECK(resp.topics[0].partitions.size() == 1);
+        if (version >= 10) CHECK(resp.topics[0].topic_id == id);
+        if (version >= 7) CHECK(resp.topics[0].partitions.at(0).leader_epoch == leader_epoch{0});
         return;
     }
     case wire::api_key::produce: {
@@ -143,10 +147,13 @@ void exercise(net::blocking_client& c, wire::api_key key, std::int16_t version, 
         fp.partition_index = partition_id{0};
         fp.fetch_offset = offset{0};
         fp.partition_max_bytes = 1 << 20;
-        req.topics.push_back({"t", {fp}});
+        req.topics.push_back({"t", {fp}, id});
         const auto resp = roundtrip<wire::fetch::response>(c, version, corr, req);
         REQUIRE(resp.responses.size() == 1);
         CHECK(resp.responses[0].partitions.at(0).error_code == error_code::none);
+        CHECK(resp.responses[0].partitions.at(0).records);
+        CHECK(!resp.responses[0].partitions.at(0).records->empty());
+        if (version >= 13) CHECK(resp.responses[0].topic_id == id);
         return;
     }
     case wire::api_key::list_offsets: {
@@ -179,7 +186,7 @@ void exercise(net::blocking_client& c, wire::api_key key, std::int16_t version, 
 TEST_CASE("the generated ApiVersions list is one entry per handler, with its advertised range", "[handlers]") {
     CHECK(bh::broker_advertised.size() == bh::all_handlers::size);
     // Produce is the one API advertised wider than it is served (librdkafka's compression check).
-    CHECK(served_of(bh::all_handlers{}, wire::api_key::produce) == wire::version_range{3, 7});
+    CHECK(served_of(bh::all_handlers{}, wire::api_key::produce) == wire::version_range{3, 11});
     for (const auto& a : bh::broker_advertised) {
         INFO(wire::to_string(a.key));
         const auto served = served_of(bh::all_handlers{}, a.key);
@@ -202,7 +209,7 @@ TEST_CASE("ApiVersions over TCP lists exactly the handlers, and every listed API
     auto srv = serve(b);
     net::blocking_client c("127.0.0.1", srv->port());
 
-    for (const std::int16_t v : {std::int16_t{0}, std::int16_t{3}}) {
+    for (const std::int16_t v : {std::int16_t{0}, std::int16_t{3}, std::int16_t{4}}) {
         INFO("ApiVersions v" << v);
         const auto resp = api_versions(c, v, 100 + v);
         CHECK(resp.error_code == error_code::none);
@@ -215,11 +222,12 @@ TEST_CASE("ApiVersions over TCP lists exactly the handlers, and every listed API
     }
 
     std::int32_t corr = 1000;
+    const auto id = b.topic_metadata("t")->id;
     for (const auto& a : bh::broker_advertised) {
         const auto served = served_of(bh::all_handlers{}, a.key);
         REQUIRE(served);
-        exercise(c, a.key, a.versions.max, ++corr);
-        exercise(c, a.key, served->min, ++corr);
+        // Every served version, flexible ones included, answers in full.
+        for (auto v = served->min; v <= served->max; ++v) exercise(c, a.key, v, ++corr, id);
     }
     // Still the same connection: nothing above closed it.
     exercise(c, wire::api_key::metadata, 6, ++corr);
@@ -284,4 +292,78 @@ TEST_CASE("ApiVersions above our range gets UNSUPPORTED_VERSION in a v0 body (KI
     CHECK(resp->api_keys[0].max_version == ours.max);
     // The client retries at a version we know, on the same connection.
     CHECK(api_versions(c, 0, 4).api_keys.size() == bh::broker_advertised.size());
+}
+
+TEST_CASE("topic ids, leader epochs, sessions and batched coordinators as current clients use them", "[handlers]") {
+    memory_broker b;
+    REQUIRE(b.create_topic("t", 1) == error_code::none);
+    REQUIRE(b.produce("t", partition_id{0}, test::make_batch("x", 3), 1).error == error_code::none);
+    auto srv = serve(b);
+    net::blocking_client c("127.0.0.1", srv->port());
+    const auto id = b.topic_metadata("t")->id;
+    const auto fetch = [&](std::int16_t v, wire::uuid tid, leader_epoch epoch, std::int32_t session, std::int32_t wait) {
+        wire::fetch::request req;
+        req.max_wait_ms = wait;
+        req.max_bytes = 1 << 20;
+        req.session_id = session;
+        wire::fetch::fetch_partition fp;
+        fp.partition_index = partition_id{0};
+        fp.fetch_offset = offset{3}; // the end: nothing to read
+        fp.partition_max_bytes = 1 << 20;
+        fp.current_leader_epoch = epoch;
+        req.topics.push_back({"t", {fp}, tid});
+        return roundtrip<wire::fetch::response>(c, v, 7, req);
+    };
+    // Metadata v12 by id alone (null name) names the topic; an unknown id is UNKNOWN_TOPIC_ID.
+    {
+        wire::metadata::request req;
+        req.topics.emplace();
+        req.topics->push_back({std::string_view{}, id});
+        wire::uuid other = id;
+        other.bytes[0] ^= std::byte{1};
+        req.topics->push_back({std::string_view{}, other});
+        const auto resp = roundtrip<wire::metadata::response>(c, 12, 1, req);
+        REQUIRE(resp.topics.size() == 2);
+        CHECK(resp.topics[0].name == "t");
+        CHECK(resp.topics[0].topic_id == id);
+        CHECK(resp.topics[0].error_code == error_code::none);
+        CHECK(resp.topics[1].error_code == error_code::unknown_topic_id);
+        CHECK(resp.topics[1].topic_id == other);
+    }
+    // max_wait_ms 0 answers at once, with nothing.
+    auto r0 = fetch(16, id, leader_epoch{-1}, 0, 0);
+    CHECK(r0.responses.at(0).partitions.at(0).error_code == error_code::none);
+    CHECK(r0.responses.at(0).partitions.at(0).high_watermark == offset{3});
+    CHECK(r0.session_id == 0); // sessionless: the client keeps sending full fetches
+    // Fetch v13+ with an id this broker does not know.
+    wire::uuid unknown{};
+    unknown.bytes[3] = std::byte{9};
+    CHECK(fetch(13, unknown, leader_epoch{-1}, 0, 0).responses.at(0).partitions.at(0).error_code ==
+          error_code::unknown_topic_id);
+    // Leader epochs: the current one reads, an older one is fenced, a newer one unknown.
+    CHECK(fetch(12, {}, leader_epoch{0}, 0, 0).responses.at(0).partitions.at(0).error_code == error_code::none);
+    CHECK(fetch(12, {}, leader_epoch{1}, 0, 0).responses.at(0).partitions.at(0).error_code ==
+          error_code::unknown_leader_epoch);
+    // A session this broker never created.
+    CHECK(fetch(12, {}, leader_epoch{-1}, 42, 0).error_code == error_code::fetch_session_id_not_found);
+    // FindCoordinator v4+: one coordinator per key.
+    {
+        wire::find_coordinator::request req;
+        req.coordinator_keys = {"g1", "g2"};
+        const auto resp = roundtrip<wire::find_coordinator::response>(c, 5, 3, req);
+        REQUIRE(resp.coordinators.size() == 2);
+        CHECK(resp.coordinators[1].key == "g2");
+        CHECK(resp.coordinators[1].node_id == node_id{0});
+        CHECK(resp.coordinators[1].port == static_cast<std::int32_t>(srv->port()));
+    }
+    // ListOffsets v8: MAX_TIMESTAMP and EARLIEST_LOCAL, with the leader epoch.
+    {
+        wire::list_offsets::request req;
+        req.topics.push_back({"t", {{partition_id{0}, -3, 1}, {partition_id{0}, -4, 1}}});
+        const auto resp = roundtrip<wire::list_offsets::response>(c, 8, 4, req);
+        REQUIRE(resp.topics.at(0).partitions.size() == 2);
+        CHECK(resp.topics[0].partitions[0].offset == offset{2});
+        CHECK(resp.topics[0].partitions[0].leader_epoch == leader_epoch{0});
+        CHECK(resp.topics[0].partitions[1].offset == offset{0});
+    }
 }

@@ -154,6 +154,14 @@ public:
         return it->second.rec;
     }
 
+    /// The name of the topic whose id is `id` (Fetch v13+ and Metadata v10+ name topics by id).
+    std::optional<std::string> topic_name_of(const wire::uuid& id) const {
+        std::shared_lock lk(topics_mu_);
+        for (const auto& [name, m] : meta_)
+            if (m.rec.id == id) return name;
+        return std::nullopt;
+    }
+
     /// The settings a topic's partitions run with: the broker's, with its overrides applied.
     std::optional<broker_config> topic_config(std::string_view name) const {
         std::shared_lock lk(topics_mu_);

@@ -181,7 +181,7 @@ struct api_versions_api {
     static constexpr std::int16_t min_version = 0;
     static constexpr std::int16_t max_version = 4;
     static constexpr std::int16_t first_flexible = 3;
-    static constexpr version_range advertised{0, 3};
+    static constexpr version_range advertised{0, 4};
 };
 
 struct metadata_api {
@@ -192,7 +192,7 @@ struct metadata_api {
     static constexpr std::int16_t first_flexible = 9;
     // v7+ adds leader_epoch, which would make librdkafka >= 2.1 validate positions with
     // OffsetForLeaderEpoch (docs/protocol.md §10); stay at 6.
-    static constexpr version_range advertised{0, 6};
+    static constexpr version_range advertised{0, 12};
 };
 
 struct produce_api {
@@ -204,7 +204,7 @@ struct produce_api {
     static constexpr std::int16_t first_flexible = 9;
     // Advertised from 0 so that librdkafka compresses (its check looks at Produce v0, §3.1);
     // requests below min_version are rejected like Kafka 4 does.
-    static constexpr version_range advertised{0, 7};
+    static constexpr version_range advertised{0, 11};
 };
 
 struct fetch_api {
@@ -215,7 +215,7 @@ struct fetch_api {
     static constexpr std::int16_t min_version = 4;
     static constexpr std::int16_t max_version = 16;
     static constexpr std::int16_t first_flexible = 12;
-    static constexpr version_range advertised{4, 11};
+    static constexpr version_range advertised{4, 16};
 };
 
 struct list_offsets_api {
@@ -224,7 +224,7 @@ struct list_offsets_api {
     static constexpr std::int16_t min_version = 0;
     static constexpr std::int16_t max_version = 8;
     static constexpr std::int16_t first_flexible = 6;
-    static constexpr version_range advertised{0, 3};
+    static constexpr version_range advertised{0, 8};
 };
 
 struct init_producer_id_api {
@@ -233,7 +233,7 @@ struct init_producer_id_api {
     static constexpr std::int16_t min_version = 0;
     static constexpr std::int16_t max_version = 5;
     static constexpr std::int16_t first_flexible = 2;
-    static constexpr version_range advertised{0, 4};
+    static constexpr version_range advertised{0, 5};
 };
 
 struct find_coordinator_api {
@@ -242,7 +242,7 @@ struct find_coordinator_api {
     static constexpr std::int16_t min_version = 0;
     static constexpr std::int16_t max_version = 5;
     static constexpr std::int16_t first_flexible = 3;
-    static constexpr version_range advertised{0, 2};
+    static constexpr version_range advertised{0, 5};
 };
 
 static_assert(kafka_api<api_versions_api>, "gregor::wire: api_versions_api must model kafka_api");

@@ -16,7 +16,7 @@ namespace gregor::broker_handlers {
 
 struct api_versions_handler {
     using api = wire::api_versions_api;
-    static constexpr wire::version_range served{0, 3};
+    static constexpr wire::version_range served{0, 4};
 
     template <typename Broker>
     static void handle(request_context<Broker>& ctx, net::responder r) {

@@ -10,6 +10,8 @@
 
 #include <gregor/broker/handlers/server_state.hpp>
 #include <gregor/core/buffer.hpp>
+#include <gregor/core/error.hpp>
+#include <gregor/core/strong_types.hpp>
 #include <gregor/net/event_loop.hpp>
 #include <gregor/net/response.hpp>
 #include <gregor/wire/api.hpp>
@@ -44,6 +46,18 @@ template <typename Msg, typename Broker>
 std::optional<Msg> decode_request(request_context<Broker>& ctx) {
     if (!wire::supports_version<typename Msg::api>(ctx.header.version)) return std::nullopt;
     return Msg::decode(ctx.body, ctx.header.version);
+}
+
+/// Kafka's check of the leader epoch a client believes in (Fetch v9+, ListOffsets v4+; -1 means
+/// "not checked"): an older one is FENCED_LEADER_EPOCH (the client refreshes its metadata), a
+/// newer one UNKNOWN_LEADER_EPOCH (this broker has not caught up). docs/protocol.md §14.6.
+template <typename Partition>
+error_code check_leader_epoch(Partition* part, leader_epoch client) {
+    if (part == nullptr || client.value() < 0) return error_code::none;
+    const auto ours = part->current_leader_epoch().value();
+    if (client.value() < ours) return error_code::fenced_leader_epoch;
+    if (client.value() > ours) return error_code::unknown_leader_epoch;
+    return error_code::none;
 }
 
 /// A response (header and body) to the request `h`, encoded at `version`.

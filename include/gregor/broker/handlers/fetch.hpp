@@ -33,7 +33,10 @@ namespace gregor::broker_handlers {
 struct fetch_handler {
     using api = wire::fetch_api;
     // v0-3 readers expect message formats 0/1; v4 is also what librdkafka's MsgVer2 probe needs.
-    static constexpr wire::version_range served{4, 11};
+    // v7+ fetch sessions are answered sessionless (session_id 0: clients send full fetches), v9+
+    // leader epochs are checked, v12 flexible, v13+ topics by id (from the topic table), v15 the
+    // replica state tag (consumers only until replication).
+    static constexpr wire::version_range served{4, 16};
 
     template <typename Broker>
     static void handle(request_context<Broker>& ctx, net::responder r) {
@@ -48,9 +51,26 @@ struct fetch_handler {
         plan.max_bytes = req->max_bytes;
         plan.iso = req->isolation_level == wire::isolation_level::read_committed ? isolation::read_committed
                                                                                  : isolation::read_uncommitted;
+        // An incremental fetch session this broker never created (it creates none): the client
+        // starts over with a full fetch.
+        if (plan.version >= 7 && req->session_id != 0) {
+            wire::fetch::response resp;
+            resp.error_code = error_code::fetch_session_id_not_found;
+            return r.complete(net::response(encode_response(ctx.header, plan.version, resp)));
+        }
         for (const auto& t : req->topics) {
-            plan_topic pt{std::string(t.name), {}};
-            for (const auto& p : t.partitions) pt.partitions.push_back({p.partition_index, p.fetch_offset, p.partition_max_bytes});
+            plan_topic pt{std::string(t.name), t.topic_id, {}};
+            error_code topic_error = error_code::none;
+            if (plan.version >= 13) {
+                if (auto name = ctx.broker.topic_name_of(t.topic_id)) pt.name = std::move(*name);
+                else topic_error = error_code::unknown_topic_id;
+            }
+            for (const auto& p : t.partitions) {
+                auto e = topic_error;
+                if (e == error_code::none && plan.version >= 9)
+                    e = check_leader_epoch(ctx.broker.find_partition(pt.name, p.partition_index), p.current_leader_epoch);
+                pt.partitions.push_back({p.partition_index, p.fetch_offset, p.partition_max_bytes, e});
+            }
             plan.topics.push_back(std::move(pt));
         }
         // max_wait_ms <= 0: answer now with whatever there is, even nothing (no long poll).
@@ -151,12 +171,17 @@ private:
         for (const auto& t : plan.topics) {
             topic_response tr;
             tr.name = t.name;
+            tr.topic_id = t.topic_id;
             for (const auto& p : t.partitions) {
                 partition_data pd;
                 pd.partition_index = p.id;
                 if (plan.iso == isolation::read_committed) pd.aborted_transactions.emplace();
                 const std::int64_t limit = std::min<std::int64_t>(p.max_bytes, remaining);
-                if (limit <= 0 && total > 0) {
+                if (p.error != error_code::none) {
+                    pd.error_code = p.error;
+                    pd.records = bytes_view{};
+                    any_error = true;
+                } else if (limit <= 0 && total > 0) {
                     // Over the request's max_bytes: report offsets only.
                     if (auto* part = b.find_partition(t.name, p.id)) {
                         const auto o = part->offsets();

@@ -12,7 +12,8 @@ namespace gregor::broker_handlers {
 
 struct find_coordinator_handler {
     using api = wire::find_coordinator_api;
-    static constexpr wire::version_range served{0, 2};
+    // v4+ asks for several keys at once and gets one coordinator per key (KIP-699).
+    static constexpr wire::version_range served{0, 5};
 
     template <typename Broker>
     static void handle(request_context<Broker>& ctx, net::responder r) {
@@ -20,9 +21,21 @@ struct find_coordinator_handler {
         auto req = decode_request<request>(ctx);
         if (!req) return r.complete(net::close_connection);
         response resp;
-        resp.node_id = node_id{ctx.broker.config().node_id};
-        resp.host = ctx.advertised_host;
-        resp.port = ctx.advertised_port;
+        const node_id self{ctx.broker.config().node_id};
+        if (ctx.header.version >= 4) {
+            for (const auto k : req->coordinator_keys) {
+                coordinator c;
+                c.key = k;
+                c.node_id = self;
+                c.host = ctx.advertised_host;
+                c.port = ctx.advertised_port;
+                resp.coordinators.push_back(c);
+            }
+        } else {
+            resp.node_id = self;
+            resp.host = ctx.advertised_host;
+            resp.port = ctx.advertised_port;
+        }
         r.complete(net::response(encode_response(ctx.header, ctx.header.version, resp)));
     }
 };

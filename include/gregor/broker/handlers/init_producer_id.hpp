@@ -11,7 +11,9 @@ namespace gregor::broker_handlers {
 
 struct init_producer_id_handler {
     using api = wire::init_producer_id_api;
-    static constexpr wire::version_range served{0, 4};
+    // v3+ requests carry the producer's current id and epoch (KIP-360); as in Kafka, a
+    // non-transactional producer gets a fresh id whatever it sends.
+    static constexpr wire::version_range served{0, 5};
 
     template <typename Broker>
     static void handle(request_context<Broker>& ctx, net::responder r) {

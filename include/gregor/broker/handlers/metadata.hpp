@@ -1,8 +1,10 @@
-// Metadata: this node is every partition's leader, its only replica and the controller, so clients
-// send everything here. Auto-creates topics when the request and auto.create.topics.enable allow.
+// Metadata: brokers, controller, and per topic its id and per partition leader, leader epoch,
+// replicas and ISR from the topic table (today this node for all of them, so clients send
+// everything here). Auto-creates topics when the request and auto.create.topics.enable allow.
 #pragma once
 
 #include <gregor/broker/handlers/context.hpp>
+#include <gregor/broker/topic_table.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
 #include <gregor/net/response.hpp>
@@ -19,45 +21,88 @@ namespace gregor::broker_handlers {
 
 struct metadata_handler {
     using api = wire::metadata_api;
-    // v7+ adds leader epochs, which would make librdkafka >= 2.1 validate positions with
-    // OffsetForLeaderEpoch (docs/protocol.md §10).
-    static constexpr wire::version_range served{0, 6};
+    // v7 leader epochs, v8-10 authorized operations, v9 flexible, v10 topic ids (from the topic
+    // table), v12 topics asked for by id alone. Leader epochs make newer librdkafka and Java
+    // clients validate positions with OffsetForLeaderEpoch only when the broker advertises that
+    // API, so reporting them is safe before replication serves it (docs/protocol.md §10).
+    static constexpr wire::version_range served{0, 12};
+
+    // Without ACLs every operation is allowed; the bit of operation N is 1 << N (Kafka's
+    // AclOperation codes: READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8,
+    // CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12).
+    static constexpr std::int32_t topic_operations = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) |
+                                                     (1 << 8) | (1 << 10) | (1 << 11);
+    static constexpr std::int32_t cluster_operations =
+        (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 
     template <typename Broker>
     static void handle(request_context<Broker>& ctx, net::responder r) {
         using namespace wire::metadata;
         auto req = decode_request<request>(ctx);
         if (!req) return r.complete(net::close_connection);
+        const auto v = ctx.header.version;
         const node_id self{ctx.broker.config().node_id};
         response resp;
         resp.brokers.push_back({self, ctx.advertised_host, ctx.advertised_port, std::nullopt});
         resp.cluster_id = ctx.cluster_id;
         resp.controller_id = self;
+        if (req->include_cluster_authorized_operations) resp.cluster_authorized_operations = cluster_operations;
         // The response holds views: the names it points at must outlive the encoding.
-        std::vector<std::pair<std::string, typename Broker::topic_info>> found;
+        struct found_topic {
+            std::string name;
+            typename Broker::topic_info info;
+            wire::uuid id{};
+            bool by_unknown_id = false;
+        };
+        std::vector<found_topic> found;
         if (!req->topics) {
-            for (auto& [name, n] : ctx.broker.list_topics()) found.push_back({name, {error_code::none, n}});
+            for (auto& [name, n] : ctx.broker.list_topics()) found.push_back({name, {error_code::none, n}, {}, false});
         } else {
-            const bool may_create = ctx.header.version < 4 || req->allow_auto_topic_creation;
-            for (const auto& t : *req->topics)
-                found.push_back({std::string(t.name), ctx.broker.describe_topic(t.name, may_create)});
+            const bool may_create = v < 4 || req->allow_auto_topic_creation;
+            for (const auto& t : *req->topics) {
+                if (t.name.data() == nullptr || (t.name.empty() && t.topic_id != wire::uuid{})) {
+                    // v10+: asked for by id.
+                    auto name = ctx.broker.topic_name_of(t.topic_id);
+                    if (!name) {
+                        found.push_back({{}, {error_code::unknown_topic_id, 0}, t.topic_id, true});
+                        continue;
+                    }
+                    found.push_back({*name, ctx.broker.describe_topic(*name, false), t.topic_id, false});
+                    continue;
+                }
+                found.push_back({std::string(t.name), ctx.broker.describe_topic(t.name, may_create), {}, false});
+            }
         }
         resp.topics.reserve(found.size());
-        for (const auto& [name, info] : found) {
+        for (auto& f : found) {
             wire::metadata::topic t;
-            t.name = name;
-            t.error_code = info.error;
-            for (std::int32_t i = 0; i < info.partition_count; ++i) {
+            // An unknown id is answered with a null name (v12) and the id it asked for.
+            t.name = f.by_unknown_id ? std::string_view{} : std::string_view{f.name};
+            t.error_code = f.info.error;
+            t.topic_id = f.id;
+            std::optional<topic_record> rec;
+            if (f.info.error == error_code::none) rec = ctx.broker.topic_metadata(f.name);
+            if (rec) t.topic_id = rec->id;
+            if (req->include_topic_authorized_operations && f.info.error == error_code::none)
+                t.topic_authorized_operations = topic_operations;
+            for (std::int32_t i = 0; i < f.info.partition_count; ++i) {
                 wire::metadata::partition p;
                 p.partition_index = partition_id{i};
                 p.leader_id = self;
                 p.replica_nodes = {self};
                 p.isr_nodes = {self};
+                if (rec && static_cast<std::size_t>(i) < rec->partitions.size()) {
+                    const auto& a = rec->partitions[static_cast<std::size_t>(i)];
+                    p.leader_id = a.leader;
+                    p.leader_epoch = a.epoch;
+                    p.replica_nodes = a.replicas;
+                    p.isr_nodes = a.isr;
+                }
                 t.partitions.push_back(std::move(p));
             }
             resp.topics.push_back(std::move(t));
         }
-        r.complete(net::response(encode_response(ctx.header, ctx.header.version, resp)));
+        r.complete(net::response(encode_response(ctx.header, v, resp)));
     }
 };
 

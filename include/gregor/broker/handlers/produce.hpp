@@ -31,8 +31,8 @@ struct produce_handler {
     // v0-2 carry message formats 0/1, which gregor does not read: they close the connection, as
     // Kafka 4 does. They are advertised all the same because librdkafka compresses only if Produce
     // v0 is (docs/protocol.md §3.1).
-    static constexpr wire::version_range served{3, 7};
-    static constexpr wire::version_range advertised{0, 7};
+    static constexpr wire::version_range served{3, 11};
+    static constexpr wire::version_range advertised{0, 11};
 
     // One produce request whose partitions answer at different times (acks=all, fsync before ack):
     // the last partition to finish encodes and sends the response, from whichever thread it is on.

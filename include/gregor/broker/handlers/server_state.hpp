@@ -8,10 +8,12 @@
 
 #include <gregor/broker/offset_monitor.hpp>
 #include <gregor/broker/partition.hpp>
+#include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
 #include <gregor/net/event_loop.hpp>
 #include <gregor/net/response.hpp>
 #include <gregor/wire/header.hpp>
+#include <gregor/wire/primitives.hpp>
 
 #include <cstdint>
 #include <list>
@@ -52,9 +54,11 @@ struct plan_partition {
     partition_id id;
     offset fetch_offset;
     std::int32_t max_bytes;
+    error_code error = error_code::none; // known before reading (unknown topic id, fenced epoch)
 };
 struct plan_topic {
-    std::string name;
+    std::string name;     // resolved from the id for v13+
+    wire::uuid topic_id{}; // v13+: what the response names the topic by
     std::vector<plan_partition> partitions;
 };
 /// A fetch request copied out of its frame, so it can wait (long poll).
