@@ -51,7 +51,7 @@ TEST_CASE("ApiVersions round-trips at every version", "[wire_messages]") {
         resp.throttle_time_ms = 9;
         const auto d = round_trip(resp, v);
         CHECK(d.msg.api_keys.size() == broker_advertised_apis.size());
-        CHECK(d.msg.find(api_key::fetch) == std::optional<version_range>(version_range{4, 11}));
+        CHECK(d.msg.find(api_key::fetch) == std::optional<version_range>(version_range{4, 16}));
         CHECK(d.msg.throttle_time_ms == (v >= 1 ? 9 : 0));
         round_trip(api_versions::response{}, v);
     });
@@ -80,9 +80,9 @@ TEST_CASE("ApiVersions v3 request frame matches what librdkafka sends", "[wire_v
 
 TEST_CASE("ApiVersions unsupported-version answer is v0-shaped with a v0 header", "[wire_vectors]") {
     byte_buffer b;
-    // The client asked for v4; the body and header are v0 whatever it asked.
+    // The client asked for v5; the body and header are v0 whatever it asked.
     encode_response_frame(b, 0, 77, api_versions::response::unsupported_version_response());
-    CHECK(hex(b.view()) == "00000010" "0000004d" "0023" "00000001" "0012" "0000" "0003");
+    CHECK(hex(b.view()) == "00000010" "0000004d" "0023" "00000001" "0012" "0000" "0004");
 
     // A client that sent v3 falls back to the v0 shape when the v3 parse fails.
     const auto body = b.view().subspan(8);
@@ -91,7 +91,7 @@ TEST_CASE("ApiVersions unsupported-version answer is v0-shaped with a v0 header"
     const auto fb = api_versions::response::decode_or_fallback(body, 3);
     REQUIRE(fb);
     CHECK(fb->error_code == error_code::unsupported_version);
-    CHECK(fb->find(api_key::api_versions) == std::optional<version_range>(version_range{0, 3}));
+    CHECK(fb->find(api_key::api_versions) == std::optional<version_range>(version_range{0, 4}));
 }
 
 TEST_CASE("ApiVersions v3 response skips the tagged fields a Kafka broker adds", "[wire_vectors]") {
