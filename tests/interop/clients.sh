@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs Kafka clients that carry their own protocol code against a fresh gregor-broker:
+# @platformatic/kafka and kafkajs (npm, installed into the build dir on first use) and kafka-python
+# (Debian python3-kafka). Each client script asserts on what came back (offsets, records,
+# timestamps). A client whose runtime is missing is skipped (exit 77), never passed silently.
+# Usage: clients.sh GREGOR_BROKER WORK_DIR CLIENT   (CLIENT: platformatic | kafkajs | kafka-python)
+set -euo pipefail
+exe=$1 work=$2 client=$3
+here=$(cd "$(dirname "$0")/clients" && pwd)
+mkdir -p "$work"
+case $client in
+platformatic|kafkajs)
+  command -v node >/dev/null && command -v npm >/dev/null || { echo "node/npm missing: skipped"; exit 77; }
+  if [ ! -d "$work/node_modules/kafkajs" ] || [ ! -d "$work/node_modules/@platformatic/kafka" ] ||
+     ! cmp -s "$here/package.json" "$work/package.json"; then
+    cp "$here/package.json" "$work/"
+    (cd "$work" && timeout 300 npm install --no-audit --no-fund --loglevel=error >/dev/null) ||
+      { echo "npm install failed"; exit 1; }
+  fi
+  cp "$here"/*.mjs "$work/"
+  run=(node "$work/$client.mjs") ;;
+kafka-python)
+  py=/usr/bin/python3
+  "$py" -c 'import kafka' 2>/dev/null || { echo "python3-kafka missing: skipped"; exit 77; }
+  run=("$py" "$here/kafka_python.py") ;;
+*) echo "unknown client $client"; exit 2 ;;
+esac
+
+data=$(mktemp -d)
+log=$(mktemp)
+"$exe" --listen 127.0.0.1:0 --data-dir "$data" >"$log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data" "$log"' EXIT
+for _ in $(seq 1 100); do
+  grep -q "listening on" "$log" && break
+  kill -0 $pid 2>/dev/null || { cat "$log"; echo "gregor-broker did not start"; exit 1; }
+  sleep 0.1
+done
+addr=$(sed -n 's/^gregor-broker listening on //p' "$log")
+[ -n "$addr" ] || { cat "$log"; echo "gregor-broker did not say where it listens"; exit 1; }
+timeout 120 "${run[@]}" "$addr"
