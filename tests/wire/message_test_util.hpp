@@ -60,6 +60,15 @@ void require_truncations_fail(const bytes& full, std::int16_t version) {
 
 /// Encodes `m`, decodes it, and requires: the decoder consumed everything, re-encoding the
 /// decoded message gives the same bytes, and every truncation fails.
+/// Calls f(v) for every version the codec of `Api` implements, naming the version on failure.
+template <typename Api, typename F>
+void for_each_version(F&& f) {
+    for (std::int16_t v = Api::min_version; v <= Api::max_version; ++v) {
+        INFO("version " << v);
+        f(v);
+    }
+}
+
 template <typename M>
 decoded<M> round_trip(const M& m, std::int16_t version) {
     INFO(std::string(M::api::name) << " v" << version);

@@ -19,20 +19,13 @@
 
 using namespace gregor;
 using namespace gregor::wire;
+using gregor::test::for_each_version;
 using gregor::test::from_hex;
 using gregor::test::hex;
 using gregor::test::round_trip;
 using gregor::test::same_bytes;
 
 namespace {
-
-template <typename Api, typename F>
-void for_each_version(F&& f) {
-    for (std::int16_t v = Api::min_version; v <= Api::max_version; ++v) {
-        INFO("version " << v);
-        f(v);
-    }
-}
 
 std::vector<std::byte> sample_batch() { return from_hex(test::data_batch_hex); }
 

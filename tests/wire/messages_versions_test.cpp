@@ -22,20 +22,13 @@
 using namespace gregor;
 using namespace gregor::wire;
 using gregor::test::encode_bytes;
+using gregor::test::for_each_version;
 using gregor::test::from_hex;
 using gregor::test::hex;
 using gregor::test::round_trip;
 using gregor::test::same_bytes;
 
 namespace {
-
-template <typename Api, typename F>
-void for_each_version(F&& f) {
-    for (std::int16_t v = Api::min_version; v <= Api::max_version; ++v) {
-        INFO("version " << v);
-        f(v);
-    }
-}
 
 wire::uuid uuid_of(std::uint8_t last) {
     wire::uuid u;
