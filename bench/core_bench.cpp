@@ -43,7 +43,7 @@ std::uint32_t gf2_multiply(std::uint32_t a, std::uint32_t b) { // a*b mod P, ref
 }
 
 std::uint32_t x_pow_8n(std::size_t n) { // x^(8n) mod P by repeated multiplication by x^8
-    std::uint32_t r = 0x80000000u; // 1
+    std::uint32_t r = 0x80000000u;      // 1
     for (std::size_t i = 0; i < n; ++i) r = gf2_multiply(r, 0x00800000u); // * x^8
     return r;
 }
@@ -78,8 +78,8 @@ struct three_chain {
             b = _mm_crc32_u64(b, wb);
             c = _mm_crc32_u64(c, wc);
         }
-        std::uint64_t crc = by2(static_cast<std::uint32_t>(a)) ^ by1(static_cast<std::uint32_t>(b)) ^
-                            static_cast<std::uint32_t>(c);
+        std::uint64_t crc =
+            by2(static_cast<std::uint32_t>(a)) ^ by1(static_cast<std::uint32_t>(b)) ^ static_cast<std::uint32_t>(c);
         for (std::size_t i = 3 * block; i < n; ++i) crc = _mm_crc32_u8(static_cast<std::uint32_t>(crc), p[i]);
         return ~static_cast<std::uint32_t>(crc);
     }

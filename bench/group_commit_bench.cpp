@@ -160,7 +160,8 @@ run_figures run(const std::filesystem::path& dir, int producers, double seconds)
 
 int main(int argc, char** argv) {
     const double seconds = argc > 1 ? std::atof(argv[1]) : 5.0;
-    const std::filesystem::path dir = argc > 2 ? argv[2] : std::filesystem::temp_directory_path() / "gregor-group-commit-bench";
+    const std::filesystem::path dir =
+        argc > 2 ? argv[2] : std::filesystem::temp_directory_path() / "gregor-group-commit-bench";
     for (const int n : {1, 16, -16}) {
         const auto f = n > 0 ? run<fsync_broker>(dir, n, seconds) : run<page_cache_broker>(dir, -n, seconds);
         const std::string p = n > 0 ? "group_commit_fsync_before_ack_" + std::to_string(n) + "_producers_"

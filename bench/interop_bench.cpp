@@ -23,8 +23,10 @@ struct counter {
 
 void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     auto* c = static_cast<counter*>(opaque);
-    if (m->err) ++c->failed;
-    else ++c->ok;
+    if (m->err)
+        ++c->failed;
+    else
+        ++c->ok;
 }
 
 /// Records per second for `n` 100-byte records; -1 if any failed.
@@ -49,9 +51,9 @@ double produce_rate(const std::string& bootstrap, bool idempotent, long n) {
     c = {};
     const auto t0 = std::chrono::steady_clock::now();
     for (long i = 0; i < n; ++i) {
-        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("bench"),
-                                 RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        while (rd_kafka_producev(
+                   rk, RD_KAFKA_V_TOPIC("bench"), RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 1);
     }
     rd_kafka_flush(rk, 120000);
@@ -69,7 +71,8 @@ int main(int argc, char** argv) {
         const std::string tag = idem ? "acks_all_idempotent" : "acks_1";
         double gregor_rate = 0, mock_rate = 0;
         {
-            const auto dir = std::filesystem::temp_directory_path() / ("gregor-interop-bench-" + std::to_string(::getpid()));
+            const auto dir =
+                std::filesystem::temp_directory_path() / ("gregor-interop-bench-" + std::to_string(::getpid()));
             gregor::broker_config cfg;
             cfg.data_dir = dir;
             {

@@ -13,16 +13,17 @@
 #include <gregor/storage/backends/memory.hpp>
 
 #include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
+#include <ctime>
 #include <filesystem>
-#include <malloc.h>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <malloc.h>
 
 namespace {
 
@@ -68,8 +69,9 @@ template <typename Backend>
 double produce_rate(const char* label, std::size_t records, bool keyed, const std::filesystem::path& dir) {
     using broker_t = gregor::broker<gregor::broker_policies<Backend>>;
     using transport_t = gregor::transport::in_process<broker_t>;
-    using producer_t = gregor::producer<gregor::producer_policies<transport_t, gregor::partitioners::uniform_sticky,
-                                                                  gregor::batching::linger_or_size, gregor::acks::leader>>;
+    using producer_t =
+        gregor::producer<gregor::producer_policies<transport_t, gregor::partitioners::uniform_sticky,
+                                                   gregor::batching::linger_or_size, gregor::acks::leader>>;
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
     gregor::broker_config bc;
@@ -89,8 +91,10 @@ double produce_rate(const char* label, std::size_t records, bool keyed, const st
     const auto t0 = clk::now();
     for (std::size_t i = 0; i < records; ++i) {
         std::memcpy(value.data(), &i, sizeof i);
-        if (keyed) (void)p.send({.topic = "bench", .key = keys[i & 1023], .value = value});
-        else (void)p.send({.topic = "bench", .value = value});
+        if (keyed)
+            (void)p.send({.topic = "bench", .key = keys[i & 1023], .value = value});
+        else
+            (void)p.send({.topic = "bench", .value = value});
     }
     const double send_cpu = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - thread0;
     (void)p.flush();
@@ -127,7 +131,8 @@ int main(int argc, char** argv) {
     mallopt(M_MMAP_THRESHOLD, 1 << 30);
     mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
     auto want = [&](const char* name) { return only.empty() || only == name; };
-    const auto dir = std::filesystem::temp_directory_path() / ("gregor-producer-bench-" + std::to_string(std::random_device{}()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("gregor-producer-bench-" + std::to_string(std::random_device{}()));
     const double base = memcpy_rate(records);
     emit("memcpy_100b_append_records_per_s", base, "records/s");
     // The memory backend's first run in a process pays the kernel for fresh pages (first-touch

@@ -66,7 +66,8 @@ void rd_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     if (s->latencies && m->_private) {
         const auto sent = reinterpret_cast<std::intptr_t>(m->_private);
         s->latencies->push_back(
-            std::chrono::duration<double, std::milli>(clk::now().time_since_epoch() - std::chrono::nanoseconds(sent)).count());
+            std::chrono::duration<double, std::milli>(clk::now().time_since_epoch() - std::chrono::nanoseconds(sent))
+                .count());
     }
 }
 
@@ -87,7 +88,8 @@ run_result rdkafka_run(const std::string& bootstrap, const std::string& topic, b
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     const std::string value(100, 'v');
     // Warm up: metadata, connection, producer id.
-    rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+    rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+                      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     rd_kafka_flush(rk, 30000);
     st.ok = 0;
@@ -103,12 +105,12 @@ run_result rdkafka_run(const std::string& bootstrap, const std::string& topic, b
             rd_kafka_poll(rk, 0);
         }
         const auto stamp = static_cast<std::intptr_t>(clk::now().time_since_epoch().count());
-        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()),
-                                 RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                                 RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(stamp)),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        while (rd_kafka_producev(
+                   rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                   RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(stamp)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                   RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 1);
-        if (rate) rd_kafka_poll(rk, 0);  // delivery reports promptly, so their time is the completion time
+        if (rate) rd_kafka_poll(rk, 0); // delivery reports promptly, so their time is the completion time
     }
     rd_kafka_flush(rk, 120000);
     const double s = std::chrono::duration<double>(clk::now() - t0).count();
@@ -131,7 +133,7 @@ run_result gregor_run(const std::string& bootstrap, const std::string& topic, bo
     using policies = gregor::producer_policies<gregor::transport::tcp>;
     gregor::producer<policies> p{cfg, gregor::transport::tcp{cfg}};
     const std::string value(100, 'v');
-    (void)p.send({.topic = topic, .value = value}, gregor::use_future).get();  // warm up
+    (void)p.send({.topic = topic, .value = value}, gregor::use_future).get(); // warm up
     std::atomic<long> ok{0}, failed{0};
     std::vector<double> lat(rate ? static_cast<std::size_t>(n) : 0);
     const auto t0 = clk::now();
@@ -139,12 +141,11 @@ run_result gregor_run(const std::string& bootstrap, const std::string& topic, bo
         if (rate) {
             std::this_thread::sleep_until(t0 + std::chrono::nanoseconds(i * 1000000000LL / rate));
             const auto sent = clk::now();
-            (void)p.send({.topic = topic, .value = value},
-                         [&, i, sent](std::error_code ec, const gregor::record_metadata&) {
-                             (ec ? failed : ok).fetch_add(1, std::memory_order_relaxed);
-                             lat[static_cast<std::size_t>(i)] =
-                                 std::chrono::duration<double, std::milli>(clk::now() - sent).count();
-                         });
+            (void)p.send({.topic = topic, .value = value}, [&, i, sent](std::error_code ec,
+                                                                        const gregor::record_metadata&) {
+                (ec ? failed : ok).fetch_add(1, std::memory_order_relaxed);
+                lat[static_cast<std::size_t>(i)] = std::chrono::duration<double, std::milli>(clk::now() - sent).count();
+            });
         } else {
             (void)p.send({.topic = topic, .value = value}, [&](std::error_code ec, const gregor::record_metadata&) {
                 (ec ? failed : ok).fetch_add(1, std::memory_order_relaxed);
@@ -223,7 +224,8 @@ int main(int argc, char** argv) {
     const long n = argc > 1 ? std::atol(argv[1]) : 1000000;
     const long rate = argc > 2 ? std::atol(argv[2]) : 10000;
     const long seconds = argc > 3 ? std::atol(argv[3]) : 3;
-    const auto dir = std::filesystem::temp_directory_path() / ("gregor-producer-tcp-bench-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("gregor-producer-tcp-bench-" + std::to_string(::getpid()));
     {
         gregor::broker_config cfg;
         cfg.data_dir = dir;
@@ -249,8 +251,8 @@ int main(int argc, char** argv) {
         }
         const long m = rate * seconds;
         for (const bool idem : {false, true}) {
-            const std::string tag = (idem ? std::string("acks_all_idempotent_") : std::string("acks_1_")) +
-                                    std::to_string(rate) + "_per_s";
+            const std::string tag =
+                (idem ? std::string("acks_all_idempotent_") : std::string("acks_1_")) + std::to_string(rate) + "_per_s";
             const auto g = gregor_run(bootstrap, "gl_" + tag, idem, m, rate);
             const auto r = rdkafka_run(bootstrap, "rl_" + tag, idem, m, rate);
             gregor_bench::emit("gregor_produce_latency_p50_" + tag, g.p50_ms, "ms");

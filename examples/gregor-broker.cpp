@@ -102,10 +102,14 @@ int main(int argc, char** argv) {
                 if (i + 1 >= argc) usage(("missing value after " + a).c_str());
                 return argv[++i];
             };
-            if (a == "--listen") o.server.net.set("listeners", value());
-            else if (a == "--data-dir") o.broker.data_dir = value();
-            else if (a == "--storage") o.storage = value();
-            else if (a == "--node-id") o.broker.set("node.id", value());
+            if (a == "--listen")
+                o.server.net.set("listeners", value());
+            else if (a == "--data-dir")
+                o.broker.data_dir = value();
+            else if (a == "--storage")
+                o.storage = value();
+            else if (a == "--node-id")
+                o.broker.set("node.id", value());
             else if (a == "--flush") {
                 const auto f = value();
                 if (f == "never") {

@@ -75,24 +75,37 @@ options parse(int argc, char** argv) {
             if (i + 1 >= argc) usage(a + " needs a value");
             return argv[++i];
         };
-        if (a == "--bootstrap") o.bootstrap = next();
-        else if (a == "--embedded") o.embedded = next();
-        else if (a == "--topic") o.topic = next();
-        else if (a == "--num-records") o.num_records = number(a, next());
-        else if (a == "--record-size") o.record_size = number(a, next());
-        else if (a == "--throughput") o.throughput = number(a, next());
-        else if (a == "--acks") o.props["acks"] = next();
-        else if (a == "--idempotence") o.props["enable.idempotence"] = "true";
-        else if (a == "--linger-ms") o.props["linger.ms"] = next();
-        else if (a == "--batch-size") o.props["batch.size"] = next();
-        else if (a == "--keys") o.keys = true;
-        else if (a == "--verifiable") o.verifiable = true;
+        if (a == "--bootstrap")
+            o.bootstrap = next();
+        else if (a == "--embedded")
+            o.embedded = next();
+        else if (a == "--topic")
+            o.topic = next();
+        else if (a == "--num-records")
+            o.num_records = number(a, next());
+        else if (a == "--record-size")
+            o.record_size = number(a, next());
+        else if (a == "--throughput")
+            o.throughput = number(a, next());
+        else if (a == "--acks")
+            o.props["acks"] = next();
+        else if (a == "--idempotence")
+            o.props["enable.idempotence"] = "true";
+        else if (a == "--linger-ms")
+            o.props["linger.ms"] = next();
+        else if (a == "--batch-size")
+            o.props["batch.size"] = next();
+        else if (a == "--keys")
+            o.keys = true;
+        else if (a == "--verifiable")
+            o.verifiable = true;
         else if (a == "-X") {
             const std::string kv = next();
             const auto eq = kv.find('=');
             if (eq == std::string::npos || eq == 0) usage("-X needs property=value, got " + kv);
             o.props[kv.substr(0, eq)] = kv.substr(eq + 1);
-        } else usage("unknown argument " + a);
+        } else
+            usage("unknown argument " + a);
     }
     if (o.bootstrap.empty() == o.embedded.empty()) usage("give exactly one of --bootstrap and --embedded");
     if (!o.embedded.empty() && o.embedded != "memory" && o.embedded != "file") usage("--embedded memory|file");
@@ -130,7 +143,7 @@ int run(const options& o, const gregor::producer_config& cfg, Transport t) {
     try {
         made.emplace(cfg, std::move(t));
     } catch (const std::invalid_argument& e) {
-        usage(e.what());  // a configuration the producer refuses (names the property)
+        usage(e.what()); // a configuration the producer refuses (names the property)
     }
     auto& p = *made;
 
@@ -177,7 +190,8 @@ int run(const options& o, const gregor::producer_config& cfg, Transport t) {
         return v[k];
     };
     const double rps = seconds > 0 ? static_cast<double>(n) / seconds : 0;
-    const double mbps = seconds > 0 ? static_cast<double>(n) * static_cast<double>(o.record_size) / (1024.0 * 1024.0) / seconds : 0;
+    const double mbps =
+        seconds > 0 ? static_cast<double>(n) * static_cast<double>(o.record_size) / (1024.0 * 1024.0) / seconds : 0;
     std::printf("{\"records\": %zu, \"seconds\": %.6f, \"records_per_sec\": %.1f, \"mb_per_sec\": %.3f, "
                 "\"latency_ms_p50\": %.3f, \"latency_ms_p99\": %.3f, \"errors\": %lld}\n",
                 n, seconds, rps, mbps, pct(0.50), pct(0.99), errors.load());

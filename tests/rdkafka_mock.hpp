@@ -4,7 +4,6 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -13,7 +12,7 @@
 namespace gregor::test {
 
 struct rdkafka_mock_cluster {
-    rd_kafka_t* host = nullptr;  // the mock needs a client handle for its bookkeeping
+    rd_kafka_t* host = nullptr; // the mock needs a client handle for its bookkeeping
     rd_kafka_mock_cluster_t* mc = nullptr;
 
     explicit rdkafka_mock_cluster(int brokers) {

@@ -3,22 +3,17 @@
 #pragma once
 
 #include <gregor/config.hpp>
-#include <gregor/version.hpp>
-
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/clock.hpp>
 #include <gregor/core/crc32c.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
 #include <gregor/core/varint.hpp>
-
-#include <gregor/wire/record_batch.hpp>
-
 #include <gregor/net/client.hpp>
 #include <gregor/net/server.hpp>
-
-#include <gregor/storage/log.hpp>
-
 #include <gregor/producer/producer.hpp>
 #include <gregor/producer/tcp_transport.hpp>
 #include <gregor/producer/transports.hpp>
+#include <gregor/storage/log.hpp>
+#include <gregor/version.hpp>
+#include <gregor/wire/record_batch.hpp>

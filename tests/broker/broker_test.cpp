@@ -30,7 +30,8 @@ broker_config config_in(const std::filesystem::path& dir) {
 #define GREGOR_BROKER_TYPES memory_broker, file_broker
 #endif
 
-TEMPLATE_TEST_CASE("offsets are dense and monotonic across many concurrent producers", "[broker]", GREGOR_BROKER_TYPES) {
+TEMPLATE_TEST_CASE("offsets are dense and monotonic across many concurrent producers", "[broker]",
+                   GREGOR_BROKER_TYPES) {
     test::temp_dir dir;
     auto cfg = config_in(dir.path);
     TestType b{cfg};
@@ -41,7 +42,8 @@ TEMPLATE_TEST_CASE("offsets are dense and monotonic across many concurrent produ
     for (int t = 0; t < threads; ++t) {
         ts.emplace_back([&, t] {
             for (int i = 0; i < batches; ++i) {
-                auto r = b.produce("events", partition_id{i % 3}, make_batch("t" + std::to_string(t) + "b" + std::to_string(i), per_batch), 1);
+                auto r = b.produce("events", partition_id{i % 3},
+                                   make_batch("t" + std::to_string(t) + "b" + std::to_string(i), per_batch), 1);
                 if (r.error != error_code::none) ++errors;
             }
         });
@@ -85,7 +87,7 @@ TEMPLATE_TEST_CASE("fetch at every offset returns the batch holding it first", "
     const std::int64_t end = bases.back() + sizes.back();
     CHECK(end == 22);
     for (std::int64_t o = 0; o < end; ++o) {
-        auto r = b.fetch_copy("t", partition_id{0}, offset{o}, 1);  // tiny max_bytes: first batch still whole
+        auto r = b.fetch_copy("t", partition_id{0}, offset{o}, 1); // tiny max_bytes: first batch still whole
         REQUIRE(r.error == error_code::none);
         REQUIRE(r.high_watermark == offset{end});
         wire::batch_splitter s(r.records.view());
@@ -110,8 +112,10 @@ TEMPLATE_TEST_CASE("list offsets answers earliest, latest and by timestamp", "[f
     auto cfg = config_in(dir.path);
     cfg.log.retention_ms = -1; // the timestamps below are from 1970
     TestType b{cfg};
-    REQUIRE(b.produce("ts", partition_id{0}, make_batch("a", 3, {}, 1000), 1).error == error_code::none);  // ts 1000..1002
-    REQUIRE(b.produce("ts", partition_id{0}, make_batch("b", 3, {}, 2000), 1).error == error_code::none);  // ts 2000..2002
+    REQUIRE(b.produce("ts", partition_id{0}, make_batch("a", 3, {}, 1000), 1).error ==
+            error_code::none); // ts 1000..1002
+    REQUIRE(b.produce("ts", partition_id{0}, make_batch("b", 3, {}, 2000), 1).error ==
+            error_code::none); // ts 2000..2002
     CHECK(b.list_offset("ts", partition_id{0}, -2).found == offset{0});
     CHECK(b.list_offset("ts", partition_id{0}, -1).found == offset{6});
     CHECK(b.list_offset("ts", partition_id{0}, 1500).found == offset{3});
@@ -140,13 +144,13 @@ TEMPLATE_TEST_CASE("list offsets by timestamp names records, not batches, as Kaf
     };
     CHECK(at(0) == std::pair<std::int64_t, std::int64_t>{0, 100});
     CHECK(at(100) == std::pair<std::int64_t, std::int64_t>{0, 100});
-    CHECK(at(101) == std::pair<std::int64_t, std::int64_t>{1, 300});   // the first record >= target, in offset order
+    CHECK(at(101) == std::pair<std::int64_t, std::int64_t>{1, 300}); // the first record >= target, in offset order
     CHECK(at(250) == std::pair<std::int64_t, std::int64_t>{1, 300});
     CHECK(at(301) == std::pair<std::int64_t, std::int64_t>{3, 400});
     CHECK(at(401) == std::pair<std::int64_t, std::int64_t>{5, 1000}); // the next batch
     CHECK(at(1001) == std::pair<std::int64_t, std::int64_t>{6, 1001});
     CHECK(at(1002) == std::pair<std::int64_t, std::int64_t>{-1, -1});
-    CHECK(at(-3) == std::pair<std::int64_t, std::int64_t>{6, 1001});   // MAX_TIMESTAMP: the record holding it
+    CHECK(at(-3) == std::pair<std::int64_t, std::int64_t>{6, 1001}); // MAX_TIMESTAMP: the record holding it
     CHECK(at(-1) == std::pair<std::int64_t, std::int64_t>{7, -1});
     CHECK(at(-2) == std::pair<std::int64_t, std::int64_t>{0, -1});
     // The stored header now carries the records' true maximum.
@@ -234,12 +238,15 @@ TEST_CASE("topic names follow Kafka's rules and auto-creation obeys the setting"
     no_auto.auto_create_topics_enable = false;
     memory_broker strict{no_auto};
     CHECK(strict.describe_topic("fresh").error == error_code::unknown_topic_or_partition);
-    CHECK(strict.produce("fresh", partition_id{0}, make_batch("x", 1), 1).error == error_code::unknown_topic_or_partition);
+    CHECK(strict.produce("fresh", partition_id{0}, make_batch("x", 1), 1).error ==
+          error_code::unknown_topic_or_partition);
 }
 
 TEST_CASE("broker properties parse by Kafka name and reject unknown keys by name", "[topics]") {
-    auto c = broker_config::from_properties({{"num.partitions", "6"}, {"log.segment.bytes", "1048576"},
-                                             {"auto.create.topics.enable", "false"}, {"log.retention.hours", "2"}});
+    auto c = broker_config::from_properties({{"num.partitions", "6"},
+                                             {"log.segment.bytes", "1048576"},
+                                             {"auto.create.topics.enable", "false"},
+                                             {"log.retention.hours", "2"}});
     CHECK(c.num_partitions == 6);
     CHECK(c.log.segment_bytes == 1048576u);
     CHECK_FALSE(c.auto_create_topics_enable);
@@ -249,7 +256,8 @@ TEST_CASE("broker properties parse by Kafka name and reject unknown keys by name
     CHECK_THROWS_WITH(broker_config::from_properties({{"num.partitions", "0"}}), Catch::Contains("num.partitions"));
 }
 
-TEST_CASE("a restarted file broker serves every acknowledged batch and keeps assigning after them", "[broker_restart]") {
+TEST_CASE("a restarted file broker serves every acknowledged batch and keeps assigning after them",
+          "[broker_restart]") {
     test::temp_dir dir;
     auto cfg = config_in(dir.path);
     cfg.log.segment_bytes = 4096; // several segments
@@ -284,7 +292,7 @@ TEST_CASE("time retention deletes whole old segments and moves the log start off
     cfg.log.retention_ms = 3600000;
     file_broker b{cfg};
     const auto now = system_clock{}.wall_ms();
-    for (int i = 0; i < 20; ++i)  // old records, several segments
+    for (int i = 0; i < 20; ++i) // old records, several segments
         REQUIRE(b.produce("r", partition_id{0}, make_batch("old" + std::to_string(i), 5, {}, now - 7200000), 1).error ==
                 error_code::none);
     for (int i = 0; i < 3; ++i)

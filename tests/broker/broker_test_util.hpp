@@ -16,7 +16,8 @@ struct temp_dir {
     std::filesystem::path path;
     temp_dir() {
         std::random_device rd;
-        path = std::filesystem::temp_directory_path() / ("gregor-broker-test-" + std::to_string(rd()) + std::to_string(rd()));
+        path = std::filesystem::temp_directory_path() /
+               ("gregor-broker-test-" + std::to_string(rd()) + std::to_string(rd()));
         std::filesystem::create_directories(path);
     }
     ~temp_dir() {

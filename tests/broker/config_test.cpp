@@ -62,11 +62,13 @@ TEST_CASE("bounds stop overflow and bad values name their key", "[config]") {
     CHECK_THROWS_WITH(broker_config::from_properties({{"log.retention.minutes", "999999999999999999"}}),
                       Catch::Contains("log.retention.minutes"));
     CHECK_THROWS_WITH(broker_config::from_properties({{"num.partitions", "0"}}), Catch::Contains("num.partitions"));
-    CHECK_THROWS_WITH(broker_config::from_properties({{"log.segment.bytes", "13"}}), Catch::Contains("log.segment.bytes"));
+    CHECK_THROWS_WITH(broker_config::from_properties({{"log.segment.bytes", "13"}}),
+                      Catch::Contains("log.segment.bytes"));
     CHECK_THROWS_WITH(broker_config::from_properties({{"no.such.key", "1"}}), Catch::Contains("no.such.key"));
     CHECK_THROWS_WITH(broker_config::from_properties({{"log.cleanup.policy", "shred"}}),
                       Catch::Contains("log.cleanup.policy"));
-    CHECK_THROWS_WITH(net::server_config::from_properties({{"max.connections", "-1"}}), Catch::Contains("max.connections"));
+    CHECK_THROWS_WITH(net::server_config::from_properties({{"max.connections", "-1"}}),
+                      Catch::Contains("max.connections"));
     // Fields set in code are checked by validate() against the same bounds.
     broker_config c;
     c.num_partitions = 0;

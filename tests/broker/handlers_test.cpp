@@ -165,7 +165,8 @@ void exercise(net::blocking_client& c, wire::api_key key, std::int16_t version, 
         return;
     }
     case wire::api_key::init_producer_id: {
-        const auto resp = roundtrip<wire::init_producer_id::response>(c, version, corr, wire::init_producer_id::request{});
+        const auto resp =
+            roundtrip<wire::init_producer_id::response>(c, version, corr, wire::init_producer_id::request{});
         CHECK(resp.error_code == error_code::none);
         CHECK(resp.producer_id.value() >= 0);
         return;
@@ -301,7 +302,8 @@ TEST_CASE("topic ids, leader epochs, sessions and batched coordinators as curren
     auto srv = serve(b);
     net::blocking_client c("127.0.0.1", srv->port());
     const auto id = b.topic_metadata("t")->id;
-    const auto fetch = [&](std::int16_t v, wire::uuid tid, leader_epoch epoch, std::int32_t session, std::int32_t wait) {
+    const auto fetch = [&](std::int16_t v, wire::uuid tid, leader_epoch epoch, std::int32_t session,
+                           std::int32_t wait) {
         wire::fetch::request req;
         req.max_wait_ms = wait;
         req.max_bytes = 1 << 20;

@@ -65,7 +65,8 @@ TEST_CASE("an older epoch is fenced and a new epoch must start at sequence 0", "
     CHECK(b.produce("t", partition_id{0}, make_batch("e0", 1, idem(pid, 0, 2)), -1).error ==
           error_code::invalid_producer_epoch);
     // a batch without a sequence from an idempotent producer is malformed
-    CHECK(b.produce("t", partition_id{0}, make_batch("x", 1, idem(pid, 1, -1)), -1).error == error_code::invalid_record);
+    CHECK(b.produce("t", partition_id{0}, make_batch("x", 1, idem(pid, 1, -1)), -1).error ==
+          error_code::invalid_record);
 }
 
 TEST_CASE("only the last five batches are remembered as duplicates", "[idempotence]") {
@@ -99,8 +100,8 @@ TEST_CASE("producer state survives a clean restart and an unclean one", "[broker
         file_broker b{cfg};
         pid = b.init_producer_id().id.value();
         for (int i = 0; i < 4; ++i)
-            REQUIRE(b.produce("t", partition_id{0}, make_batch("b" + std::to_string(i), 2, idem(pid, 0, 2 * i)), -1).error ==
-                    error_code::none);
+            REQUIRE(b.produce("t", partition_id{0}, make_batch("b" + std::to_string(i), 2, idem(pid, 0, 2 * i)), -1)
+                        .error == error_code::none);
     }
     {
         file_broker b{cfg};

@@ -61,7 +61,9 @@ TEST_CASE("topic ids print as Kafka prints them and the table round-trips", "[me
     CHECK_FALSE(uuid_from_string("AAAAAAAAAAAAAAAAAAAA*A"));
 
     std::vector<topic_record> table;
-    table.push_back({"orders", random_topic_id(), {{"retention.ms", "3600000"}, {"cleanup.policy", "compact,delete"}},
+    table.push_back({"orders",
+                     random_topic_id(),
+                     {{"retention.ms", "3600000"}, {"cleanup.policy", "compact,delete"}},
                      {{{node_id{0}, node_id{1}}, node_id{0}, leader_epoch{3}, {node_id{0}}},
                       {{node_id{1}}, node_id{1}, leader_epoch{0}, {}}}});
     table.push_back({"with space? no: dots.and-dashes_", random_topic_id(), {}, {}});
@@ -85,8 +87,10 @@ TEST_CASE("a restart restores topic ids, per-topic configs and leader-epoch chec
     wire::uuid id_a, id_b;
     {
         file_broker b{config_in(dir)};
-        REQUIRE(b.create_topic("a", 2, {{"retention.ms", "3600000"}, {"segment.bytes", "1048576"},
-                                        {"min.insync.replicas", "1"}}) == error_code::none);
+        REQUIRE(
+            b.create_topic("a", 2,
+                           {{"retention.ms", "3600000"}, {"segment.bytes", "1048576"}, {"min.insync.replicas", "1"}}) ==
+            error_code::none);
         REQUIRE(b.create_topic("b", 1) == error_code::none);
         CHECK(b.create_topic("bad", 1, {{"no.such.key", "1"}}) == error_code::invalid_config);
         CHECK(b.create_topic("bad", 1, {{"retention.ms", "soon"}}) == error_code::invalid_config);
@@ -117,8 +121,9 @@ TEST_CASE("a restart restores topic ids, per-topic configs and leader-epoch chec
         REQUIRE(a);
         CHECK(a->id == id_a);
         CHECK(a->partitions.size() == 2);
-        CHECK(a->configs == std::map<std::string, std::string>{
-                                {"min.insync.replicas", "1"}, {"retention.ms", "3600000"}, {"segment.bytes", "1048576"}});
+        CHECK(a->configs == std::map<std::string, std::string>{{"min.insync.replicas", "1"},
+                                                               {"retention.ms", "3600000"},
+                                                               {"segment.bytes", "1048576"}});
         CHECK(a->partitions[0].replicas == std::vector<node_id>{node_id{0}});
         CHECK(a->partitions[0].isr == std::vector<node_id>{node_id{0}});
         CHECK(a->partitions[0].leader == node_id{0});

@@ -30,7 +30,7 @@ struct got {
 
 // Produces `n` records "<prefix>-<i>" in one batch with timestamp `ts`.
 inline void produce(memory_broker& b, const std::string& topic, int first, int n, std::int64_t ts,
-             const std::string& prefix = "v") {
+                    const std::string& prefix = "v") {
     wire::batch_builder bb;
     std::vector<std::string> vals;
     for (int i = 0; i < n; ++i) vals.push_back(prefix + "-" + std::to_string(first + i));
@@ -97,7 +97,6 @@ void scenario_consume() {
     CHECK(more[2].value == "v-17");
 }
 
-
 template <typename Env>
 void scenario_seek() {
     Env env;
@@ -140,7 +139,6 @@ void scenario_seek() {
     topic_partition other{"nope", partition_id{0}};
     CHECK(c.seek(other, offset{0}) == make_error_code(local_error::invalid_argument));
 }
-
 
 template <typename Env>
 void scenario_reset() {
@@ -193,7 +191,6 @@ void scenario_reset() {
         CHECK(recs[0].offset == 2);
     }
 }
-
 
 template <typename Env>
 void scenario_committed() {

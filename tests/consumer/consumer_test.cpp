@@ -7,20 +7,16 @@ using namespace std::chrono_literals;
 using consumer_test::earliest;
 using consumer_test::tp0;
 
-TEST_CASE("records come back exactly, in order, with their offsets (in process)",
-          "[consume]") {
+TEST_CASE("records come back exactly, in order, with their offsets (in process)", "[consume]") {
     consumer_test::scenario_consume<consumer_test::in_process_env>();
 }
-TEST_CASE("seek to an offset inside a batch, to the beginning, the end and a timestamp (in process)",
-          "[seek]") {
+TEST_CASE("seek to an offset inside a batch, to the beginning, the end and a timestamp (in process)", "[seek]") {
     consumer_test::scenario_seek<consumer_test::in_process_env>();
 }
-TEST_CASE("auto.offset.reset picks earliest, latest or reports the error (in process)",
-          "[reset]") {
+TEST_CASE("auto.offset.reset picks earliest, latest or reports the error (in process)", "[reset]") {
     consumer_test::scenario_reset<consumer_test::in_process_env>();
 }
-TEST_CASE("read_committed without transactions reads up to the last stable offset (in process)",
-          "[committed]") {
+TEST_CASE("read_committed without transactions reads up to the last stable offset (in process)", "[committed]") {
     consumer_test::scenario_committed<consumer_test::in_process_env>();
 }
 
@@ -35,7 +31,8 @@ TEST_CASE("consumer_config reads Kafka property names and rejects unknown keys",
     CHECK_THROWS_WITH(consumer_config::from_properties({{"no.such", "1"}}), Catch::Contains("no.such"));
     CHECK_THROWS_WITH(consumer_config::from_properties({{"auto.offset.reset", "sometimes"}}),
                       Catch::Contains("auto.offset.reset"));
-    CHECK_THROWS_WITH(consumer_config::from_properties({{"fetch.min.bytes", "-3"}}), Catch::Contains("fetch.min.bytes"));
+    CHECK_THROWS_WITH(consumer_config::from_properties({{"fetch.min.bytes", "-3"}}),
+                      Catch::Contains("fetch.min.bytes"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@
 #include <gregor/consumer/tcp_transport.hpp>
 
 #include <catch2/catch.hpp>
-
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -41,9 +40,10 @@ int produce_with_librdkafka(const std::string& bootstraps, const std::string& to
     for (int i = 0; i < n; ++i) {
         const auto k = "k-" + std::to_string(i);
         const auto v = "m-" + std::to_string(i);
-        REQUIRE(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(part),
-                                  RD_KAFKA_V_KEY(k.data(), k.size()), RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        REQUIRE(rd_kafka_producev(
+                    p, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(part), RD_KAFKA_V_KEY(k.data(), k.size()),
+                    RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR);
     }
     rd_kafka_flush(p, 10000);
     rd_kafka_destroy(p);
@@ -130,8 +130,7 @@ TEST_CASE("a leader move in the mock is followed after a metadata refresh", "[mo
     CHECK(c.position(p) == offset{8});
 }
 
-TEST_CASE("injected fetch errors and dropped connections are retried without losing or repeating records",
-          "[mock]") {
+TEST_CASE("injected fetch errors and dropped connections are retried without losing or repeating records", "[mock]") {
     mock_cluster cluster(1);
     REQUIRE(rd_kafka_mock_topic_create(cluster.mc, "faulty", 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
     constexpr int n = 50;
@@ -155,9 +154,8 @@ TEST_CASE("injected fetch errors and dropped connections are retried without los
     for (int i = 0; i < 500 && offsets.size() < n && std::chrono::steady_clock::now() < until; ++i) {
         auto r = c.poll(200ms);
         for (const auto& e : r.errors()) FAIL("non-retriable poll error: " << e.error.message());
-        r.for_each_record([&](const consumed_batch&, const wire::record_view& rec) {
-            offsets.push_back(rec.record_offset.value());
-        });
+        r.for_each_record(
+            [&](const consumed_batch&, const wire::record_view& rec) { offsets.push_back(rec.record_offset.value()); });
     }
     REQUIRE(offsets.size() == n);
     for (int i = 0; i < n; ++i) CHECK(offsets[i] == i);

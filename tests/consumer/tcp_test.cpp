@@ -31,20 +31,16 @@ struct tcp_env {
 
 } // namespace consumer_test
 
-TEST_CASE("records come back exactly, in order, with their offsets (over TCP)",
-          "[tcp][consume]") {
+TEST_CASE("records come back exactly, in order, with their offsets (over TCP)", "[tcp][consume]") {
     consumer_test::scenario_consume<consumer_test::tcp_env>();
 }
-TEST_CASE("seek to an offset inside a batch, to the beginning, the end and a timestamp (over TCP)",
-          "[tcp][seek]") {
+TEST_CASE("seek to an offset inside a batch, to the beginning, the end and a timestamp (over TCP)", "[tcp][seek]") {
     consumer_test::scenario_seek<consumer_test::tcp_env>();
 }
-TEST_CASE("auto.offset.reset picks earliest, latest or reports the error (over TCP)",
-          "[tcp][reset]") {
+TEST_CASE("auto.offset.reset picks earliest, latest or reports the error (over TCP)", "[tcp][reset]") {
     consumer_test::scenario_reset<consumer_test::tcp_env>();
 }
-TEST_CASE("read_committed without transactions reads up to the last stable offset (over TCP)",
-          "[tcp][committed]") {
+TEST_CASE("read_committed without transactions reads up to the last stable offset (over TCP)", "[tcp][committed]") {
     consumer_test::scenario_committed<consumer_test::tcp_env>();
 }
 
@@ -59,7 +55,6 @@ TEST_CASE("an unknown topic is a retriable error that ends the poll at its timeo
     CHECK(c.transport().negotiated(wire::api_key::api_versions) == std::int16_t{3});
     CHECK(c.transport().negotiated(wire::api_key::metadata) == std::int16_t{6});
 }
-
 
 TEST_CASE("a bad bootstrap.servers is rejected naming the property", "[tcp]") {
     consumer_config bad;

@@ -18,7 +18,10 @@ TEST_CASE("crc32c of the standard check string is 0xE3069283", "[crc32c]") {
 
 TEST_CASE("crc32c matches the RFC 3720 test vectors", "[crc32c]") {
     std::vector<unsigned char> zeros(32, 0), ones(32, 0xff), inc(32), dec(32);
-    for (int i = 0; i < 32; ++i) { inc[i] = static_cast<unsigned char>(i); dec[i] = static_cast<unsigned char>(31 - i); }
+    for (int i = 0; i < 32; ++i) {
+        inc[i] = static_cast<unsigned char>(i);
+        dec[i] = static_cast<unsigned char>(31 - i);
+    }
     CHECK(crc32c::compute(zeros.data(), 32) == 0x8A9136AAu);
     CHECK(crc32c::compute(ones.data(), 32) == 0x62A8AB43u);
     CHECK(crc32c::compute(inc.data(), 32) == 0x46DD794Eu);

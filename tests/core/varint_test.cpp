@@ -21,9 +21,22 @@ TEST_CASE("zigzag maps small magnitudes to small codes as Kafka's records expect
 }
 
 TEST_CASE("varints round-trip across the whole range", "[varint]") {
-    std::vector<std::int64_t> values{0, 1, -1, 63, -64, 64, 127, 128, 300, -300, 16383, 16384,
-                                     std::numeric_limits<std::int32_t>::max(), std::numeric_limits<std::int32_t>::min(),
-                                     std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::min()};
+    std::vector<std::int64_t> values{0,
+                                     1,
+                                     -1,
+                                     63,
+                                     -64,
+                                     64,
+                                     127,
+                                     128,
+                                     300,
+                                     -300,
+                                     16383,
+                                     16384,
+                                     std::numeric_limits<std::int32_t>::max(),
+                                     std::numeric_limits<std::int32_t>::min(),
+                                     std::numeric_limits<std::int64_t>::max(),
+                                     std::numeric_limits<std::int64_t>::min()};
     for (auto v : values) {
         std::byte buf[10];
         const auto n = encode_varlong(buf, v);
@@ -46,7 +59,8 @@ TEST_CASE("varint decoding refuses truncated and over-long input", "[varint]") {
     REQUIRE(n == 5);
     std::uint64_t out = 0;
     for (std::size_t cut = 0; cut < n; ++cut) CHECK(decode_uvarint(buf, buf + cut, out) == 0);
-    std::byte six[6] = {std::byte{0x80}, std::byte{0x80}, std::byte{0x80}, std::byte{0x80}, std::byte{0x80}, std::byte{0}};
+    std::byte six[6] = {std::byte{0x80}, std::byte{0x80}, std::byte{0x80},
+                        std::byte{0x80}, std::byte{0x80}, std::byte{0}};
     std::int32_t o32 = 0;
     CHECK(decode_varint(six, six + 6, o32) == 0);
     byte_reader r(bytes_view{six, 6});

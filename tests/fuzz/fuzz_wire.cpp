@@ -134,9 +134,12 @@ void write_seeds(const std::string& dir) {
     seeds_for<metadata_api>(dir, i, 4, mreq);
     metadata::response mresp;
     mresp.brokers = {{node_id{1}, "h", 9092, "r"}};
-    mresp.topics = {{error_code::none, "a", false,
+    mresp.topics = {{error_code::none,
+                     "a",
+                     false,
                      {{error_code::none, partition_id{0}, node_id{1}, {node_id{1}}, {node_id{1}}, {}, leader_epoch{2}}},
-                     seed_uuid(), 0x1f8}};
+                     seed_uuid(),
+                     0x1f8}};
     seeds_for<metadata_api>(dir, i, 5, mresp);
     produce::request preq;
     preq.transactional_id = "t";
@@ -144,7 +147,13 @@ void write_seeds(const std::string& dir) {
     seeds_for<produce_api>(dir, i, 6, preq);
     produce::response presp;
     presp.responses = {{"a",
-                        {{partition_id{0}, error_code::none, offset{1}, -1, offset{0}, {{0, "e"}}, "m",
+                        {{partition_id{0},
+                          error_code::none,
+                          offset{1},
+                          -1,
+                          offset{0},
+                          {{0, "e"}},
+                          "m",
                           {node_id{1}, leader_epoch{2}}}}}};
     presp.node_endpoints = {{node_id{1}, "h", 9092, std::nullopt}};
     seeds_for<produce_api>(dir, i, 7, presp);
@@ -152,7 +161,8 @@ void write_seeds(const std::string& dir) {
     freq.replica_id = node_id{1};
     freq.replica_epoch = 2;
     freq.cluster_id = "c";
-    freq.topics = {{"a", {{partition_id{0}, leader_epoch{-1}, offset{0}, offset{-1}, 1000, leader_epoch{1}}}, seed_uuid()}};
+    freq.topics = {
+        {"a", {{partition_id{0}, leader_epoch{-1}, offset{0}, offset{-1}, 1000, leader_epoch{1}}}, seed_uuid()}};
     freq.forgotten_topics_data = {{"b", {partition_id{1}}, seed_uuid()}};
     seeds_for<fetch_api>(dir, i, 8, freq);
     fetch::response fresp;
@@ -172,12 +182,14 @@ void write_seeds(const std::string& dir) {
     lresp.topics = {{"a", {{partition_id{0}, error_code::none, {1}, 2, offset{3}, leader_epoch{1}}}}};
     seeds_for<list_offsets_api>(dir, i, 11, lresp);
     seeds_for<init_producer_id_api>(dir, i, 12, init_producer_id::request{"t", 1, producer_id{2}, producer_epoch{3}});
-    seeds_for<init_producer_id_api>(dir, i, 13, init_producer_id::response{0, error_code::none, producer_id{2}, producer_epoch{3}});
-    seeds_for<find_coordinator_api>(dir, i, 14,
-                                    find_coordinator::request{"g", find_coordinator::coordinator_type::transaction, {"g", "h"}});
-    seeds_for<find_coordinator_api>(dir, i, 15,
-                                    find_coordinator::response{0, error_code::none, "m", node_id{1}, "h", 1,
-                                                               {{"g", node_id{1}, "h", 1, error_code::none, std::nullopt}}});
+    seeds_for<init_producer_id_api>(dir, i, 13,
+                                    init_producer_id::response{0, error_code::none, producer_id{2}, producer_epoch{3}});
+    seeds_for<find_coordinator_api>(
+        dir, i, 14, find_coordinator::request{"g", find_coordinator::coordinator_type::transaction, {"g", "h"}});
+    seeds_for<find_coordinator_api>(
+        dir, i, 15,
+        find_coordinator::response{
+            0, error_code::none, "m", node_id{1}, "h", 1, {{"g", node_id{1}, "h", 1, error_code::none, std::nullopt}}});
     // A whole request (header + body) for the broker-style dispatch.
     byte_buffer frame;
     byte_writer w(frame);

@@ -78,10 +78,10 @@ delivery_stats produce_keyed(const std::string& bootstrap, const std::string& to
         const std::string key = "key-" + std::to_string(i % 1000);
         const std::string value = prefix + "-" + std::to_string(i);
         for (int attempt = 0; attempt < 1000; ++attempt) {
-            const auto e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()),
-                                             RD_KAFKA_V_KEY(key.data(), key.size()),
-                                             RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+            const auto e =
+                rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+                                  RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 REQUIRE(e == RD_KAFKA_RESP_ERR_NO_ERROR);
                 break;
@@ -96,7 +96,7 @@ delivery_stats produce_keyed(const std::string& bootstrap, const std::string& to
 
 struct consumed {
     std::map<int, std::vector<std::pair<std::int64_t, std::string>>> by_partition; // offset, value
-    std::map<std::string, std::string> key_of;                                       // value -> key
+    std::map<std::string, std::string> key_of;                                     // value -> key
     std::size_t total = 0;
 };
 
@@ -192,7 +192,8 @@ TEST_CASE("lines produced with kcat come back identical from kcat", "[kcat]") {
     CHECK(b.stop() == 0);
 }
 
-TEST_CASE("librdkafka's idempotent producer and read_committed consumer see every record once, in order, also after a restart",
+TEST_CASE("librdkafka's idempotent producer and read_committed consumer see every record once, in order, also after a "
+          "restart",
           "[librdkafka]") {
     test::temp_dir dir;
     const std::vector<std::string> args{"--data-dir", dir.path.string(), "-X", "num.partitions=4"};
@@ -369,7 +370,8 @@ TEST_CASE("gregor-producer-perf --bootstrap writes verifiable records a librdkaf
     CHECK(*seqs.rbegin() == n - 1);
 
     // A malformed bootstrap list is a usage error (exit 2), named in the message.
-    const auto [brc, bout] = test::run(std::string(perf) + " --bootstrap nohost --topic perf --num-records 1 --record-size 1 2>&1");
+    const auto [brc, bout] =
+        test::run(std::string(perf) + " --bootstrap nohost --topic perf --num-records 1 --record-size 1 2>&1");
     CHECK(brc == 2);
     CHECK(bout.find("bootstrap.servers") != std::string::npos);
     CHECK(b.stop() == 0);

@@ -23,8 +23,7 @@ server_config test_config() {
 }
 } // namespace
 
-TEST_CASE("a client connection sends frames queued before connecting and receives the answers in order",
-          "[client]") {
+TEST_CASE("a client connection sends frames queued before connecting and receives the answers in order", "[client]") {
     event_loop loop;
     loop.start();
     server<echo_handler> srv(loop, test_config());
@@ -108,12 +107,13 @@ TEST_CASE("a response frame over the client's limit closes the client connection
         conn.connect("127.0.0.1", srv.local_port(),
                      {.on_connected = {},
                       .on_frame = [&](bytes_view) { w.update([&] { ++frames; }); },
-                      .on_closed = [&](std::error_code e) {
-                          w.update([&] {
-                              closed = true;
-                              ec = e;
-                          });
-                      }});
+                      .on_closed =
+                          [&](std::error_code e) {
+                              w.update([&] {
+                                  closed = true;
+                                  ec = e;
+                              });
+                          }});
         byte_buffer small(1024);
         small.resize(1024);
         conn.send(std::move(small));

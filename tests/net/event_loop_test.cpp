@@ -95,8 +95,7 @@ TEST_CASE("fd callbacks report readiness and stop after remove_fd", "[event_loop
     loop.add_fd(fds[0], io::readable, [&](std::uint32_t ev) {
         CHECK((ev & io::readable) != 0);
         char c;
-        while (::read(fds[0], &c, 1) == 1) {
-        }
+        while (::read(fds[0], &c, 1) == 1) {}
         w.update([&] { ++reads; });
         loop.remove_fd(fds[0]); // from inside its own callback
     });
@@ -183,7 +182,7 @@ TEST_CASE("run_once waits at most its timeout, and a post from another thread or
     CHECK(ran);
     CHECK(ran_on == std::this_thread::get_id());
     CHECK(clk::now() - t0 < std::chrono::seconds(5));
-    CHECK(!loop.running());  // between calls the loop is not running
+    CHECK(!loop.running()); // between calls the loop is not running
 
     // A due timer ends the wait and runs.
     bool fired = false;

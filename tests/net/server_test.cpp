@@ -170,8 +170,10 @@ TEST_CASE("no_response slots are skipped and later responses keep their order", 
     std::thread completer([&] {
         for (auto it = reqs.rbegin(); it != reqs.rend(); ++it) {
             const auto v = u32_of(it->frame.view());
-            if (v % 3 == 0) it->r.complete(no_response);
-            else it->r.complete(response(u32_frame(v)));
+            if (v % 3 == 0)
+                it->r.complete(no_response);
+            else
+                it->r.complete(response(u32_frame(v)));
         }
     });
     completer.join();
@@ -198,8 +200,10 @@ TEST_CASE("responses completed synchronously and later interleave in order", "[p
         std::shared_ptr<parking_lot> lot = std::make_shared<parking_lot>();
         void on_request(connection_id c, bytes_view frame, responder r) {
             const auto v = u32_of(frame);
-            if (v % 2 == 0) r.complete(response(u32_frame(v))); // at once, on the loop thread
-            else lot->w.update([&] { lot->requests.push_back({c, byte_buffer(frame), std::move(r)}); });
+            if (v % 2 == 0)
+                r.complete(response(u32_frame(v))); // at once, on the loop thread
+            else
+                lot->w.update([&] { lot->requests.push_back({c, byte_buffer(frame), std::move(r)}); });
         }
     };
     event_loop loop;
@@ -232,8 +236,8 @@ void zero_copy_roundtrip() {
         std::shared_ptr<std::vector<std::byte>> memory;
         void on_request(connection_id, bytes_view frame, responder r) {
             const auto v = u32_of(frame);
-            response resp(u32_frame(v));                              // owned bytes
-            resp.append_file(file->fd(), 100, (1 << 20) + v, nullptr); // a file range
+            response resp(u32_frame(v));                                     // owned bytes
+            resp.append_file(file->fd(), 100, (1 << 20) + v, nullptr);       // a file range
             resp.append(bytes_view(memory->data(), memory->size()), memory); // borrowed memory
             resp.append(slice{{}, file->fd(), 3u << 20, 4096, nullptr});     // a storage-style slice
             r.complete(std::move(resp));

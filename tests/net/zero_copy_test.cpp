@@ -52,8 +52,8 @@ std::vector<std::byte> receive_exactly(int fd, std::size_t n) {
 }
 } // namespace
 
-TEMPLATE_TEST_CASE("every file-send policy delivers a file range byte-identical across partial sends",
-                   "[zero_copy]", sendfile_send, splice_send, copy_send) {
+TEMPLATE_TEST_CASE("every file-send policy delivers a file range byte-identical across partial sends", "[zero_copy]",
+                   sendfile_send, splice_send, copy_send) {
     temp_file file(3 << 20, 11);
     auto [sender, receiver] = tcp_pair(256 * 1024);
     const std::uint64_t pos = 12345;

@@ -55,7 +55,7 @@ struct fixture {
     }
     /// Known topic with n partitions.
     topic_entry* known(std::string_view topic, std::int32_t n) {
-        (void)append(topic, 0, std::nullopt, "seed");  // creates the topic (staged, for partition 0)
+        (void)append(topic, 0, std::nullopt, "seed"); // creates the topic (staged, for partition 0)
         collect();
         REQUIRE(wanted.size() == 1);
         topic_entry* t = wanted[0];
@@ -84,7 +84,7 @@ TEST_CASE("records are encoded into their partition's open batch until linger.ms
     fixture f;
     f.known("t", 2);
     f.mc.advance(10ms);
-    f.collect();  // the seed record's batch
+    f.collect(); // the seed record's batch
     for (int i = 0; i < 5; ++i) REQUIRE(!f.append("t", 1, std::nullopt, "v" + std::to_string(i)));
     auto r = f.collect();
     CHECK(f.got.empty());
@@ -121,7 +121,7 @@ TEST_CASE("a batch is closed and ready at once when the next record does not fit
         CHECK(b->builder.size_bytes() <= 200);
         records += static_cast<std::size_t>(b->record_count);
     }
-    CHECK(records == static_cast<std::size_t>(n));  // seed + all but the record that opened a new batch
+    CHECK(records == static_cast<std::size_t>(n)); // seed + all but the record that opened a new batch
 }
 
 TEST_CASE("a record larger than batch.size gets a batch of its own", "[accumulator]") {
@@ -133,7 +133,7 @@ TEST_CASE("a record larger than batch.size gets a batch of its own", "[accumulat
     f.collect();
     REQUIRE(f.got.size() == 1);
     auto& owned = f.got[0]->owned;
-    REQUIRE(owned.size() == 2);  // seed batch closed by the big one, the big one closed by "small"
+    REQUIRE(owned.size() == 2); // seed batch closed by the big one, the big one closed by "small"
     CHECK(decode(*owned[1]).at(0).value == big);
 }
 
@@ -167,16 +167,16 @@ TEST_CASE("records for an unknown topic are staged and spread by key when metada
             CHECK(partitioners::murmur2_partition(as_bytes(d.key), 3) == p);
             const int seq = std::stoi(d.value.substr(d.value.find('-') + 1));
             auto it = last.find(d.key);
-            if (it != last.end()) CHECK(seq > it->second);  // per key in send order
+            if (it != last.end()) CHECK(seq > it->second); // per key in send order
             last[d.key] = seq;
         }
     }
-    CHECK(total == 51);  // the out-of-range one was dropped (its completion would report it)
+    CHECK(total == 51); // the out-of-range one was dropped (its completion would report it)
 }
 
 TEST_CASE("exhausted buffer.memory fails try_send at once and blocks send until max.block.ms", "[accumulator]") {
-    fixture f(1000, 1000, 3000);  // room for 3 batches
-    f.known("t", 4);               // the seed batch takes one
+    fixture f(1000, 1000, 3000); // room for 3 batches
+    f.known("t", 4);             // the seed batch takes one
     REQUIRE(!f.append("t", 1, std::nullopt, "a"));
     REQUIRE(!f.append("t", 2, std::nullopt, "b"));
     const auto ec = f.append("t", 3, std::nullopt, "c");
@@ -203,7 +203,7 @@ TEST_CASE("exhausted buffer.memory fails try_send at once and blocks send until 
 TEST_CASE("memory released by completed batches wakes a blocked send", "[accumulator]") {
     fixture f(1000, 0, 2000);
     f.known("t", 2);
-    f.collect();  // hands the seed batch to the "sender"
+    f.collect(); // hands the seed batch to the "sender"
     REQUIRE(f.got.size() == 1);
     auto seed = std::move(f.got[0]->owned.front());
     f.got[0]->owned.pop_front();
@@ -228,7 +228,7 @@ TEST_CASE("delivery.timeout.ms expires the oldest queued batches first", "[accum
     CHECK(next == time_point{} + 100ms);
     f.mc.advance(60ms);
     next = f.acc->expire(f.mc.now(), 100ms, out, owned);
-    REQUIRE(out.size() == 1);  // the seed batch
+    REQUIRE(out.size() == 1); // the seed batch
     CHECK(out[0]->partition >= 0);
     CHECK(next == time_point{} + 150ms);
     f.acc->finish(out);

@@ -40,13 +40,23 @@ TEST_CASE("producer_config defaults are Kafka's", "[config]") {
 }
 
 TEST_CASE("from_properties reads every supported key", "[config]") {
-    const auto c = producer_config::from_properties({
-        {"bootstrap.servers", "127.0.0.1:9092"}, {"client.id", "me"}, {"acks", "1"},
-        {"enable.idempotence", "false"}, {"linger.ms", "100"}, {"batch.size", "1000000"},
-        {"buffer.memory", "1048576"}, {"max.block.ms", "10"}, {"request.timeout.ms", "2000"},
-        {"delivery.timeout.ms", "5000"}, {"retries", "3"}, {"retry.backoff.ms", "7"},
-        {"retry.backoff.max.ms", "70"}, {"max.in.flight.requests.per.connection", "1"},
-        {"max.request.size", "2000000"}, {"compression.type", "none"}, {"partitioner.ignore.keys", "true"}});
+    const auto c = producer_config::from_properties({{"bootstrap.servers", "127.0.0.1:9092"},
+                                                     {"client.id", "me"},
+                                                     {"acks", "1"},
+                                                     {"enable.idempotence", "false"},
+                                                     {"linger.ms", "100"},
+                                                     {"batch.size", "1000000"},
+                                                     {"buffer.memory", "1048576"},
+                                                     {"max.block.ms", "10"},
+                                                     {"request.timeout.ms", "2000"},
+                                                     {"delivery.timeout.ms", "5000"},
+                                                     {"retries", "3"},
+                                                     {"retry.backoff.ms", "7"},
+                                                     {"retry.backoff.max.ms", "70"},
+                                                     {"max.in.flight.requests.per.connection", "1"},
+                                                     {"max.request.size", "2000000"},
+                                                     {"compression.type", "none"},
+                                                     {"partitioner.ignore.keys", "true"}});
     CHECK(c.bootstrap_servers == "127.0.0.1:9092");
     CHECK(c.client_id == "me");
     CHECK(c.acks == 1);
@@ -70,20 +80,28 @@ TEST_CASE("from_properties reads every supported key", "[config]") {
 }
 
 TEST_CASE("from_properties rejects unknown keys and bad values by name", "[config]") {
-    CHECK_THAT(error_of([] { producer_config::from_properties({{"lingr.ms", "5"}}); }),
-               Catch::Contains("lingr.ms"));
-    CHECK_THAT(error_of([] { producer_config::from_properties({{"linger.ms", "soon"}}); }),
+    CHECK_THAT(error_of([] { producer_config::from_properties({{"lingr.ms", "5"}}); }), Catch::Contains("lingr.ms"));
+    CHECK_THAT(error_of([] {
+                   producer_config::from_properties({{"linger.ms", "soon"}});
+               }),
                Catch::Contains("linger.ms"));
-    CHECK_THAT(error_of([] { producer_config::from_properties({{"linger.ms", "-1"}}); }),
-               Catch::Contains("linger.ms"));
+    CHECK_THAT(error_of([] { producer_config::from_properties({{"linger.ms", "-1"}}); }), Catch::Contains("linger.ms"));
     CHECK_THAT(error_of([] { producer_config::from_properties({{"acks", "2"}}); }), Catch::Contains("acks"));
-    CHECK_THAT(error_of([] { producer_config::from_properties({{"enable.idempotence", "yes"}}); }),
+    CHECK_THAT(error_of([] {
+                   producer_config::from_properties({{"enable.idempotence", "yes"}});
+               }),
                Catch::Contains("enable.idempotence"));
-    CHECK_THAT(error_of([] { producer_config::from_properties({{"batch.size", "99999999999"}}); }),
+    CHECK_THAT(error_of([] {
+                   producer_config::from_properties({{"batch.size", "99999999999"}});
+               }),
                Catch::Contains("batch.size"));
-    CHECK_THAT(error_of([] { producer_config::from_properties({{"compression.type", "brotli"}}); }),
+    CHECK_THAT(error_of([] {
+                   producer_config::from_properties({{"compression.type", "brotli"}});
+               }),
                Catch::Contains("compression.type"));
-    CHECK_THAT(error_of([] { producer_config::from_properties({{"key.serializer", "x"}}); }),
+    CHECK_THAT(error_of([] {
+                   producer_config::from_properties({{"key.serializer", "x"}});
+               }),
                Catch::Contains("key.serializer"));
 }
 
@@ -104,8 +122,7 @@ TEST_CASE("explicit idempotence conflicts are rejected naming the keys", "[confi
     c.enable_idempotence = true;
     CHECK_THAT(error_of([&] { c.validate(1); }), Catch::Contains("enable.idempotence") && Catch::Contains("acks"));
     c.max_in_flight_requests_per_connection = 6;
-    CHECK_THAT(error_of([&] { c.validate(-1); }),
-               Catch::Contains("max.in.flight.requests.per.connection"));
+    CHECK_THAT(error_of([&] { c.validate(-1); }), Catch::Contains("max.in.flight.requests.per.connection"));
     c.max_in_flight_requests_per_connection = 5;
     c.retries = 0;
     CHECK_THAT(error_of([&] { c.validate(-1); }), Catch::Contains("retries"));

@@ -56,7 +56,7 @@ producer_config fault_config() {
     c.linger_ms = 0;
     c.batch_size = 512;
     c.request_timeout_ms = 300;
-    c.delivery_timeout_ms = 3600'000;  // never, unless a test says otherwise
+    c.delivery_timeout_ms = 3600'000; // never, unless a test says otherwise
     c.retry_backoff_ms = 5;
     c.retry_backoff_max_ms = 50;
     return c;
@@ -74,13 +74,12 @@ std::pair<std::string, int> parse(const std::string& v) {
 
 } // namespace
 
-TEST_CASE("idempotence: 100,000 records under 1,000 injected faults arrive exactly once and in order",
-          "[faults]") {
+TEST_CASE("idempotence: 100,000 records under 1,000 injected faults arrive exactly once and in order", "[faults]") {
     broker_t b;
     const std::int32_t partitions = 4, keys = 16, n = 100'000;
     b.create_topic("events", partitions);
-    manual_clock mc{system_clock{}.wall_ms()};  // real timestamps: the broker applies retention to old ones
-    const std::vector<fault> kinds{fault::drop_request, fault::drop_response, fault::duplicate, fault::delay,
+    manual_clock mc{system_clock{}.wall_ms()}; // real timestamps: the broker applies retention to old ones
+    const std::vector<fault> kinds{fault::drop_request, fault::drop_response, fault::duplicate,         fault::delay,
                                    fault::reorder,      fault::error,         fault::error_after_append};
     const std::vector<error_code> errors{error_code::not_leader_or_follower, error_code::request_timed_out,
                                          error_code::not_enough_replicas, error_code::network_exception,
@@ -138,11 +137,11 @@ std::vector<test::read_record> run_scripted(bool idempotent, std::int32_t max_in
                                             ledger& out, producer_stats* stats = nullptr) {
     broker_t b;
     b.create_topic("t", 1);
-    manual_clock mc{system_clock{}.wall_ms()};  // real timestamps: the broker applies retention to old ones
+    manual_clock mc{system_clock{}.wall_ms()}; // real timestamps: the broker applies retention to old ones
     producer_config c = fault_config();
     c.enable_idempotence = idempotent;
     c.max_in_flight_requests_per_connection = max_in_flight;
-    c.batch_size = 230;  // exactly 10 records of 16 bytes
+    c.batch_size = 230; // exactly 10 records of 16 bytes
     // Request 1 is the warm-up below; the script numbers the data requests after it.
     std::map<std::uint64_t, fault_action> shifted;
     for (auto& [k, a] : script) shifted[k + 1] = a;
@@ -204,8 +203,7 @@ TEST_CASE("the same faults with idempotence: no reordering, no duplicates", "[fa
     for (int i = 0; i < 41; ++i) CHECK(s[static_cast<std::size_t>(i)] == i);
 }
 
-TEST_CASE("without idempotence, max.in.flight=1 keeps order across retries but may still duplicate",
-          "[faults]") {
+TEST_CASE("without idempotence, max.in.flight=1 keeps order across retries but may still duplicate", "[faults]") {
     ledger out;
     const auto s = seqs(run_scripted(false, 1, reorder_and_duplicate_script(), 4, out));
     INFO(::Catch::Detail::stringify(s));
@@ -224,7 +222,8 @@ TEST_CASE("a sequence the broker cannot place at the head of a partition bumps t
     ledger out;
     producer_stats m;
     // The first data request is refused as out of order (and not appended).
-    const auto recs = run_scripted(true, 5, {{1, {fault::error, error_code::out_of_order_sequence_number}}}, 3, out, &m);
+    const auto recs =
+        run_scripted(true, 5, {{1, {fault::error, error_code::out_of_order_sequence_number}}}, 3, out, &m);
     const auto s = seqs(recs);
     REQUIRE(s.size() == 31);
     for (int i = 0; i < 31; ++i) CHECK(s[static_cast<std::size_t>(i)] == i);
@@ -251,7 +250,7 @@ TEST_CASE("an out-of-order answer behind an unresolved batch is retried without 
 TEST_CASE("delivery.timeout.ms fails exactly the records that were not acknowledged", "[faults]") {
     broker_t b;
     b.create_topic("t", 3);
-    manual_clock mc{system_clock{}.wall_ms()};  // real timestamps: the broker applies retention to old ones
+    manual_clock mc{system_clock{}.wall_ms()}; // real timestamps: the broker applies retention to old ones
     producer_config c = fault_config();
     c.delivery_timeout_ms = 1000;
     c.request_timeout_ms = 200;
@@ -300,12 +299,12 @@ TEST_CASE("delivery.timeout.ms fails exactly the records that were not acknowled
             ++timed_out;
             CHECK(reps[0].error == make_error_code(local_error::timed_out));
             CHECK(in_log.count(v) == 0);
-            CHECK(completed_at.at(v) >= sent_at + 1000ms);  // not a moment before delivery.timeout.ms
+            CHECK(completed_at.at(v) >= sent_at + 1000ms); // not a moment before delivery.timeout.ms
             CHECK(completed_at.at(v) < sent_at + 1000ms + 200ms);
         }
     }
     CHECK(ok == in_log.size());
-    CHECK(ok > 200);  // some of the second wave got through before the black hole
+    CHECK(ok > 200); // some of the second wave got through before the black hole
     CHECK(timed_out > 0);
     CHECK(ok + timed_out == 1200);
     CHECK(p.metrics().batches_expired > 0);
@@ -314,27 +313,29 @@ TEST_CASE("delivery.timeout.ms fails exactly the records that were not acknowled
 TEST_CASE("exhausted buffer.memory: try_send fails at once, send blocks then fails at max.block.ms", "[faults]") {
     broker_t b;
     b.create_topic("t", 1);
-    manual_clock mc{system_clock{}.wall_ms()};  // real timestamps: the broker applies retention to old ones
+    manual_clock mc{system_clock{}.wall_ms()}; // real timestamps: the broker applies retention to old ones
     producer_config c = fault_config();
     c.batch_size = 1024;
     c.buffer_memory = 4096;
     c.max_block_ms = 500;
     c.enable_idempotence = false;
     // Nothing ever comes back, so nothing is ever freed.
-    faulty_t t(inner_t{b}, [](const produce_request&, std::uint64_t) { return fault_action{fault::drop_request}; },
-               manual_clock_ref{mc});
+    faulty_t t(
+        inner_t{b}, [](const produce_request&, std::uint64_t) { return fault_action{fault::drop_request}; },
+        manual_clock_ref{mc});
     faulty_producer<batching::manual> p(c, std::move(t), manual_clock_ref{mc});
     const std::string v(100, 'x');
     int accepted = 0;
     std::error_code ec;
     while (!(ec = p.try_send({.topic = "t", .value = v})) && accepted < 1000) ++accepted;
     CHECK(ec == make_error_code(local_error::queue_full));
-    CHECK(accepted >= 30);  // about 4 KiB of 100-byte records
+    CHECK(accepted >= 30); // about 4 KiB of 100-byte records
     CHECK(accepted < 41);
 
     std::error_code seen_by_callback;
     auto blocked = std::async(std::launch::async, [&] {
-        return p.send({.topic = "t", .value = v}, [&](std::error_code e, const record_metadata&) { seen_by_callback = e; });
+        return p.send({.topic = "t", .value = v},
+                      [&](std::error_code e, const record_metadata&) { seen_by_callback = e; });
     });
     for (int i = 0; i < 100000 && p.metrics().blocked_sends == 0; ++i) std::this_thread::yield();
     REQUIRE(p.metrics().blocked_sends == 1);
@@ -351,7 +352,7 @@ TEST_CASE("exhausted buffer.memory: try_send fails at once, send blocks then fai
 TEST_CASE("acks=0 over a lossy network completes every record at once, without offsets", "[faults]") {
     broker_t b;
     b.create_topic("t", 1);
-    manual_clock mc{system_clock{}.wall_ms()};  // real timestamps: the broker applies retention to old ones
+    manual_clock mc{system_clock{}.wall_ms()}; // real timestamps: the broker applies retention to old ones
     producer_config c = fault_config();
     c.acks = 0;
     faulty_t t(inner_t{b}, scripted_faults({{2, {fault::drop_request}}}), manual_clock_ref{mc});

@@ -35,7 +35,9 @@ struct recording_transport {
         resp.results.assign(r.batches.size(), pr);
         pending.emplace_back(std::move(resp));
     }
-    void send(metadata_request&& m) { pending.emplace_back(metadata_response{m.correlation_id, m.topic, {}, {node_id{0}}}); }
+    void send(metadata_request&& m) {
+        pending.emplace_back(metadata_response{m.correlation_id, m.topic, {}, {node_id{0}}});
+    }
     void send(init_producer_id_request&& i) {
         pending.emplace_back(init_producer_id_response{i.correlation_id, {}, producer_id{1}, producer_epoch{0}});
     }
@@ -58,7 +60,7 @@ struct rig {
     std::vector<std::string> payload_store;
 
     explicit rig(std::map<std::uint64_t, fault_action> script)
-        : t(std::move(inner), scripted_faults(std::move(script)), manual_clock_ref{mc}) {
+            : t(std::move(inner), scripted_faults(std::move(script)), manual_clock_ref{mc}) {
         payload_store.reserve(64);
     }
     void send(std::uint64_t id, std::string payload) {
@@ -66,7 +68,8 @@ struct rig {
         auto& p = payload_store.back();
         produce_request r;
         r.correlation_id = id;
-        r.batches.push_back({"t", partition_id{0}, mutable_bytes_view{reinterpret_cast<std::byte*>(p.data()), p.size()}});
+        r.batches.push_back(
+            {"t", partition_id{0}, mutable_bytes_view{reinterpret_cast<std::byte*>(p.data()), p.size()}});
         t.send(std::move(r));
     }
     std::vector<produce_response> answers() {
@@ -120,7 +123,7 @@ TEST_CASE("duplicate delivers a request twice and answers it once", "[faulty_tra
 TEST_CASE("delay holds a request (with its own copy of the bytes) until the clock reaches it", "[faulty_transport]") {
     rig r({{1, {fault::delay, error_code::none, 30ms}}});
     r.send(1, "a");
-    r.payload_store.back() = "z";  // the producer's buffer may change after it gives up
+    r.payload_store.back() = "z"; // the producer's buffer may change after it gives up
     CHECK(r.answers().empty());
     r.mc.advance(29ms);
     CHECK(r.answers().empty());

@@ -35,15 +35,16 @@ TEST_CASE("an epoch bump restarts sequences at 0; an exhausted epoch asks for a 
     CHECK(s.next == sequence{0});
 }
 
-TEST_CASE("the in-flight window spans at most max.in.flight batches from the oldest unacknowledged, one until confirmed",
-          "[idempotence]") {
+TEST_CASE(
+    "the in-flight window spans at most max.in.flight batches from the oldest unacknowledged, one until confirmed",
+    "[idempotence]") {
     sequence_state s;
     s.reset(producer_id{1}, producer_epoch{0});
     CHECK(s.in_window(0, 0, 5));
-    CHECK(!s.in_window(1, 0, 5));  // unconfirmed: one batch out at a time
+    CHECK(!s.in_window(1, 0, 5)); // unconfirmed: one batch out at a time
     s.confirmed = true;
     CHECK(s.in_window(4, 0, 5));
-    CHECK(!s.in_window(5, 0, 5));  // a sixth batch could push the oldest out of the broker's cache
+    CHECK(!s.in_window(5, 0, 5)); // a sixth batch could push the oldest out of the broker's cache
     CHECK(s.in_window(7, 3, 5));
     (void)s.assign(1);
     CHECK(s.batches == 1);
@@ -101,7 +102,7 @@ TEST_CASE("a completion fires once, inline or on the heap, and survives moves", 
     record_metadata md;
     md.offset = offset{42};
     moved({}, md);
-    moved({}, md);  // a completion fires once
+    moved({}, md); // a completion fires once
     CHECK(calls == 1);
     CHECK(seen.offset == offset{42});
     CHECK(!moved);
@@ -123,6 +124,8 @@ TEST_CASE("a completion fires once, inline or on the heap, and survives moves", 
 
     // Destroying an unfired completion releases what it holds.
     auto token = std::make_shared<int>(1);
-    { completion unfired([token](std::error_code, const record_metadata&) {}); }
+    {
+        completion unfired([token](std::error_code, const record_metadata&) {});
+    }
     CHECK(token.use_count() == 1);
 }

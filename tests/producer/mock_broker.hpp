@@ -27,7 +27,7 @@ public:
     using topic_info = gregor::broker_results::topic_info;
 
     explicit mock_broker(std::int32_t default_partitions = 1, bool auto_create = true)
-        : default_partitions_(default_partitions), auto_create_(auto_create) {}
+            : default_partitions_(default_partitions), auto_create_(auto_create) {}
 
     void create_topic(const std::string& name, std::int32_t partitions) {
         std::lock_guard lk(mu_);
@@ -84,7 +84,9 @@ public:
         auto it = topics_.find(std::string(topic));
         if (it == topics_.end()) {
             if (!allow_auto_create || !auto_create_) return {error_code::unknown_topic_or_partition, 0};
-            it = topics_.emplace(std::string(topic), std::vector<partition>(static_cast<std::size_t>(default_partitions_))).first;
+            it = topics_
+                     .emplace(std::string(topic), std::vector<partition>(static_cast<std::size_t>(default_partitions_)))
+                     .first;
         }
         return {error_code::none, static_cast<std::int32_t>(it->second.size())};
     }

@@ -17,7 +17,6 @@
 #include <gregor/producer/tcp_transport.hpp>
 
 #include <catch2/catch.hpp>
-
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -46,7 +45,7 @@ producer_config config_for(const mock_cluster& c) {
     producer_config cfg;
     cfg.bootstrap_servers = c.bootstraps();
     cfg.linger_ms = 2;
-    cfg.batch_size = 4096;  // many batches, so faults land in the middle of the stream
+    cfg.batch_size = 4096; // many batches, so faults land in the middle of the stream
     cfg.retry_backoff_ms = 5;
     cfg.retry_backoff_max_ms = 50;
     cfg.reconnect_backoff_ms = 5;
@@ -64,7 +63,7 @@ struct stored {
 /// `expected` records arrived, or with `expected` 0 until each partition's end offset as
 /// ListOffsets gave it before reading (bounded in time and rounds).
 std::map<std::int32_t, std::vector<stored>> read_back(const mock_cluster& c, const std::string& topic, std::int32_t n,
-                                                     std::size_t expected) {
+                                                      std::size_t expected) {
     consumer_config cfg;
     cfg.bootstrap_servers = c.bootstraps();
     cfg.auto_offset_reset = offset_reset::earliest;
@@ -88,7 +87,7 @@ std::map<std::int32_t, std::vector<stored>> read_back(const mock_cluster& c, con
         for (const auto& e : r.errors()) FAIL("poll error: " << e.error.message());
         r.for_each_record([&](const consumed_batch& b, const wire::record_view& rec) {
             out[b.tp->partition.value()].push_back({rec.record_offset.value(), std::string(as_string_view(*rec.key)),
-                                                   std::string(as_string_view(*rec.value))});
+                                                    std::string(as_string_view(*rec.value))});
             ++got;
         });
     }
@@ -153,15 +152,14 @@ TEST_CASE("into librdkafka's mock cluster: leaders on three brokers, every recor
         CHECK(c.metadata_version == 2);
         CHECK(c.produce_version == 7);
         CHECK(c.init_producer_id_version == 4);
-        CHECK(c.connects >= 3);  // one per leader ...
-        CHECK(c.connects <= 4);  // ... and the bootstrap connection: one per broker, no churn
+        CHECK(c.connects >= 3); // one per leader ...
+        CHECK(c.connects <= 4); // ... and the bootstrap connection: one per broker, no churn
         CHECK(c.disconnects == 0);
     }
     verify(read_back(cluster, "spread", 4, n), out, n, true);
 }
 
-TEST_CASE("into the mock: injected retriable errors and dropped connections are retried, once and in order",
-          "[mock]") {
+TEST_CASE("into the mock: injected retriable errors and dropped connections are retried, once and in order", "[mock]") {
     mock_cluster cluster(1);
     REQUIRE(rd_kafka_mock_topic_create(cluster.mc, "faulty", 2, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
     reports out;
@@ -171,20 +169,19 @@ TEST_CASE("into the mock: injected retriable errors and dropped connections are 
         cfg.max_in_flight_requests_per_connection = 1;
         tcp_producer p(cfg, transport::tcp{cfg});
         send_keyed(p, out, "faulty", 0, 200);
-        REQUIRE(!p.flush());  // connected, metadata and producer id known: the faults hit Produce
+        REQUIRE(!p.flush()); // connected, metadata and producer id known: the faults hit Produce
         rd_kafka_mock_push_request_errors(cluster.mc, produce_api, 12, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
                                           RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR__TRANSPORT,
                                           RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                          RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
-                                          RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                          RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR__TRANSPORT,
-                                          RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                          RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR__TRANSPORT,
+                                          RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                          RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
                                           RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR__TRANSPORT);
         send_keyed(p, out, "faulty", 200, n);
         REQUIRE(!p.flush());
         CHECK(out.count == n);
         const auto m = p.metrics();
-        CHECK(m.retries >= 12);  // every injected error cost one attempt
+        CHECK(m.retries >= 12); // every injected error cost one attempt
         CHECK(m.request_timeouts == 0);
         CHECK(p.transport().counters().disconnects >= 4);
     }
@@ -216,8 +213,7 @@ TEST_CASE("into the mock with five requests in flight: errors it answers lose an
     verify(read_back(cluster, "window", 3, n), out, n, false);
 }
 
-TEST_CASE("into the mock with five requests in flight: dropped connections lose nothing and stall nothing",
-          "[mock]") {
+TEST_CASE("into the mock with five requests in flight: dropped connections lose nothing and stall nothing", "[mock]") {
     // The mock closes the connection on an injected transport error after it may already have
     // appended the requests pipelined behind it; their answers are lost and the producer resends
     // them. A Kafka broker drops those resends by sequence number (tested against gregor's broker
@@ -241,11 +237,11 @@ TEST_CASE("into the mock with five requests in flight: dropped connections lose 
         REQUIRE(!p.flush());
         CHECK(out.count == n);
         CHECK(p.metrics().request_timeouts == 0);
-        CHECK(p.transport().counters().disconnects >= 1);  // pipelined requests may share one
+        CHECK(p.transport().counters().disconnects >= 1); // pipelined requests may share one
         written = static_cast<std::size_t>(p.metrics().records_acked);
     }
     CHECK(written == static_cast<std::size_t>(n));
-    const auto log = read_back(cluster, "dropped", 3, 0);  // 0: up to each partition's end
+    const auto log = read_back(cluster, "dropped", 3, 0); // 0: up to each partition's end
     std::set<std::string> present;
     for (const auto& [part, recs] : log) {
         for (const auto& r : recs) present.insert(r.value);
@@ -270,7 +266,7 @@ TEST_CASE("into the mock: a leader move mid-stream is followed after NOT_LEADER 
     constexpr int n = 4000;
     {
         auto cfg = config_for(cluster);
-        cfg.max_in_flight_requests_per_connection = 1;  // see the top of this file
+        cfg.max_in_flight_requests_per_connection = 1; // see the top of this file
         tcp_producer p(cfg, transport::tcp{cfg});
         send_keyed(p, out, "moving", 0, n / 2);
         REQUIRE(!p.flush());
@@ -315,7 +311,7 @@ TEST_CASE("into the mock: a fatal error, and a retriable one past `retries`, rea
     REQUIRE(rd_kafka_mock_topic_create(cluster.mc, "fatal", 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
     auto cfg = config_for(cluster);
     cfg.retries = 2;
-    cfg.enable_idempotence = false;  // idempotence needs retries > 0 only; keep the plain path here
+    cfg.enable_idempotence = false; // idempotence needs retries > 0 only; keep the plain path here
     cfg.max_in_flight_requests_per_connection = 1;
     tcp_producer p(cfg, transport::tcp{cfg});
     REQUIRE(!p.send({.topic = "fatal", .value = "warm-up"}, use_future).get().error);
@@ -363,7 +359,7 @@ TEST_CASE("into the mock with acks=0: the answers the mock sends anyway are skip
         const auto& recs = log.at(0);
         REQUIRE(recs.size() == static_cast<std::size_t>(n));
         for (int i = 0; i < n; ++i) CHECK(recs[static_cast<std::size_t>(i)].value == "key-0#" + std::to_string(i));
-        CHECK(p.transport().counters().disconnects == 0);  // no answer was taken for a protocol error
+        CHECK(p.transport().counters().disconnects == 0); // no answer was taken for a protocol error
     }
     for (const auto& [v, r] : out.by_value) {
         REQUIRE(r.size() == 1);
@@ -391,7 +387,7 @@ TEST_CASE("into the mock: a leaderless partition holds its records until a leade
         while (p.metrics().retries < retries_before + 3 && std::chrono::steady_clock::now() < until)
             std::this_thread::sleep_for(2ms);
         CHECK(p.metrics().retries >= retries_before + 3);
-        CHECK(out.count == n / 2);  // nothing of the second half completed while leaderless
+        CHECK(out.count == n / 2); // nothing of the second half completed while leaderless
         REQUIRE(rd_kafka_mock_partition_set_leader(cluster.mc, "headless", 0, 2) == RD_KAFKA_RESP_ERR_NO_ERROR);
         REQUIRE(!p.flush());
         CHECK(out.count == n);

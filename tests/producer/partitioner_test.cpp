@@ -25,7 +25,7 @@ TEST_CASE("murmur2 matches Java's Utils.murmur2 on Kafka's own test vectors", "[
 
 TEST_CASE("keyed placement masks the sign bit like Java's toPositive, not abs()", "[partitioner]") {
     CHECK(partitioners::to_positive(hash("21")) == 1173551340);
-    CHECK(place("21", 10) == 0);  // abs() would give 8
+    CHECK(place("21", 10) == 0); // abs() would give 8
     CHECK(place("foobar", 10) == 6);
     CHECK(place("a-little-bit-long-string", 10) == 2);
     CHECK(place("a-little-bit-longer-string", 10) == 9);
@@ -84,11 +84,12 @@ TEST_CASE("the uniform sticky partitioner switches after batch.size bytes went t
         u.on_append(c, st, first, 100);
     }
     REQUIRE(u.partition(c, st) == first);
-    u.on_append(c, st, first, 100);  // 1000 bytes reached
+    u.on_append(c, st, first, 100); // 1000 bytes reached
     CHECK(u.partition(c, st) != first);
 }
 
-TEST_CASE("partitioner.ignore.keys makes the uniform sticky partitioner treat keyed records as keyless", "[partitioner]") {
+TEST_CASE("partitioner.ignore.keys makes the uniform sticky partitioner treat keyed records as keyless",
+          "[partitioner]") {
     producer_config cfg;
     cfg.partitioner_ignore_keys = true;
     partitioners::uniform_sticky u(cfg);

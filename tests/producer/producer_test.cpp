@@ -34,8 +34,8 @@ using mock_producer = producer<producer_policies<mock_transport, Partitioner, Ba
 /// Collects completions from the sender thread.
 struct outcomes {
     std::mutex mu;
-    std::map<std::string, std::vector<delivery_report>> by_value;  // value -> every completion seen
-    std::map<std::string, std::set<std::string>> topics;  // value -> topics seen (the view dies with the producer)
+    std::map<std::string, std::vector<delivery_report>> by_value; // value -> every completion seen
+    std::map<std::string, std::set<std::string>> topics; // value -> topics seen (the view dies with the producer)
     std::atomic<int> count{0};
 
     auto callback(std::string value) {
@@ -68,7 +68,7 @@ TEST_CASE("every record is acknowledged exactly once with the offset it got, in 
             REQUIRE(!p.send({.topic = "orders", .key = key, .value = value}, out.callback(value)));
         }
         REQUIRE(!p.flush());
-        CHECK(out.count == n);  // all completions ran before flush() returned
+        CHECK(out.count == n); // all completions ran before flush() returned
     }
     REQUIRE(out.by_value.size() == static_cast<std::size_t>(n));
     std::size_t in_log = 0;
@@ -116,7 +116,7 @@ TEST_CASE("headers, null keys, tombstones and timestamps arrive as sent", "[prod
         const std::string hv = "trace-1";
         const record_header hs[] = {{"trace", as_bytes(hv)}, {"empty", std::nullopt}};
         REQUIRE(!p.send({.topic = "t", .key = "k", .value = "v", .headers = hs, .timestamp = 1234567}));
-        REQUIRE(!p.send({.topic = "t", .key = "k"}));  // tombstone
+        REQUIRE(!p.send({.topic = "t", .key = "k"})); // tombstone
         REQUIRE(!p.send({.topic = "t", .value = "no key"}));
         REQUIRE(!p.flush());
     }
@@ -134,7 +134,7 @@ TEST_CASE("headers, null keys, tombstones and timestamps arrive as sent", "[prod
     CHECK(!recs[1].value);
     CHECK(!recs[2].key);
     CHECK(recs[2].value == "no key");
-    CHECK(recs[2].timestamp > 1600000000000);  // stamped with the wall clock
+    CHECK(recs[2].timestamp > 1600000000000); // stamped with the wall clock
 }
 
 TEST_CASE("acks=0 completes records without offsets", "[producer]") {
@@ -156,7 +156,7 @@ TEST_CASE("acks=0 completes records without offsets", "[producer]") {
         CHECK(!reports[0].error);
         CHECK(reports[0].metadata.offset == offset{-1});
     }
-    CHECK(read_partition(b, "t", 0).size() == 100);  // they did arrive
+    CHECK(read_partition(b, "t", 0).size() == 100); // they did arrive
 }
 
 TEST_CASE("acks=0 with more ready batches than one sender turn sends them all without waiting", "[producer]") {
@@ -167,10 +167,10 @@ TEST_CASE("acks=0 with more ready batches than one sender turn sends them all wi
     constexpr int n = 2000;
     {
         auto cfg = quick();
-        cfg.batch_size = 256;  // ~10 records a batch: 200 batches for one partition
-        cfg.linger_ms = 1000;  // closed batches are ready at once, the last only at flush()
+        cfg.batch_size = 256; // ~10 records a batch: 200 batches for one partition
+        cfg.linger_ms = 1000; // closed batches are ready at once, the last only at flush()
         cfg.request_timeout_ms = 1000;
-        cfg.delivery_timeout_ms = 3000;  // a stalled batch would fail with timed_out here
+        cfg.delivery_timeout_ms = 3000; // a stalled batch would fail with timed_out here
         mock_producer<partitioners::uniform_sticky, batching::linger_or_size, acks::none> p(cfg, mock_transport{b});
         for (int i = 0; i < n; ++i) {
             const auto v = std::to_string(i);
@@ -215,7 +215,7 @@ TEST_CASE("completions run on the sender thread, may send, and may not flush", "
     std::promise<std::pair<std::thread::id, std::error_code>> inner;
     std::atomic<bool> chained{false};
     p.send({.topic = "t", .value = "first"}, [&](std::error_code, const record_metadata&) {
-        const auto flush_ec = p.flush();  // would deadlock: refused
+        const auto flush_ec = p.flush(); // would deadlock: refused
         const auto send_ec = p.send({.topic = "t", .value = "from callback"},
                                     [&](std::error_code, const record_metadata&) { chained = true; });
         inner.set_value({std::this_thread::get_id(), flush_ec ? flush_ec : send_ec});
@@ -230,7 +230,7 @@ TEST_CASE("completions run on the sender thread, may send, and may not flush", "
 TEST_CASE("flush sends lingering batches at once and waits for their completions", "[producer]") {
     mock_broker b(4);
     producer_config c;
-    c.linger_ms = 3600'000;  // would never go by itself within the test
+    c.linger_ms = 3600'000; // would never go by itself within the test
     c.delivery_timeout_ms = 4000'000;
     mock_producer<> p(c, mock_transport{b});
     std::atomic<int> done{0};
@@ -245,7 +245,7 @@ TEST_CASE("flush sends lingering batches at once and waits for their completions
 TEST_CASE("manual batching sends nothing until flush", "[producer]") {
     mock_broker b(1);
     mock_producer<partitioners::uniform_sticky, batching::manual> p(quick(), mock_transport{b});
-    for (int i = 0; i < 3000; ++i) REQUIRE(!p.send({.topic = "t", .value = "0123456789"}));  // > 1 batch.size
+    for (int i = 0; i < 3000; ++i) REQUIRE(!p.send({.topic = "t", .value = "0123456789"})); // > 1 batch.size
     REQUIRE(p.wait_until_idle());
     CHECK(b.produce_calls() == 0);
     CHECK(p.metrics().buffer_memory_used > 16384);
@@ -374,9 +374,9 @@ TEST_CASE("many threads may send at once", "[producer]") {
 TEST_CASE("records for a topic that never appears fail with timed_out at delivery.timeout.ms", "[producer]") {
     mock_broker b(1, /*auto_create=*/false);
     testing::manual_clock mc;
-    using P = producer<producer_policies<mock_transport, partitioners::uniform_sticky, batching::linger_or_size,
-                                         acks::from_config, serializers::string, serializers::string,
-                                         testing::manual_clock_ref>>;
+    using P = producer<
+        producer_policies<mock_transport, partitioners::uniform_sticky, batching::linger_or_size, acks::from_config,
+                          serializers::string, serializers::string, testing::manual_clock_ref>>;
     producer_config c;
     c.delivery_timeout_ms = 2000;
     c.request_timeout_ms = 500;
@@ -385,5 +385,5 @@ TEST_CASE("records for a topic that never appears fail with timed_out at deliver
     REQUIRE(test::drive(p, mc, [&] { return f.wait_for(0s) == std::future_status::ready; }));
     CHECK(f.get().error == make_error_code(local_error::timed_out));
     CHECK(mc.now() >= time_point{} + 2000ms);
-    CHECK(p.metrics().metadata_requests > 1);  // it kept asking
+    CHECK(p.metrics().metadata_requests > 1); // it kept asking
 }

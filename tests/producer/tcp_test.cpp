@@ -148,8 +148,7 @@ TEST_CASE("over TCP with allow.auto.create.topics=false an unknown topic fails a
     CHECK(env.b.describe_topic("never", false).error == error_code::unknown_topic_or_partition);
 }
 
-TEST_CASE("over TCP acks=0 sends without waiting, and close() writes out what the sockets still hold",
-          "[tcp]") {
+TEST_CASE("over TCP acks=0 sends without waiting, and close() writes out what the sockets still hold", "[tcp]") {
     // 100,000 records of 120 bytes: more than the socket buffers take at once, so when the last
     // completion runs much of the data is still queued in the transport; close() must write it.
     server_env env(1);
@@ -178,7 +177,8 @@ TEST_CASE("over TCP acks=0 sends without waiting, and close() writes out what th
     CHECK(failed == 0);
     // The broker may still be appending what arrived last (bounded wait on its log end).
     const auto until = std::chrono::steady_clock::now() + 20s;
-    while (env.b.list_offset("orders", partition_id{0}, -1).found.value() < n && std::chrono::steady_clock::now() < until)
+    while (env.b.list_offset("orders", partition_id{0}, -1).found.value() < n &&
+           std::chrono::steady_clock::now() < until)
         std::this_thread::sleep_for(5ms);
     const auto recs = read_partition(env.b, "orders", 0);
     REQUIRE(recs.size() == static_cast<std::size_t>(n));
@@ -201,10 +201,10 @@ TEST_CASE("over TCP a broker that goes away and comes back on its port gets ever
     send_range(0, first);
     REQUIRE(!p.flush());
     const auto port = env.port;
-    env.stop();  // connections reset; the port is free again
+    env.stop(); // connections reset; the port is free again
     send_range(first, first + second);
     // The producer retries (reconnect backoff) while nothing listens; then the broker is back.
-    std::this_thread::sleep_for(200ms);  // not a synchronisation: lets some connection attempts fail first
+    std::this_thread::sleep_for(200ms); // not a synchronisation: lets some connection attempts fail first
     env.start(port);
     REQUIRE(!p.flush());
     CHECK(out.count == first + second);
@@ -273,7 +273,7 @@ TEST_CASE("over TCP a peer that answers garbage is dropped, and the records fail
             ++accepted;
             char buf[4096];
             if (::recv(fd, buf, sizeof buf, 0) > 0) {
-                const unsigned char junk[] = {0, 0, 0, 4, 0x7f, 0x7f, 0x7f, 0x7f};  // wrong correlation id
+                const unsigned char junk[] = {0, 0, 0, 4, 0x7f, 0x7f, 0x7f, 0x7f}; // wrong correlation id
                 [[maybe_unused]] auto w = ::send(fd, junk, sizeof junk, MSG_NOSIGNAL);
             }
             ::close(fd);
@@ -303,8 +303,8 @@ TEST_CASE("over TCP with five requests in flight, injected faults lose, repeat a
     constexpr int n = 20000;
     using faulty_tcp = testing::faulty_transport<transport::tcp>;
     auto cfg = tcp_config(env.bootstrap());
-    cfg.request_timeout_ms = 200;  // dropped requests and answers cost one timeout each
-    cfg.batch_size = 2048;         // many batches, so faults land all over the stream
+    cfg.request_timeout_ms = 200; // dropped requests and answers cost one timeout each
+    cfg.batch_size = 2048;        // many batches, so faults land all over the stream
     std::shared_ptr<testing::fault_counters> injected;
     {
         faulty_tcp t{transport::tcp{cfg},

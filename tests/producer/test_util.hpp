@@ -83,14 +83,14 @@ inline std::vector<read_record> read_partition(mock_broker& b, const std::string
 }
 
 template <typename Broker>
-    requires requires(Broker& b) { b.fetch_copy("t", partition_id{0}, offset{0}, std::size_t{1}); }
+requires requires(Broker& b) { b.fetch_copy("t", partition_id{0}, offset{0}, std::size_t{1}); }
 std::vector<read_record> read_partition(Broker& b, const std::string& topic, std::int32_t p) {
     std::vector<read_record> out;
     offset next{0};
     for (int guard = 0; guard < 1000000; ++guard) {
         auto r = b.fetch_copy(topic, partition_id{p}, next, std::size_t{1} << 20);
-        INFO("fetch " << topic << "-" << p << " at " << next.value() << " hw " << r.high_watermark.value()
-                      << " start " << r.log_start_offset.value());
+        INFO("fetch " << topic << "-" << p << " at " << next.value() << " hw " << r.high_watermark.value() << " start "
+                      << r.log_start_offset.value());
         REQUIRE(r.error == error_code::none);
         if (r.records.empty()) break;
         const offset before = next;

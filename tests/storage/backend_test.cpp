@@ -48,7 +48,7 @@ TEMPLATE_LIST_TEST_CASE("a backend writes at positions, truncates, and replaces 
     auto v = b.read(f, 0, 100, scratch, ec);
     REQUIRE_FALSE(ec);
     std::string got(as_string_view(v));
-    while (got.size() < 11) {  // a backend may stop at the end of one append
+    while (got.size() < 11) { // a backend may stop at the end of one append
         v = b.read(f, got.size(), 100, scratch, ec);
         REQUIRE(!v.empty());
         got += as_string_view(v);
@@ -67,13 +67,13 @@ TEMPLATE_LIST_TEST_CASE("a backend writes at positions, truncates, and replaces 
     std::sort(names.begin(), names.end());
     CHECK(names == std::vector<std::string>{"00000000000000000000.log", "x.index"});
     REQUIRE_FALSE(b.remove("x.index"));
-    REQUIRE_FALSE(b.remove("x.index"));  // absent is fine
+    REQUIRE_FALSE(b.remove("x.index")); // absent is fine
     CHECK(b.list(ec).size() == 1);
 }
 
 TEST_CASE("memory reads stay valid and unchanged while appends, truncation and retention go on", "[backend]") {
     temp_dir d;
-    backend_env<storage::memory_backend> env;  // 4 KiB chunks
+    backend_env<storage::memory_backend> env; // 4 KiB chunks
     testing::manual_clock clk;
     test_log<storage::memory_backend> l{d.partition(), small_config(1 << 20, 100), env.options(),
                                         testing::manual_clock_ref{clk}};
@@ -85,8 +85,7 @@ TEST_CASE("memory reads stay valid and unchanged while appends, truncation and r
         CHECK_FALSE(s.is_file());
         CHECK(s.length == s.bytes.size());
         wire::batch_splitter sp(s.bytes);
-        while (sp.next()) {
-        }
+        while (sp.next()) {}
         CHECK(sp.remainder().empty());
     }
     std::vector<std::byte> snapshot;
@@ -103,8 +102,8 @@ TEST_CASE("memory reads stay valid and unchanged while appends, truncation and r
     CHECK(std::equal(again.begin(), again.end(), expected.view().begin(), expected.view().end()));
 }
 
-TEMPLATE_LIST_TEST_CASE("file slices are ranges of an fd that stays open after the segment is deleted",
-                        "[backend]", all_backends) {
+TEMPLATE_LIST_TEST_CASE("file slices are ranges of an fd that stays open after the segment is deleted", "[backend]",
+                        all_backends) {
     if constexpr (TestType::persistent) {
         temp_dir d;
         testing::manual_clock clk;
@@ -144,8 +143,7 @@ bool deny_io_uring() {
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
-    return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-           ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+    return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
 }
 } // namespace
 
@@ -204,7 +202,9 @@ TEST_CASE("log_config reads Kafka properties and rejects unknown keys and bad va
     CHECK(c.flush_interval_messages == 10000);
     CHECK(c.flush_interval_ms == 250);
     // *.ms wins over *.hours whatever the order.
-    CHECK(storage::log_config::from_properties({{"log.retention.hours", "1"}, {"log.retention.ms", "5"}}).retention_ms == 5);
+    CHECK(
+        storage::log_config::from_properties({{"log.retention.hours", "1"}, {"log.retention.ms", "5"}}).retention_ms ==
+        5);
     const storage::log_config defaults;
     CHECK(defaults.segment_bytes == 1073741824);
     CHECK(defaults.retention_ms == 604800000);
@@ -241,7 +241,7 @@ TEST_CASE("flush policies decide from record counts and elapsed time", "[flush]"
     CHECK(m.on_append(10, t));
     flush::every_interval i{cfg};
     i.on_flushed(t);
-    CHECK_FALSE(i.on_tick(t + ms(500)));  // nothing pending
+    CHECK_FALSE(i.on_tick(t + ms(500))); // nothing pending
     CHECK_FALSE(i.on_append(1, t + ms(99)));
     CHECK_FALSE(i.on_tick(t + ms(99)));
     CHECK(i.on_tick(t + ms(100)));
@@ -267,16 +267,17 @@ TEST_CASE("Kafka file names: 20-digit base offsets and topic-partition directori
 TEST_CASE("memory chunks grow to huge-page sized mappings and keep batches whole", "[backend]") {
     temp_dir d;
     testing::manual_clock clk;
-    storage::memory_backend::options o;  // default chunks: up to 8 MiB, 2 MiB-aligned mappings
-    test_log<storage::memory_backend> l{d.partition(), small_config(64u << 20, 4096), o, testing::manual_clock_ref{clk}};
-    const auto batches = append_batches(l, 200, 30, 1000);  // ~6 MiB
+    storage::memory_backend::options o; // default chunks: up to 8 MiB, 2 MiB-aligned mappings
+    test_log<storage::memory_backend> l{d.partition(), small_config(64u << 20, 4096), o,
+                                        testing::manual_clock_ref{clk}};
+    const auto batches = append_batches(l, 200, 30, 1000); // ~6 MiB
     const auto r = l.read(offset{0}, 64u << 20, l.log_end_offset());
     const auto hs = batches_of(r);
     REQUIRE(hs.size() == 200);
-    CHECK(r.slices.size() < 12);  // 64 KiB, 128 KiB, ... 4 MiB, 8 MiB chunks
+    CHECK(r.slices.size() < 12); // 64 KiB, 128 KiB, ... 4 MiB, 8 MiB chunks
     REQUIRE_FALSE(l.truncate_to(offset{3000}));
     append_batches(l, 50, 30, 1000);
-    const auto again = batches_of(r);  // the old read is unchanged
+    const auto again = batches_of(r); // the old read is unchanged
     CHECK(again.size() == 200);
     CHECK(again.back().next_offset() == offset{6000});
     CHECK(batches_of(l.read(offset{0}, 64u << 20, l.log_end_offset())).size() == 150);

@@ -36,8 +36,8 @@ void check_valid_prefix(const Log& l, const std::vector<byte_buffer>& appended) 
 
 } // namespace
 
-TEMPLATE_LIST_TEST_CASE("with flush::every_append a power loss loses nothing that append acknowledged",
-                        "[crash]", all_backends) {
+TEMPLATE_LIST_TEST_CASE("with flush::every_append a power loss loses nothing that append acknowledged", "[crash]",
+                        all_backends) {
     using backend = testing::crashy_storage<TestType>;
     for (const auto mode : modes) {
         for (std::uint64_t seed = 1; seed <= 4; ++seed) {
@@ -57,7 +57,7 @@ TEMPLATE_LIST_TEST_CASE("with flush::every_append a power loss loses nothing tha
                 env.ctl->power_loss(mode);
                 // The machine is off: nothing more reaches the disk, and the log says so.
                 CHECK(l.append(make_batch(l.log_end_offset(), 1).view()));
-                CHECK(l.flush() == std::error_code{});  // nothing unflushed: no I/O needed
+                CHECK(l.flush() == std::error_code{}); // nothing unflushed: no I/O needed
             }
             test_log<backend, flush::every_append> l{d.partition(), small_config(800, 100), env.options(),
                                                      testing::manual_clock_ref{clk}};
@@ -92,7 +92,7 @@ TEMPLATE_LIST_TEST_CASE("with flush::never a power loss may lose the unflushed t
                     appended.push_back(make_batch(l.log_end_offset(), 2));
                     REQUIRE_FALSE(l.append(appended.back().view()));
                 }
-                flushed = l.flushed_offset();  // the explicit flush, or a later roll
+                flushed = l.flushed_offset(); // the explicit flush, or a later roll
                 end = l.log_end_offset();
                 CHECK(flushed < end);
                 env.ctl->power_loss(mode);
@@ -128,7 +128,8 @@ TEMPLATE_LIST_TEST_CASE("with flush::every_messages the flushed offset survives 
         std::vector<byte_buffer> appended;
         offset flushed{0};
         {
-            test_log<backend, flush::every_messages> l{d.partition(), cfg, env.options(), testing::manual_clock_ref{clk}};
+            test_log<backend, flush::every_messages> l{d.partition(), cfg, env.options(),
+                                                       testing::manual_clock_ref{clk}};
             std::int64_t pending = 0;
             for (int i = 0; i < 20; ++i) {
                 appended.push_back(make_batch(l.log_end_offset(), 3));
@@ -197,8 +198,8 @@ TEMPLATE_LIST_TEST_CASE("with flush::every_interval tick flushes after log.flush
     check_valid_prefix(l, appended);
 }
 
-TEMPLATE_LIST_TEST_CASE("a failing disk makes append and flush return errors and leaves the log consistent",
-                        "[crash]", all_backends) {
+TEMPLATE_LIST_TEST_CASE("a failing disk makes append and flush return errors and leaves the log consistent", "[crash]",
+                        all_backends) {
     using backend = testing::crashy_storage<TestType>;
     temp_dir d;
     backend_env<backend> env;

@@ -94,7 +94,7 @@ TEST_CASE("gregor-dump-log --verify exits 1 at the first invalid batch and names
     CHECK(run({"--verify", path.string()}, out, err) == 1);
     CHECK(err.find("invalid batch at position " + std::to_string(2 * batch)) != std::string::npos);
     CHECK(err.find("CRC") != std::string::npos);
-    CHECK(lines(out).size() == 2 + 3);  // the bad batch is printed, then it stops
+    CHECK(lines(out).size() == 2 + 3); // the bad batch is printed, then it stops
     // Without --verify every batch is printed and the bad one says so.
     CHECK(run({path.string()}, out, err) == 0);
     CHECK(lines(out).size() == 2 + 4);
@@ -110,7 +110,8 @@ TEST_CASE("gregor-dump-log --verify exits 1 at the first invalid batch and names
     std::filesystem::resize_file(path, size - 5);
     CHECK(run({"--verify", path.string()}, out, err) == 1);
     INFO(err);
-    CHECK(err.find("invalid batch at position " + std::to_string(3 * batch) + ": truncated batch") != std::string::npos);
+    CHECK(err.find("invalid batch at position " + std::to_string(3 * batch) + ": truncated batch") !=
+          std::string::npos);
     CHECK(run({path.string()}, out, err) == 0);
     CHECK(out.find("stopped at position " + std::to_string(3 * batch)) != std::string::npos);
 

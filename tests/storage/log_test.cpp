@@ -61,8 +61,8 @@ TEMPLATE_LIST_TEST_CASE("append refuses a batch whose base offset is not the log
     CHECK(l.log_end_offset() == offset{3});
 }
 
-TEMPLATE_LIST_TEST_CASE("segments roll when log.segment.bytes is reached and are named by base offset",
-                        "[log]", all_backends) {
+TEMPLATE_LIST_TEST_CASE("segments roll when log.segment.bytes is reached and are named by base offset", "[log]",
+                        all_backends) {
     temp_dir d;
     backend_env<TestType> env;
     testing::manual_clock clk;
@@ -125,11 +125,11 @@ TEMPLATE_LIST_TEST_CASE("segments roll when log.roll.ms has passed since their f
     CHECK(l.segment_count() == 3);
     CHECK(l.segment_base_offsets().back() == offset{12});
     l.tick();
-    CHECK(l.segment_count() == 3);  // an empty segment does not roll
+    CHECK(l.segment_count() == 3); // an empty segment does not roll
 }
 
-TEMPLATE_LIST_TEST_CASE("a read at every offset starts with the batch containing it, across segments",
-                        "[log][read]", all_backends) {
+TEMPLATE_LIST_TEST_CASE("a read at every offset starts with the batch containing it, across segments", "[log][read]",
+                        all_backends) {
     temp_dir d;
     backend_env<TestType> env;
     testing::manual_clock clk;
@@ -163,8 +163,8 @@ TEMPLATE_LIST_TEST_CASE("a read at every offset starts with the batch containing
     CHECK(l.read(end + 5, 1 << 20, end + 100).slices.empty());
 }
 
-TEMPLATE_LIST_TEST_CASE("a read stops at max_bytes on a batch boundary and below the upper bound",
-                        "[log][read]", all_backends) {
+TEMPLATE_LIST_TEST_CASE("a read stops at max_bytes on a batch boundary and below the upper bound", "[log][read]",
+                        all_backends) {
     temp_dir d;
     backend_env<TestType> env;
     testing::manual_clock clk;
@@ -201,7 +201,7 @@ TEMPLATE_LIST_TEST_CASE("the offset index is sparse: an entry every index.interv
     const auto opts = env.options();
     {
         test_log<TestType> l{d.partition(), small_config(1 << 20, 4096), opts, testing::manual_clock_ref{clk}};
-        append_batches(l, 100, 2, 100);  // ~300-byte batches
+        append_batches(l, 100, 2, 100); // ~300-byte batches
     }
     const auto idx = read_whole<TestType>(d.partition(), storage::segment_file_name(offset{0}, ".index"), opts);
     const auto log_bytes = read_whole<TestType>(d.partition(), log_name(0), opts);
@@ -268,18 +268,17 @@ TEMPLATE_LIST_TEST_CASE("retention by log.retention.bytes deletes whole old segm
     CHECK(after.size() == before.size() - deleted);
     CHECK(l.log_start_offset() == after.front());
     CHECK(l.size_bytes() >= 2500);
-    CHECK(l.size_bytes() - 1000 < 2500);  // dropping one more segment would go below the limit
+    CHECK(l.size_bytes() - 1000 < 2500); // dropping one more segment would go below the limit
     CHECK(l.read(offset{0}, 1 << 20, l.log_end_offset()).slices.empty());
     const auto hs = batches_of(l.read(l.log_start_offset(), 1 << 20, l.log_end_offset()));
     CHECK(hs.front().base_offset == l.log_start_offset());
     CHECK(hs.back().next_offset() == l.log_end_offset());
-    if constexpr (TestType::persistent)
-        CHECK_FALSE(std::filesystem::exists(d.partition() / log_name(0)));
+    if constexpr (TestType::persistent) CHECK_FALSE(std::filesystem::exists(d.partition() / log_name(0)));
     CHECK(l.enforce_retention() == 0);
 }
 
-TEMPLATE_LIST_TEST_CASE("retention by log.retention.ms deletes segments whose newest batch is too old",
-                        "[retention]", all_backends) {
+TEMPLATE_LIST_TEST_CASE("retention by log.retention.ms deletes segments whose newest batch is too old", "[retention]",
+                        all_backends) {
     temp_dir d;
     backend_env<TestType> env;
     testing::manual_clock clk{t0};
@@ -325,7 +324,7 @@ TEMPLATE_LIST_TEST_CASE("slices stay readable after retention deleted their segm
     const auto r = l.read(offset{0}, 1 << 20, l.log_end_offset());
     CHECK(l.enforce_retention() > 0);
     CHECK(l.log_start_offset() == l.log_end_offset());
-    append_batches(l, 10, 3);  // the freed space must not be reused under the reader
+    append_batches(l, 10, 3); // the freed space must not be reused under the reader
     const auto hs = batches_of(r);
     REQUIRE(hs.size() == 10);
     CHECK(hs.back().next_offset() == offset{30});
@@ -339,7 +338,7 @@ TEMPLATE_LIST_TEST_CASE("truncate_to drops everything at and after an offset, wh
     const auto opts = env.options();
     {
         test_log<TestType> l{d.partition(), small_config(700, 100), opts, testing::manual_clock_ref{clk}};
-        append_batches(l, 30, 3);  // offsets 0..89
+        append_batches(l, 30, 3); // offsets 0..89
         const auto segs = l.segment_count();
         // Inside a batch: the whole batch goes.
         REQUIRE_FALSE(l.truncate_to(offset{80}));
@@ -360,7 +359,7 @@ TEMPLATE_LIST_TEST_CASE("truncate_to drops everything at and after an offset, wh
         REQUIRE(hs.size() == 5);
         CHECK(hs[0].base_offset == cut);
         CHECK(hs[0].total_size() == make_batch(cut, 3, t0, 20).size());
-        CHECK_FALSE(l.truncate_to(offset{10'000}));  // beyond the end: nothing to do
+        CHECK_FALSE(l.truncate_to(offset{10'000})); // beyond the end: nothing to do
         CHECK(l.log_end_offset() == cut + 15);
     }
     // The truncation is what a reopen finds.
@@ -370,8 +369,8 @@ TEMPLATE_LIST_TEST_CASE("truncate_to drops everything at and after an offset, wh
     CHECK(hs.size() * 3 == static_cast<std::size_t>(again.log_end_offset().value()));
 }
 
-TEMPLATE_LIST_TEST_CASE("truncate_to at or below the log start empties the log and restarts it there",
-                        "[truncate]", all_backends) {
+TEMPLATE_LIST_TEST_CASE("truncate_to at or below the log start empties the log and restarts it there", "[truncate]",
+                        all_backends) {
     temp_dir d;
     backend_env<TestType> env;
     testing::manual_clock clk;

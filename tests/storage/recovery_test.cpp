@@ -37,8 +37,7 @@ void check_prefix(const Log& l, offset end, std::size_t batches) {
 
 } // namespace
 
-TEMPLATE_LIST_TEST_CASE("a clean close leaves a marker and reopening finds everything", "[recovery]",
-                        all_backends) {
+TEMPLATE_LIST_TEST_CASE("a clean close leaves a marker and reopening finds everything", "[recovery]", all_backends) {
     temp_dir d;
     backend_env<TestType> env;
     testing::manual_clock clk;
@@ -96,8 +95,8 @@ TEMPLATE_LIST_TEST_CASE("recovery cuts a segment truncated at every byte of its 
     }
 }
 
-TEMPLATE_LIST_TEST_CASE("recovery drops a last batch with any flipped byte the CRC or offsets cover",
-                        "[recovery]", all_backends) {
+TEMPLATE_LIST_TEST_CASE("recovery drops a last batch with any flipped byte the CRC or offsets cover", "[recovery]",
+                        all_backends) {
     temp_dir d;
     backend_env<TestType> env;
     testing::manual_clock clk;
@@ -140,7 +139,7 @@ TEMPLATE_LIST_TEST_CASE("recovery cuts at a corrupt batch in the middle of the l
     }
     auto bytes = read_whole<TestType>(d.partition(), log_name(0), opts);
     const auto pos = batch_positions(bytes.view());
-    bytes[pos[4] + 70] ^= std::byte{1};  // inside batch 4's records
+    bytes[pos[4] + 70] ^= std::byte{1}; // inside batch 4's records
     write_whole<TestType>(d.partition(), log_name(0), bytes.view(), opts);
     remove_file<TestType>(d.partition(), std::string(marker), opts);
     test_log<TestType> l{d.partition(), cfg, opts, testing::manual_clock_ref{clk}};
@@ -199,7 +198,7 @@ TEMPLATE_LIST_TEST_CASE("missing or inconsistent index files are rebuilt from th
     const auto good0 = read_whole<TestType>(d.partition(), idx0, opts);
     REQUIRE(good0.size() >= 16);
     remove_file<TestType>(d.partition(), idx0, opts);
-    write_whole<TestType>(d.partition(), tidx1, as_bytes("not a time index"), opts);  // 16 bytes: not whole entries
+    write_whole<TestType>(d.partition(), tidx1, as_bytes("not a time index"), opts); // 16 bytes: not whole entries
     // Entries whose positions lie past the end of the segment.
     byte_buffer bogus;
     byte_writer w(bogus);
@@ -209,7 +208,8 @@ TEMPLATE_LIST_TEST_CASE("missing or inconsistent index files are rebuilt from th
     {
         test_log<TestType> l{d.partition(), cfg, opts, testing::manual_clock_ref{clk}};
         check_prefix(l, offset{60}, 30);
-        for (std::int64_t o = 0; o < 60; ++o) CHECK(batches_of(l.read(offset{o}, 1, offset{60}))[0].base_offset == offset{o - o % 2});
+        for (std::int64_t o = 0; o < 60; ++o)
+            CHECK(batches_of(l.read(offset{o}, 1, offset{60}))[0].base_offset == offset{o - o % 2});
         CHECK(l.offset_for_timestamp(t0 + 33) == offset{33});
     }
     // Rebuilt indexes were written back, equal to what the log wrote when it rolled.
@@ -237,7 +237,8 @@ TEMPLATE_LIST_TEST_CASE("an index entry that points at the wrong batch is caught
     write_whole<TestType>(d.partition(), name, idx.view(), opts);
     test_log<TestType> l{d.partition(), cfg, opts, testing::manual_clock_ref{clk}};
     check_prefix(l, offset{20}, 10);
-    for (std::int64_t o = 0; o < 20; ++o) CHECK(batches_of(l.read(offset{o}, 1, offset{20}))[0].base_offset == offset{o - o % 2});
+    for (std::int64_t o = 0; o < 20; ++o)
+        CHECK(batches_of(l.read(offset{o}, 1, offset{20}))[0].base_offset == offset{o - o % 2});
 }
 
 TEMPLATE_LIST_TEST_CASE("leftover temporaries and orphan indexes are removed, foreign files kept", "[recovery]",

@@ -62,7 +62,7 @@ struct backend_env<storage::memory_backend> {
     storage::memory_backend::options options() const {
         storage::memory_backend::options o;
         o.store = store;
-        o.max_chunk_bytes = 4096;  // small chunks, so reads cross chunk boundaries
+        o.max_chunk_bytes = 4096; // small chunks, so reads cross chunk boundaries
         return o;
     }
 };

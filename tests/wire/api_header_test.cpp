@@ -105,8 +105,8 @@ TEST_CASE("request header v1 and v2 keep client_id a classic string", "[wire_api
         byte_buffer b;
         byte_writer w(b);
         h.encode(w);
-        const std::string expected = std::string("0012") + (v == 2 ? "0002" : "0003") + "00000007" +
-                                     "0007" + hex(as_bytes("rdkafka")) + (v == 3 ? "00" : "");
+        const std::string expected = std::string("0012") + (v == 2 ? "0002" : "0003") + "00000007" + "0007" +
+                                     hex(as_bytes("rdkafka")) + (v == 3 ? "00" : "");
         CHECK(hex(b.view()) == expected);
         byte_reader r(b.view());
         const auto d = request_header::decode(r);
@@ -155,7 +155,8 @@ TEST_CASE("response header v1 adds a tagged-field section", "[wire_api]") {
     byte_writer w(b);
     response_header{0x01020304}.encode(w, 0);
     response_header{5}.encode(w, 1);
-    CHECK(hex(b.view()) == "01020304" "0000000500");
+    CHECK(hex(b.view()) == "01020304"
+                           "0000000500");
     byte_reader r(b.view());
     CHECK(response_header::decode(r, 0)->correlation_id == 0x01020304);
     CHECK(response_header::decode(r, 1)->correlation_id == 5);
@@ -168,7 +169,15 @@ TEST_CASE("request frames carry a size prefix covering header and body", "[wire_
     byte_buffer b;
     encode_request_frame(b, 4, 1, "rdkafka", m);
     // size, header v1 (Metadata v4 is not flexible), body: [ "t" ], allow_auto_topic_creation.
-    CHECK(hex(b.view()) == "00000019" "0003" "0004" "00000001" "0007" + hex(as_bytes("rdkafka")) + "00000001" "000174" "01");
+    CHECK(hex(b.view()) == "00000019"
+                           "0003"
+                           "0004"
+                           "00000001"
+                           "0007" +
+                               hex(as_bytes("rdkafka")) +
+                               "00000001"
+                               "000174"
+                               "01");
     byte_reader r(b.view());
     CHECK(r.i32() == static_cast<std::int32_t>(b.size() - 4));
     const auto h = request_header::decode(r);

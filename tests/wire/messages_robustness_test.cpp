@@ -70,7 +70,8 @@ void add_versions(std::vector<codec>& out, F&& make) {
 
 wire::uuid sample_uuid(int seed) {
     wire::uuid u;
-    for (std::size_t i = 0; i < u.bytes.size(); ++i) u.bytes[i] = static_cast<std::byte>(seed * 16 + static_cast<int>(i));
+    for (std::size_t i = 0; i < u.bytes.size(); ++i)
+        u.bytes[i] = static_cast<std::byte>(seed * 16 + static_cast<int>(i));
     return u;
 }
 
@@ -97,10 +98,18 @@ std::vector<codec> all_codecs(const std::vector<std::byte>& batch) {
         resp.brokers = {{node_id{1}, "h", 1, "r"}};
         resp.cluster_id = "c";
         resp.controller_id = node_id{1};
-        resp.topics = {{error_code::none, "a", false,
-                        {{error_code::none, partition_id{0}, node_id{1}, {node_id{1}}, {node_id{1}}, {node_id{2}},
+        resp.topics = {{error_code::none,
+                        "a",
+                        false,
+                        {{error_code::none,
+                          partition_id{0},
+                          node_id{1},
+                          {node_id{1}},
+                          {node_id{1}},
+                          {node_id{2}},
                           leader_epoch{3}}},
-                        sample_uuid(2), 0x1f8}};
+                        sample_uuid(2),
+                        0x1f8}};
         resp.cluster_authorized_operations = 0x20;
         out.push_back(make_codec(resp, v));
     });
@@ -111,8 +120,14 @@ std::vector<codec> all_codecs(const std::vector<std::byte>& batch) {
         out.push_back(make_codec(req, v));
         produce::response resp;
         resp.responses = {{"a",
-                           {{partition_id{0}, error_code::invalid_record, offset{5}, -1, offset{0},
-                             {{1, "bad"}}, "dropped", {node_id{2}, leader_epoch{4}}}}}};
+                           {{partition_id{0},
+                             error_code::invalid_record,
+                             offset{5},
+                             -1,
+                             offset{0},
+                             {{1, "bad"}},
+                             "dropped",
+                             {node_id{2}, leader_epoch{4}}}}}};
         resp.node_endpoints = {{node_id{2}, "h", 9092, "r"}};
         out.push_back(make_codec(resp, v));
     });
@@ -120,8 +135,8 @@ std::vector<codec> all_codecs(const std::vector<std::byte>& batch) {
         fetch::request req;
         req.replica_id = node_id{2};
         req.replica_epoch = 9;
-        req.topics = {{"a", {{partition_id{0}, leader_epoch{1}, offset{2}, offset{-1}, 100, leader_epoch{1}}},
-                       sample_uuid(3)}};
+        req.topics = {
+            {"a", {{partition_id{0}, leader_epoch{1}, offset{2}, offset{-1}, 100, leader_epoch{1}}}, sample_uuid(3)}};
         req.forgotten_topics_data = {{"b", {partition_id{3}}, sample_uuid(4)}};
         req.rack_id = "r";
         req.cluster_id = "c";
@@ -147,13 +162,16 @@ std::vector<codec> all_codecs(const std::vector<std::byte>& batch) {
     });
     add_versions<init_producer_id_api>(cs, [](auto& out, std::int16_t v) {
         out.push_back(make_codec(init_producer_id::request{"t", 1, producer_id{2}, producer_epoch{3}}, v));
-        out.push_back(make_codec(init_producer_id::response{0, error_code::none, producer_id{2}, producer_epoch{3}}, v));
+        out.push_back(
+            make_codec(init_producer_id::response{0, error_code::none, producer_id{2}, producer_epoch{3}}, v));
     });
     add_versions<find_coordinator_api>(cs, [](auto& out, std::int16_t v) {
-        out.push_back(make_codec(find_coordinator::request{"g", find_coordinator::coordinator_type::group, {"g", "h"}}, v));
-        out.push_back(make_codec(find_coordinator::response{0, error_code::none, "m", node_id{1}, "h", 9,
-                                                            {{"g", node_id{1}, "h", 9, error_code::none, "m"}}},
-                                 v));
+        out.push_back(
+            make_codec(find_coordinator::request{"g", find_coordinator::coordinator_type::group, {"g", "h"}}, v));
+        out.push_back(make_codec(
+            find_coordinator::response{
+                0, error_code::none, "m", node_id{1}, "h", 9, {{"g", node_id{1}, "h", 9, error_code::none, "m"}}},
+            v));
     });
     return cs;
 }
@@ -166,13 +184,14 @@ TEST_CASE("absurd counts in real messages are rejected", "[wire_robustness]") {
     // One topic claiming 2^31-1 partitions.
     CHECK_FALSE(decodes<produce::request>(from_hex("ffff ffff 00007530 00000001 0001 74 7fffffff 00000000"), 7));
     // A record set claiming 2 GiB.
-    CHECK_FALSE(decodes<produce::request>(
-        from_hex("ffff ffff 00007530 00000001 0001 74 00000001 00000000 7fffffff 00"), 7));
+    CHECK_FALSE(
+        decodes<produce::request>(from_hex("ffff ffff 00007530 00000001 0001 74 00000001 00000000 7fffffff 00"), 7));
     // Metadata v6 response: throttle, then 2^31-1 brokers.
     CHECK_FALSE(decodes<metadata::response>(from_hex("00000000 7fffffff 00000001 0001 68"), 6));
     // Metadata v5 partition with 2^31-1 replicas.
-    CHECK_FALSE(decodes<metadata::response>(
-        from_hex("00000000 00000000 ffff 00000001 00000001 0000 000161 00 00000001 0000 00000000 00000001 7fffffff 00000001"), 5));
+    CHECK_FALSE(decodes<metadata::response>(from_hex("00000000 00000000 ffff 00000001 00000001 0000 000161 00 00000001 "
+                                                     "0000 00000000 00000001 7fffffff 00000001"),
+                                            5));
     // ApiVersions v3 response: compact count 2^32-2.
     CHECK_FALSE(decodes<api_versions::response>(from_hex("0000 ffffffff0f 0000 0000 0003 00"), 3));
     // Fetch v11 response: aborted transactions 2^31-1.
@@ -227,19 +246,24 @@ TEST_CASE("mutated messages never crash the decoders and re-encode to a fixed po
                 bytes[rng() % bytes.size()] ^= static_cast<std::byte>(1u << (rng() % 8));
             break;
         case 1: // a random int32 written over a length or count
-            if (bytes.size() >= 4) store_be<std::int32_t>(bytes.data() + rng() % (bytes.size() - 3), static_cast<std::int32_t>(rng()));
+            if (bytes.size() >= 4)
+                store_be<std::int32_t>(bytes.data() + rng() % (bytes.size() - 3), static_cast<std::int32_t>(rng()));
             break;
         case 2: // a byte set to 0xff / 0x00 / 0x80 (-1 lengths, zero counts, varint continuations)
             bytes[rng() % bytes.size()] = static_cast<std::byte>(std::array<int, 3>{0xff, 0x00, 0x80}[rng() % 3]);
             break;
         case 3: // trailing garbage or a cut
-            if (rng() % 2) bytes.resize(rng() % bytes.size());
-            else bytes.push_back(static_cast<std::byte>(rng()));
+            if (rng() % 2)
+                bytes.resize(rng() % bytes.size());
+            else
+                bytes.push_back(static_cast<std::byte>(rng()));
             break;
         }
         INFO(c.name << " iteration " << iter);
-        if (c.check(bytes)) ++decoded;
-        else ++rejected;
+        if (c.check(bytes))
+            ++decoded;
+        else
+            ++rejected;
     }
     CHECK(decoded > 0);
     CHECK(rejected > 0);

@@ -54,10 +54,13 @@ TEST_CASE("ApiVersions v3 request frame matches what librdkafka sends", "[wire_v
     byte_buffer b;
     encode_request_frame(b, 3, 1, "rdkafka", api_versions::request{"librdkafka", "2.0.2"});
     const std::string expected = std::string("00000024") + // size 36
-                                 "0012" "0003" "00000001" +  // ApiVersions v3, correlation 1
-                                 "0007" + hex(as_bytes("rdkafka")) + "00" + // client_id, header tags
-                                 "0b" + hex(as_bytes("librdkafka")) +       // compact name
-                                 "06" + hex(as_bytes("2.0.2")) + "00";      // compact version, tags
+                                 "0012"
+                                 "0003"
+                                 "00000001" + // ApiVersions v3, correlation 1
+                                 "0007" +
+                                 hex(as_bytes("rdkafka")) + "00" +     // client_id, header tags
+                                 "0b" + hex(as_bytes("librdkafka")) +  // compact name
+                                 "06" + hex(as_bytes("2.0.2")) + "00"; // compact version, tags
     CHECK(hex(b.view()) == expected);
 
     byte_reader r(b.view().subspan(4));
@@ -75,7 +78,13 @@ TEST_CASE("ApiVersions unsupported-version answer is v0-shaped with a v0 header"
     byte_buffer b;
     // The client asked for v5; the body and header are v0 whatever it asked.
     encode_response_frame(b, 0, 77, api_versions::response::unsupported_version_response());
-    CHECK(hex(b.view()) == "00000010" "0000004d" "0023" "00000001" "0012" "0000" "0004");
+    CHECK(hex(b.view()) == "00000010"
+                           "0000004d"
+                           "0023"
+                           "00000001"
+                           "0012"
+                           "0000"
+                           "0004");
 
     // A client that sent v3 falls back to the v0 shape when the v3 parse fails.
     const auto body = b.view().subspan(8);
@@ -122,8 +131,8 @@ TEST_CASE("Metadata round-trips at every version", "[wire_messages]") {
         resp.brokers = {{node_id{1}, "127.0.0.1", 9092, "rack-a"}, {node_id{2}, "localhost", 9093, std::nullopt}};
         resp.cluster_id = "gregor-cluster";
         resp.controller_id = node_id{1};
-        metadata::partition p0{error_code::none, partition_id{0}, node_id{1}, {node_id{1}, node_id{2}},
-                               {node_id{1}}, {node_id{2}}};
+        metadata::partition p0{error_code::none,         partition_id{0}, node_id{1},
+                               {node_id{1}, node_id{2}}, {node_id{1}},    {node_id{2}}};
         metadata::partition p1{error_code::leader_not_available, partition_id{1}, node_id{-1}, {}, {}, {}};
         resp.topics = {{error_code::none, "orders", false, {p0, p1}},
                        {error_code::unknown_topic_or_partition, "missing", true, {}}};
@@ -146,9 +155,12 @@ TEST_CASE("Metadata round-trips at every version", "[wire_messages]") {
 TEST_CASE("Metadata v4 request matches Kafka's layout", "[wire_vectors]") {
     metadata::request m;
     m.topics = std::vector<metadata::request_topic>{{"t"}};
-    CHECK(hex(bytes_view{test::encode_bytes(m, 4)}) == "00000001" "000174" "01");
+    CHECK(hex(bytes_view{test::encode_bytes(m, 4)}) == "00000001"
+                                                       "000174"
+                                                       "01");
     m.topics.reset();
-    CHECK(hex(bytes_view{test::encode_bytes(m, 4)}) == "ffffffff" "01");
+    CHECK(hex(bytes_view{test::encode_bytes(m, 4)}) == "ffffffff"
+                                                       "01");
     // v0 has no null: "all topics" is the empty array.
     CHECK(hex(bytes_view{test::encode_bytes(m, 0)}) == "00000000");
     // v1+ empty array means "no topics" and stays distinct from null.
@@ -228,7 +240,8 @@ TEST_CASE("Produce v7 request with the reference batch is byte exact", "[wire_ve
 TEST_CASE("Produce request can leave batches out as gaps for writev", "[wire_messages]") {
     const auto batch = sample_batch();
     produce::request req;
-    req.topics = {{"t", {{partition_id{0}, std::nullopt, external_records{static_cast<std::uint32_t>(batch.size()), 9}}}}};
+    req.topics = {
+        {"t", {{partition_id{0}, std::nullopt, external_records{static_cast<std::uint32_t>(batch.size()), 9}}}}};
     byte_buffer b;
     gap_list gaps;
     encode_request_frame(b, 7, 5, "gregor", req, gaps);
@@ -346,18 +359,16 @@ TEST_CASE("Fetch response leaves external records as gaps and the frame size cou
     CHECK(gaps[1].cookie == 200);
     CHECK(gaps[0].position < gaps[1].position);
     // The encoded buffer holds no byte of the external records.
-    CHECK(out.size() + batch.size() + marker.size() ==
-          static_cast<std::size_t>(load_be<std::int32_t>(out.data())) + 4);
+    CHECK(out.size() + batch.size() + marker.size() == static_cast<std::size_t>(load_be<std::int32_t>(out.data())) + 4);
     // The length prefix right before each gap announces the gap's size.
     CHECK(load_be<std::int32_t>(out.data() + gaps[0].position - 4) == static_cast<std::int32_t>(batch.size()));
 
     // The exact bytes up to the first gap: size, header v0, throttle, error, session, one topic
     // "t", three partitions, then partition 0's fields.
     const std::string head = hex(out.view().subspan(4, gaps[0].position - 4));
-    const std::string expected_head = std::string("0000000c") +
-                                      "00000000" + "0000" + "00000000" + "00000001" + "000174" + "00000003" +
-                                      "00000000" + "0000" + "0000000000000003" + "0000000000000003" +
-                                      "0000000000000000" + "00000000" + "ffffffff" + "0000004b";
+    const std::string expected_head = std::string("0000000c") + "00000000" + "0000" + "00000000" + "00000001" +
+                                      "000174" + "00000003" + "00000000" + "0000" + "0000000000000003" +
+                                      "0000000000000003" + "0000000000000000" + "00000000" + "ffffffff" + "0000004b";
     CHECK(head == expected_head);
 
     // What the consumer receives decodes with the records in place.
@@ -447,30 +458,50 @@ TEST_CASE("InitProducerId round-trips at every version, flexible from v2", "[wir
 
 TEST_CASE("InitProducerId v4 request is compact with header v2 and v1 response header", "[wire_vectors]") {
     byte_buffer b;
-    encode_request_frame(b, 4, 2, "rdkafka", init_producer_id::request{std::nullopt, 60000, no_producer_id, no_producer_epoch});
-    CHECK(hex(b.view()) == std::string("00000022") + "0016" "0004" "00000002" "0007" + hex(as_bytes("rdkafka")) + "00" +
-                               "00" + "0000ea60" + "ffffffffffffffff" + "ffff" + "00");
+    encode_request_frame(b, 4, 2, "rdkafka",
+                         init_producer_id::request{std::nullopt, 60000, no_producer_id, no_producer_epoch});
+    CHECK(hex(b.view()) == std::string("00000022") +
+                               "0016"
+                               "0004"
+                               "00000002"
+                               "0007" +
+                               hex(as_bytes("rdkafka")) + "00" + "00" + "0000ea60" + "ffffffffffffffff" + "ffff" +
+                               "00");
     byte_buffer resp;
-    encode_response_frame(resp, 4, 2, init_producer_id::response{0, error_code::none, producer_id{7}, producer_epoch{0}});
-    CHECK(hex(resp.view()) == "00000016" "00000002" "00" "00000000" "0000" "0000000000000007" "0000" "00");
+    encode_response_frame(resp, 4, 2,
+                          init_producer_id::response{0, error_code::none, producer_id{7}, producer_epoch{0}});
+    CHECK(hex(resp.view()) == "00000016"
+                              "00000002"
+                              "00"
+                              "00000000"
+                              "0000"
+                              "0000000000000007"
+                              "0000"
+                              "00");
     // v1 (kafkajs) is classic: int16 string length, no tags, header v0.
     byte_buffer v1;
     byte_writer w(v1);
     init_producer_id::request{"tx", 100, no_producer_id, no_producer_epoch}.encode(w, 1);
-    CHECK(hex(v1.view()) == "00027478" "00000064");
+    CHECK(hex(v1.view()) == "00027478"
+                            "00000064");
 }
 
 TEST_CASE("FindCoordinator round-trips at every version", "[wire_messages]") {
     for_each_version<find_coordinator_api>([](std::int16_t v) {
         // v0-3 carry `key`, v4+ `coordinator_keys` (KIP-699); each version keeps only its own.
-        const auto d = round_trip(find_coordinator::request{"my-txn", find_coordinator::coordinator_type::transaction,
-                                                            {"my-txn", "other"}},
-                                  v);
+        const auto d = round_trip(
+            find_coordinator::request{"my-txn", find_coordinator::coordinator_type::transaction, {"my-txn", "other"}},
+            v);
         CHECK(d.msg.key == (v <= 3 ? "my-txn" : ""));
         CHECK(d.msg.coordinator_keys.size() == (v >= 4 ? 2u : 0u));
-        CHECK(d.msg.key_type == (v >= 1 ? find_coordinator::coordinator_type::transaction
-                                        : find_coordinator::coordinator_type::group));
-        find_coordinator::response resp{0, error_code::none, std::nullopt, node_id{1}, "127.0.0.1", 9092,
+        CHECK(d.msg.key_type ==
+              (v >= 1 ? find_coordinator::coordinator_type::transaction : find_coordinator::coordinator_type::group));
+        find_coordinator::response resp{0,
+                                        error_code::none,
+                                        std::nullopt,
+                                        node_id{1},
+                                        "127.0.0.1",
+                                        9092,
                                         {{"my-txn", node_id{1}, "127.0.0.1", 9092, error_code::none, std::nullopt}}};
         const auto r = round_trip(resp, v);
         if (v <= 3) {
@@ -484,11 +515,16 @@ TEST_CASE("FindCoordinator round-trips at every version", "[wire_messages]") {
             CHECK(r.msg.coordinators[0].port == 9092);
             CHECK(r.msg.node_id == node_id{-1});
         }
-        round_trip(find_coordinator::response{7, error_code::coordinator_not_available, "loading", node_id{-1}, "", -1,
-                                               {{"g", node_id{-1}, "", -1, error_code::coordinator_not_available,
-                                                 "loading"}}},
-                   v);
+        round_trip(
+            find_coordinator::response{7,
+                                       error_code::coordinator_not_available,
+                                       "loading",
+                                       node_id{-1},
+                                       "",
+                                       -1,
+                                       {{"g", node_id{-1}, "", -1, error_code::coordinator_not_available, "loading"}}},
+            v);
     });
-    CHECK(hex(bytes_view{test::encode_bytes(find_coordinator::request{"g", find_coordinator::coordinator_type::group}, 0)}) ==
-          "000167");
+    CHECK(hex(bytes_view{test::encode_bytes(find_coordinator::request{"g", find_coordinator::coordinator_type::group},
+                                            0)}) == "000167");
 }

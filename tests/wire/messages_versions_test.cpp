@@ -125,9 +125,13 @@ TEST_CASE("Metadata with topic ids, leader epochs and authorized operations roun
         metadata::response resp;
         resp.brokers = {{node_id{1}, "h", 9092, "r"}};
         resp.controller_id = node_id{1};
-        resp.topics = {{error_code::none, "orders", true,
-                        {{error_code::none, partition_id{0}, node_id{1}, {node_id{1}}, {node_id{1}}, {}, leader_epoch{7}}},
-                        uuid_of(3), 0x1f8}};
+        resp.topics = {
+            {error_code::none,
+             "orders",
+             true,
+             {{error_code::none, partition_id{0}, node_id{1}, {node_id{1}}, {node_id{1}}, {}, leader_epoch{7}}},
+             uuid_of(3),
+             0x1f8}};
         resp.cluster_authorized_operations = 0x40;
         const auto r = round_trip(resp, v);
         const auto& t = r.msg.topics.at(0);
@@ -147,7 +151,13 @@ TEST_CASE("Metadata names: null where the version allows it, empty otherwise", "
         CHECK((*d.msg.topics)[0].name.data() == nullptr);
     }
     // v9: names are not nullable; a null view goes out as "".
-    CHECK(encoded_hex(by_id, 9) == "02" "01" "00" "01" "00" "00" "00");
+    CHECK(encoded_hex(by_id, 9) == "02"
+                                   "01"
+                                   "00"
+                                   "01"
+                                   "00"
+                                   "00"
+                                   "00");
     metadata::response unknown;
     unknown.topics = {{error_code::unknown_topic_id, std::string_view{}, false, {}, uuid_of(4)}};
     const auto d12 = round_trip(unknown, 12);
@@ -161,10 +171,22 @@ TEST_CASE("Produce responses with record errors and KIP-951 leader hints round-t
     for_each_version<produce_api>([](std::int16_t v) {
         produce::response resp;
         resp.responses = {{"orders",
-                           {{partition_id{0}, error_code::invalid_record, offset{-1}, -1, offset{3},
-                             {{2, "bad key"}, {5, std::nullopt}}, "2 records dropped", {}},
-                            {partition_id{1}, error_code::not_leader_or_follower, offset{-1}, -1, offset{-1}, {},
-                             std::nullopt, {node_id{2}, leader_epoch{9}}}}}};
+                           {{partition_id{0},
+                             error_code::invalid_record,
+                             offset{-1},
+                             -1,
+                             offset{3},
+                             {{2, "bad key"}, {5, std::nullopt}},
+                             "2 records dropped",
+                             {}},
+                            {partition_id{1},
+                             error_code::not_leader_or_follower,
+                             offset{-1},
+                             -1,
+                             offset{-1},
+                             {},
+                             std::nullopt,
+                             {node_id{2}, leader_epoch{9}}}}}};
         resp.throttle_time_ms = 5;
         resp.node_endpoints = {{node_id{2}, "b2", 9093, "rack-b"}};
         const auto r = round_trip(resp, v);
@@ -172,7 +194,8 @@ TEST_CASE("Produce responses with record errors and KIP-951 leader hints round-t
         const auto& p1 = r.msg.responses[0].partitions[1];
         CHECK(p0.record_errors.size() == (v >= 8 ? 2u : 0u));
         CHECK(p0.error_message == (v >= 8 ? std::optional<std::string_view>("2 records dropped") : std::nullopt));
-        CHECK(p1.current_leader == (v >= 10 ? leader_id_and_epoch{node_id{2}, leader_epoch{9}} : leader_id_and_epoch{}));
+        CHECK(p1.current_leader ==
+              (v >= 10 ? leader_id_and_epoch{node_id{2}, leader_epoch{9}} : leader_id_and_epoch{}));
         CHECK(r.msg.node_endpoints.size() == (v >= 10 ? 1u : 0u));
         if (v >= 10) {
             CHECK(r.msg.node_endpoints[0].host == "b2");
@@ -189,7 +212,8 @@ TEST_CASE("Fetch with topic ids, epochs, replica state and tagged fields round-t
         req.replica_id = node_id{3};
         req.replica_epoch = 17;
         req.isolation_level = isolation_level::read_committed;
-        req.topics = {{"orders", {{partition_id{1}, leader_epoch{4}, offset{100}, offset{10}, 4096, leader_epoch{3}}},
+        req.topics = {{"orders",
+                       {{partition_id{1}, leader_epoch{4}, offset{100}, offset{10}, 4096, leader_epoch{3}}},
                        uuid_of(7)}};
         req.forgotten_topics_data = {{"old", {partition_id{2}}, uuid_of(8)}};
         req.rack_id = "rack-a";
@@ -229,9 +253,12 @@ TEST_CASE("Fetch with topic ids, epochs, replica state and tagged fields round-t
         CHECK(rt.topic_id == (v >= 13 ? uuid_of(9) : wire::uuid{}));
         const auto& rp = rt.partitions.at(0);
         CHECK(same_bytes(rp.records, bytes_view{batch}));
-        CHECK(rp.diverging_epoch == (v >= 12 ? fetch::epoch_end_offset{leader_epoch{2}, offset{40}} : fetch::epoch_end_offset{}));
-        CHECK(rp.current_leader == (v >= 12 ? leader_id_and_epoch{node_id{2}, leader_epoch{5}} : leader_id_and_epoch{}));
-        CHECK(rp.snapshot_id == (v >= 12 ? fetch::snapshot_position{offset{30}, leader_epoch{1}} : fetch::snapshot_position{}));
+        CHECK(rp.diverging_epoch ==
+              (v >= 12 ? fetch::epoch_end_offset{leader_epoch{2}, offset{40}} : fetch::epoch_end_offset{}));
+        CHECK(rp.current_leader ==
+              (v >= 12 ? leader_id_and_epoch{node_id{2}, leader_epoch{5}} : leader_id_and_epoch{}));
+        CHECK(rp.snapshot_id ==
+              (v >= 12 ? fetch::snapshot_position{offset{30}, leader_epoch{1}} : fetch::snapshot_position{}));
         CHECK(r.msg.node_endpoints.size() == (v >= 16 ? 1u : 0u));
     });
 }
@@ -244,7 +271,8 @@ TEST_CASE("ListOffsets with leader epochs round-trips at every version", "[wire_
         CHECK(d.msg.topics[0].partitions[0].timestamp == list_offsets::max_timestamp);
         CHECK(d.msg.topics[0].partitions[0].current_leader_epoch == leader_epoch{v >= 4 ? 6 : -1});
         list_offsets::response resp;
-        resp.topics = {{"orders", {{partition_id{0}, error_code::none, {12}, 1700000000000, offset{12}, leader_epoch{6}}}}};
+        resp.topics = {
+            {"orders", {{partition_id{0}, error_code::none, {12}, 1700000000000, offset{12}, leader_epoch{6}}}}};
         const auto r = round_trip(resp, v);
         CHECK(r.msg.topics[0].partitions[0].leader_epoch == leader_epoch{v >= 4 ? 6 : -1});
     });
@@ -262,8 +290,11 @@ TEST_CASE("Metadata v12 request frame asks by topic id with a null name", "[wire
     encode_request_frame(b, 12, 3, "rdkafka", req);
     const std::string body = std::string("02") + uuid_hex(1) + "00" + "00" + // topic: id, null name, tags
                              "00" + "01" + "00";                             // auto-create, topic ops, tags
-    const std::string expected = std::string("00000028") + "0003" "000c" "00000003" + "0007" +
-                                 hex(as_bytes("rdkafka")) + "00" + body;
+    const std::string expected = std::string("00000028") +
+                                 "0003"
+                                 "000c"
+                                 "00000003" +
+                                 "0007" + hex(as_bytes("rdkafka")) + "00" + body;
     CHECK(hex(b.view()) == expected);
     byte_reader r(b.view().subspan(4));
     const auto h = request_header::decode(r);
@@ -282,20 +313,44 @@ TEST_CASE("Metadata v12 response with a topic id is byte exact", "[wire_vectors]
     resp.brokers = {{node_id{1}, "h", 9092, std::nullopt}};
     resp.cluster_id = "c";
     resp.controller_id = node_id{1};
-    resp.topics = {{error_code::none, "t", false,
+    resp.topics = {{error_code::none,
+                    "t",
+                    false,
                     {{error_code::none, partition_id{0}, node_id{1}, {node_id{1}}, {node_id{1}}, {}, leader_epoch{5}}},
                     uuid_of(2)},
                    {error_code::unknown_topic_id, std::string_view{}, false, {}, uuid_of(3)}};
-    const std::string expected =
-        std::string("00000000") +                                       // throttle
-        "02" "00000001" "0268" "00002384" "00" "00" +                   // brokers: 1 h:9092, no rack
-        "0263" + "00000001" +                                           // cluster "c", controller 1
-        "03" +                                                          // two topics
-        "0000" "0274" + uuid_hex(2) + "00" +                            // t, id, not internal
-        "02" "0000" "00000000" "00000001" "00000005" "0200000001" "0200000001" "01" "00" + // partition 0
-        "80000000" "00" +                                               // topic ops unknown, tags
-        "0064" "00" + uuid_hex(3) + "00" "01" "80000000" "00" +         // unknown id: null name
-        "00";                                                           // tags
+    const std::string expected = std::string("00000000") + // throttle
+                                 "02"
+                                 "00000001"
+                                 "0268"
+                                 "00002384"
+                                 "00"
+                                 "00" + // brokers: 1 h:9092, no rack
+                                 "0263" +
+                                 "00000001" + // cluster "c", controller 1
+                                 "03" +       // two topics
+                                 "0000"
+                                 "0274" +
+                                 uuid_hex(2) + "00" + // t, id, not internal
+                                 "02"
+                                 "0000"
+                                 "00000000"
+                                 "00000001"
+                                 "00000005"
+                                 "0200000001"
+                                 "0200000001"
+                                 "01"
+                                 "00" + // partition 0
+                                 "80000000"
+                                 "00" + // topic ops unknown, tags
+                                 "0064"
+                                 "00" +
+                                 uuid_hex(3) +
+                                 "00"
+                                 "01"
+                                 "80000000"
+                                 "00" + // unknown id: null name
+                                 "00";  // tags
     CHECK(encoded_hex(resp, 12) == expected);
     bool at_end = false;
     const auto in = from_hex(expected);
@@ -314,13 +369,20 @@ TEST_CASE("Fetch v13 request names topics by id", "[wire_vectors]") {
     req.min_bytes = 1;
     req.max_bytes = 52428800;
     req.isolation_level = isolation_level::read_committed;
-    req.topics = {{"ignored", {{partition_id{0}, leader_epoch{4}, offset{100}, offset{-1}, 1048576, leader_epoch{-1}}},
+    req.topics = {{"ignored",
+                   {{partition_id{0}, leader_epoch{4}, offset{100}, offset{-1}, 1048576, leader_epoch{-1}}},
                    uuid_of(5)}};
-    const std::string expected = std::string("ffffffff") + "000001f4" + "00000001" + "03200000" + "01" +
-                                 "00000000" + "ffffffff" +                               // session 0 / -1
-                                 "02" + uuid_hex(5) +                                    // one topic, by id
-                                 "02" "00000000" "00000004" "0000000000000064" "ffffffff" // partition
-                                 "ffffffffffffffff" "00100000" "00" +
+    const std::string expected = std::string("ffffffff") + "000001f4" + "00000001" + "03200000" + "01" + "00000000" +
+                                 "ffffffff" +         // session 0 / -1
+                                 "02" + uuid_hex(5) + // one topic, by id
+                                 "02"
+                                 "00000000"
+                                 "00000004"
+                                 "0000000000000064"
+                                 "ffffffff" // partition
+                                 "ffffffffffffffff"
+                                 "00100000"
+                                 "00" +
                                  "00" + "01" + "01" + "00"; // topic tags, no forgotten, rack "", tags
     CHECK(encoded_hex(req, 13) == expected);
     bool at_end = false;
@@ -341,10 +403,22 @@ TEST_CASE("Fetch v15 request carries the follower in tagged replica_state", "[wi
     req.max_wait_ms = 0;
     req.min_bytes = 0;
     req.max_bytes = 0;
-    const std::string expected = std::string("00000000" "00000000" "00000000" "00") + // no replica_id
-                                 "00000000" "ffffffff" + "01" + "01" + "01" +         // session, no topics, rack ""
-                                 "02" + "00" "02" "0263" +                            // tag 0: cluster "c"
-                                 "01" "0d" "00000002" "0000000000000007" "00";        // tag 1: replica 2, epoch 7
+    const std::string expected = std::string("00000000"
+                                             "00000000"
+                                             "00000000"
+                                             "00") + // no replica_id
+                                 "00000000"
+                                 "ffffffff" +
+                                 "01" + "01" + "01" + // session, no topics, rack ""
+                                 "02" +
+                                 "00"
+                                 "02"
+                                 "0263" + // tag 0: cluster "c"
+                                 "01"
+                                 "0d"
+                                 "00000002"
+                                 "0000000000000007"
+                                 "00"; // tag 1: replica 2, epoch 7
     CHECK(encoded_hex(req, 15) == expected);
     bool at_end = false;
     const auto in = from_hex(expected);
@@ -372,13 +446,35 @@ TEST_CASE("Fetch v16 response with a leader hint and node endpoints is byte exac
     p.current_leader = {node_id{2}, leader_epoch{3}};
     resp.responses = {{"", {p}, uuid_of(6)}};
     resp.node_endpoints = {{node_id{2}, "b", 9092, std::nullopt}};
-    const std::string expected =
-        std::string("00000000" "0000" "00000000") + "02" + uuid_hex(6) + // throttle, error, session, topic id
-        "02" "00000000" "0006" "ffffffffffffffff" "ffffffffffffffff" "ffffffffffffffff" + // index, error, offsets
-        "00" "ffffffff" "00" +                                          // aborted null, replica -1, records null
-        "01" "01" "09" "00000002" "00000003" "00" +                     // tag 1: current leader 2 epoch 3
-        "00" +                                                          // topic tags
-        "01" "00" "0d" "02" "00000002" "0262" "00002384" "00" "00";      // tag 0: node endpoints
+    const std::string expected = std::string("00000000"
+                                             "0000"
+                                             "00000000") +
+                                 "02" + uuid_hex(6) + // throttle, error, session, topic id
+                                 "02"
+                                 "00000000"
+                                 "0006"
+                                 "ffffffffffffffff"
+                                 "ffffffffffffffff"
+                                 "ffffffffffffffff" + // index, error, offsets
+                                 "00"
+                                 "ffffffff"
+                                 "00" + // aborted null, replica -1, records null
+                                 "01"
+                                 "01"
+                                 "09"
+                                 "00000002"
+                                 "00000003"
+                                 "00" + // tag 1: current leader 2 epoch 3
+                                 "00" + // topic tags
+                                 "01"
+                                 "00"
+                                 "0d"
+                                 "02"
+                                 "00000002"
+                                 "0262"
+                                 "00002384"
+                                 "00"
+                                 "00"; // tag 0: node endpoints
     CHECK(encoded_hex(resp, 16) == expected);
     bool at_end = false;
     const auto in = from_hex(expected);
@@ -401,8 +497,17 @@ TEST_CASE("FindCoordinator v4 batches keys and answers one coordinator per key",
     req.coordinator_keys = {"a", "b"};
     byte_buffer b;
     encode_request_frame(b, 4, 9, std::nullopt, req);
-    CHECK(hex(b.view()) == std::string("00000012") + "000a" "0004" "00000009" "ffff" "00" + // header v2
-                               "01" "03" "0261" "0262" "00");
+    CHECK(hex(b.view()) == std::string("00000012") +
+                               "000a"
+                               "0004"
+                               "00000009"
+                               "ffff"
+                               "00" + // header v2
+                               "01"
+                               "03"
+                               "0261"
+                               "0262"
+                               "00");
     byte_reader rr(b.view().subspan(4));
     REQUIRE(request_header::decode(rr));
     const auto dreq = find_coordinator::request::decode(rr, 4);
@@ -415,8 +520,21 @@ TEST_CASE("FindCoordinator v4 batches keys and answers one coordinator per key",
     resp.coordinators = {{"a", node_id{1}, "h", 9092, error_code::none, std::nullopt},
                          {"b", node_id{-1}, "", -1, error_code::coordinator_not_available, "x"}};
     const std::string expected = std::string("00000000") + "03" +
-                                 "0261" "00000001" "0268" "00002384" "0000" "00" "00" +
-                                 "0262" "ffffffff" "01" "ffffffff" "000f" "0278" "00" + "00";
+                                 "0261"
+                                 "00000001"
+                                 "0268"
+                                 "00002384"
+                                 "0000"
+                                 "00"
+                                 "00" +
+                                 "0262"
+                                 "ffffffff"
+                                 "01"
+                                 "ffffffff"
+                                 "000f"
+                                 "0278"
+                                 "00" +
+                                 "00";
     CHECK(encoded_hex(resp, 4) == expected);
     bool at_end = false;
     const auto in = from_hex(expected);
@@ -427,7 +545,9 @@ TEST_CASE("FindCoordinator v4 batches keys and answers one coordinator per key",
     CHECK(d->coordinators[1].error_code == error_code::coordinator_not_available);
     CHECK(d->coordinators[1].error_message == std::optional<std::string_view>("x"));
     // v3 is flexible but still single-key.
-    CHECK(encoded_hex(find_coordinator::request{"g", find_coordinator::coordinator_type::group, {}}, 3) == "0267" "00" "00");
+    CHECK(encoded_hex(find_coordinator::request{"g", find_coordinator::coordinator_type::group, {}}, 3) == "0267"
+                                                                                                           "00"
+                                                                                                           "00");
 }
 
 TEST_CASE("Produce v9 request and v10 response are byte exact", "[wire_vectors]") {
@@ -438,14 +558,41 @@ TEST_CASE("Produce v9 request and v10 response are byte exact", "[wire_vectors]"
                                      hex(bytes_view{batch}) + "00" + "00" + "00");
 
     produce::response resp;
-    resp.responses = {{"t", {{partition_id{0}, error_code::not_leader_or_follower, offset{-1}, -1, offset{-1}, {},
-                              std::nullopt, {node_id{2}, leader_epoch{3}}}}}};
+    resp.responses = {{"t",
+                       {{partition_id{0},
+                         error_code::not_leader_or_follower,
+                         offset{-1},
+                         -1,
+                         offset{-1},
+                         {},
+                         std::nullopt,
+                         {node_id{2}, leader_epoch{3}}}}}};
     resp.node_endpoints = {{node_id{2}, "b", 9092, std::nullopt}};
-    const std::string expected = std::string("02") + "0274" + "02" + "00000000" "0006" + "ffffffffffffffff" +
-                                 "ffffffffffffffff" "ffffffffffffffff" + "01" "00" + // no record errors, null msg
-                                 "01" "00" "09" "00000002" "00000003" "00" + "00" +  // tag 0 current leader; topic tags
-                                 "00000000" +                                        // throttle
-                                 "01" "00" "0d" "02" "00000002" "0262" "00002384" "00" "00";
+    const std::string expected = std::string("02") + "0274" + "02" +
+                                 "00000000"
+                                 "0006" +
+                                 "ffffffffffffffff" +
+                                 "ffffffffffffffff"
+                                 "ffffffffffffffff" +
+                                 "01"
+                                 "00" + // no record errors, null msg
+                                 "01"
+                                 "00"
+                                 "09"
+                                 "00000002"
+                                 "00000003"
+                                 "00" +
+                                 "00" +       // tag 0 current leader; topic tags
+                                 "00000000" + // throttle
+                                 "01"
+                                 "00"
+                                 "0d"
+                                 "02"
+                                 "00000002"
+                                 "0262"
+                                 "00002384"
+                                 "00"
+                                 "00";
     CHECK(encoded_hex(resp, 10) == expected);
     bool at_end = false;
     const auto in = from_hex(expected);
@@ -462,39 +609,102 @@ TEST_CASE("Produce v9 request and v10 response are byte exact", "[wire_vectors]"
 
     // v8 (classic) with record errors.
     produce::response v8;
-    v8.responses = {{"t", {{partition_id{0}, error_code::invalid_record, offset{-1}, -1, offset{0}, {{1, "k"}}, "m", {}}}}};
-    CHECK(encoded_hex(v8, 8) == std::string("00000001") + "000174" + "00000001" + "00000000" "0057" +
-                                    "ffffffffffffffff" "ffffffffffffffff" "0000000000000000" +
-                                    "00000001" "00000001" "00016b" + "00016d" + "00000000");
+    v8.responses = {
+        {"t", {{partition_id{0}, error_code::invalid_record, offset{-1}, -1, offset{0}, {{1, "k"}}, "m", {}}}}};
+    CHECK(encoded_hex(v8, 8) == std::string("00000001") + "000174" + "00000001" +
+                                    "00000000"
+                                    "0057" +
+                                    "ffffffffffffffff"
+                                    "ffffffffffffffff"
+                                    "0000000000000000" +
+                                    "00000001"
+                                    "00000001"
+                                    "00016b" +
+                                    "00016d" + "00000000");
 }
 
 TEST_CASE("ListOffsets v6+ and InitProducerId v5 are byte exact", "[wire_vectors]") {
     list_offsets::request req;
     req.topics = {{"t", {{partition_id{0}, list_offsets::max_timestamp, 1, leader_epoch{-1}}}}};
-    CHECK(encoded_hex(req, 7) == "ffffffff" "00" "02" "0274" "02" "00000000" "ffffffff" "fffffffffffffffd" "00" "00" "00");
+    CHECK(encoded_hex(req, 7) == "ffffffff"
+                                 "00"
+                                 "02"
+                                 "0274"
+                                 "02"
+                                 "00000000"
+                                 "ffffffff"
+                                 "fffffffffffffffd"
+                                 "00"
+                                 "00"
+                                 "00");
     list_offsets::response resp;
     resp.topics = {{"t", {{partition_id{0}, error_code::none, {}, 1700000000000, offset{42}, leader_epoch{3}}}}};
-    CHECK(encoded_hex(resp, 8) == "00000000" "02" "0274" "02" "00000000" "0000" "0000018bcfe56800" "000000000000002a"
-                                  "00000003" "00" "00" "00");
+    CHECK(encoded_hex(resp, 8) == "00000000"
+                                  "02"
+                                  "0274"
+                                  "02"
+                                  "00000000"
+                                  "0000"
+                                  "0000018bcfe56800"
+                                  "000000000000002a"
+                                  "00000003"
+                                  "00"
+                                  "00"
+                                  "00");
     // v4/v5: the same fields, classic.
-    CHECK(encoded_hex(resp, 4) == "00000000" "00000001" "000174" "00000001" "00000000" "0000" "0000018bcfe56800"
-                                  "000000000000002a" "00000003");
+    CHECK(encoded_hex(resp, 4) == "00000000"
+                                  "00000001"
+                                  "000174"
+                                  "00000001"
+                                  "00000000"
+                                  "0000"
+                                  "0000018bcfe56800"
+                                  "000000000000002a"
+                                  "00000003");
 
     init_producer_id::request ipid{"tx", 60000, producer_id{7}, producer_epoch{1}};
-    CHECK(encoded_hex(ipid, 5) == "03" "7478" "0000ea60" "0000000000000007" "0001" "00");
+    CHECK(encoded_hex(ipid, 5) == "03"
+                                  "7478"
+                                  "0000ea60"
+                                  "0000000000000007"
+                                  "0001"
+                                  "00");
     CHECK(encoded_hex(init_producer_id::response{0, error_code::none, producer_id{7}, producer_epoch{2}}, 5) ==
-          "00000000" "0000" "0000000000000007" "0002" "00");
+          "00000000"
+          "0000"
+          "0000000000000007"
+          "0002"
+          "00");
 }
 
 TEST_CASE("ApiVersions v4 request and response are v3 on the wire", "[wire_vectors]") {
-    CHECK(encoded_hex(api_versions::request{"gregor", "1"}, 4) == "07" + hex(as_bytes("gregor")) + "02" "31" "00");
+    CHECK(encoded_hex(api_versions::request{"gregor", "1"}, 4) == "07" + hex(as_bytes("gregor")) +
+                                                                      "02"
+                                                                      "31"
+                                                                      "00");
     api_versions::response resp;
     resp.api_keys = {{api_key::fetch, 4, 16}};
     resp.supported_features = {{"x", 0, 1}};
     resp.finalized_features_epoch = 5;
     // error, one api (tags), throttle, then tag 0 (features) and tag 1 (epoch), ascending.
-    const std::string expected = "0000" "02" "0001" "0004" "0010" "00" "00000000"
-                                 "02" "00" "08" "02" "0278" "0000" "0001" "00" "01" "08" "0000000000000005";
+    const std::string expected = "0000"
+                                 "02"
+                                 "0001"
+                                 "0004"
+                                 "0010"
+                                 "00"
+                                 "00000000"
+                                 "02"
+                                 "00"
+                                 "08"
+                                 "02"
+                                 "0278"
+                                 "0000"
+                                 "0001"
+                                 "00"
+                                 "01"
+                                 "08"
+                                 "0000000000000005";
     CHECK(encoded_hex(resp, 4) == expected);
     CHECK(encoded_hex(resp, 3) == expected);
 }
@@ -529,7 +739,8 @@ void unknown_tags_every_flexible_version(const M& m) {
 
 } // namespace
 
-TEST_CASE("unknown top-level tagged fields are skipped by every message at every flexible version", "[wire_robustness]") {
+TEST_CASE("unknown top-level tagged fields are skipped by every message at every flexible version",
+          "[wire_robustness]") {
     const auto batch = sample_batch();
     unknown_tags_every_flexible_version<api_versions_api>(api_versions::request{"librdkafka", "2.0.2"});
     unknown_tags_every_flexible_version<api_versions_api>(api_versions::response::advertising(broker_advertised_apis));
@@ -559,11 +770,20 @@ TEST_CASE("unknown top-level tagged fields are skipped by every message at every
     list_offsets::response lresp;
     lresp.topics = {{"a", {{partition_id{0}, error_code::none, {}, -1, offset{3}}}}};
     unknown_tags_every_flexible_version<list_offsets_api>(lresp);
-    unknown_tags_every_flexible_version<init_producer_id_api>(init_producer_id::request{"t", 1, producer_id{2}, producer_epoch{3}});
-    unknown_tags_every_flexible_version<init_producer_id_api>(init_producer_id::response{0, error_code::none, producer_id{2}, producer_epoch{3}});
-    unknown_tags_every_flexible_version<find_coordinator_api>(find_coordinator::request{"g", find_coordinator::coordinator_type::group, {"g"}});
+    unknown_tags_every_flexible_version<init_producer_id_api>(
+        init_producer_id::request{"t", 1, producer_id{2}, producer_epoch{3}});
+    unknown_tags_every_flexible_version<init_producer_id_api>(
+        init_producer_id::response{0, error_code::none, producer_id{2}, producer_epoch{3}});
     unknown_tags_every_flexible_version<find_coordinator_api>(
-        find_coordinator::response{0, error_code::none, std::nullopt, node_id{1}, "h", 1, {{"g", node_id{1}, "h", 1, error_code::none, std::nullopt}}});
+        find_coordinator::request{"g", find_coordinator::coordinator_type::group, {"g"}});
+    unknown_tags_every_flexible_version<find_coordinator_api>(
+        find_coordinator::response{0,
+                                   error_code::none,
+                                   std::nullopt,
+                                   node_id{1},
+                                   "h",
+                                   1,
+                                   {{"g", node_id{1}, "h", 1, error_code::none, std::nullopt}}});
 }
 
 TEST_CASE("unknown tagged fields inside nested structs are skipped", "[wire_robustness]") {
@@ -582,9 +802,32 @@ TEST_CASE("unknown tagged fields inside nested structs are skipped", "[wire_robu
     CHECK(d->brokers[0].port == 9092);
     CHECK(d->topics[0].partitions[0].leader_id == node_id{1});
     // Re-encoding drops the unknown tags.
-    CHECK(encoded_hex(*d, 9) == "00000000" "02" "00000001" "0268" "00002384" "00" "00" "00" "00000001"
-                                "02" "0000" "0274" "00" "02" "0000" "00000000" "00000001" "00000000" "01" "01" "01" "00"
-                                "80000000" "00" "80000000" "00");
+    CHECK(encoded_hex(*d, 9) == "00000000"
+                                "02"
+                                "00000001"
+                                "0268"
+                                "00002384"
+                                "00"
+                                "00"
+                                "00"
+                                "00000001"
+                                "02"
+                                "0000"
+                                "0274"
+                                "00"
+                                "02"
+                                "0000"
+                                "00000000"
+                                "00000001"
+                                "00000000"
+                                "01"
+                                "01"
+                                "01"
+                                "00"
+                                "80000000"
+                                "00"
+                                "80000000"
+                                "00");
 
     // Fetch v12 response: an unknown partition tag beside a known one.
     const auto f = from_hex("00000000 0000 00000000 02 0274"
@@ -655,7 +898,13 @@ TEST_CASE("tagged fields must be described in ascending order", "[wire_primitive
     CHECK_THROWS_AS(e.tagged_fields(tag(2, true, body), tag(1, true, body)), std::logic_error);
     b.clear();
     e.tagged_fields(tag(1, true, body), tag(2, false, body), tag(3, true, body));
-    CHECK(hex(b.view()) == "02" "01" "04" "00000001" "03" "04" "00000001");
+    CHECK(hex(b.view()) == "02"
+                           "01"
+                           "04"
+                           "00000001"
+                           "03"
+                           "04"
+                           "00000001");
     // Classic versions have no tagged section at all.
     byte_buffer c;
     byte_writer cw(c);

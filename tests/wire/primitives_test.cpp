@@ -46,7 +46,9 @@ struct counting_allocator {
     }
     void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>{}.deallocate(p, n); }
     template <typename U>
-    bool operator==(const counting_allocator<U>&) const noexcept { return true; }
+    bool operator==(const counting_allocator<U>&) const noexcept {
+        return true;
+    }
 };
 
 } // namespace
@@ -302,7 +304,10 @@ TEST_CASE("gaps split an encoded buffer into inline pieces and external inserts 
         b.view(), gaps, [&](bytes_view p) { order += "b" + std::to_string(p.size()); },
         [&](const records_gap& g) { order += "g" + std::to_string(g.cookie); });
     CHECK(order == "b5g42b5g43");
-    CHECK(hex(b.view()) == "01" "00000005" "02" "00000003");
+    CHECK(hex(b.view()) == "01"
+                           "00000005"
+                           "02"
+                           "00000003");
 }
 
 namespace {
@@ -311,9 +316,9 @@ struct described {
     gregor::node_id node{-1};
     gregor::error_code error = gregor::error_code::none;
     std::int64_t value = 0;
-    std::string_view name;                          // nullable where the "version" is >= 2
-    std::optional<std::vector<std::int32_t>> list;  // null travels as empty at "version" 0
-    std::int32_t tagged = -1;                       // tag 3, default -1
+    std::string_view name;                         // nullable where the "version" is >= 2
+    std::optional<std::vector<std::int32_t>> list; // null travels as empty at "version" 0
+    std::int32_t tagged = -1;                      // tag 3, default -1
 
     template <typename IO, typename Self>
     static void fields(IO& io, Self& m) {
@@ -321,8 +326,10 @@ struct described {
         io.i16(m.error);
         io.i64(m.value);
         io.string_or_null(m.name, io.version() >= 2);
-        if (io.version() == 0) io.null_as_empty_array(m.list, [](auto& io2, auto& x) { io2.i32(x); });
-        else io.nullable_array(m.list, [](auto& io2, auto& x) { io2.i32(x); });
+        if (io.version() == 0)
+            io.null_as_empty_array(m.list, [](auto& io2, auto& x) { io2.i32(x); });
+        else
+            io.nullable_array(m.list, [](auto& io2, auto& x) { io2.i32(x); });
         io.tagged_fields(tag(3, m.tagged != -1, [&](auto& t) { t.i32(m.tagged); }));
     }
 };
@@ -354,8 +361,17 @@ TEST_CASE("one field description reads, writes and measures", "[wire_primitives]
     m.list = std::vector<std::int32_t>{1, 2};
     m.tagged = 9;
     const auto flex = encode_described(m, true, 2);
-    CHECK(hex(bytes_view{flex}) == "00000007" "0006" "fffffffffffffffe" "026e" "03" "00000001" "00000002"
-                                   "01" "03" "04" "00000009");
+    CHECK(hex(bytes_view{flex}) == "00000007"
+                                   "0006"
+                                   "fffffffffffffffe"
+                                   "026e"
+                                   "03"
+                                   "00000001"
+                                   "00000002"
+                                   "01"
+                                   "03"
+                                   "04"
+                                   "00000009");
     const auto d = decode_described(flex, true, 2);
     REQUIRE(d);
     CHECK(d->node == gregor::node_id{7});
@@ -371,18 +387,32 @@ TEST_CASE("one field description reads, writes and measures", "[wire_primitives]
 
     // Null name and null list where the version allows them; defaults leave the tag out.
     described nulls;
-    CHECK(hex(bytes_view{encode_described(nulls, true, 2)}) == "ffffffff" "0000" "0000000000000000" "00" "00" "00");
-    CHECK(hex(bytes_view{encode_described(nulls, false, 1)}) == "ffffffff" "0000" "0000000000000000" "0000" "ffffffff");
+    CHECK(hex(bytes_view{encode_described(nulls, true, 2)}) == "ffffffff"
+                                                               "0000"
+                                                               "0000000000000000"
+                                                               "00"
+                                                               "00"
+                                                               "00");
+    CHECK(hex(bytes_view{encode_described(nulls, false, 1)}) == "ffffffff"
+                                                                "0000"
+                                                                "0000000000000000"
+                                                                "0000"
+                                                                "ffffffff");
     const auto dn = decode_described(encode_described(nulls, true, 2), true, 2);
     REQUIRE(dn);
     CHECK(dn->name.data() == nullptr);
     CHECK_FALSE(dn->list);
     // "Version" 0: the null list is an empty array and reads back as null.
-    CHECK(hex(bytes_view{encode_described(nulls, false, 0)}) == "ffffffff" "0000" "0000000000000000" "0000" "00000000");
+    CHECK(hex(bytes_view{encode_described(nulls, false, 0)}) == "ffffffff"
+                                                                "0000"
+                                                                "0000000000000000"
+                                                                "0000"
+                                                                "00000000");
     const auto d0 = decode_described(encode_described(nulls, false, 0), false, 0);
     REQUIRE(d0);
     CHECK_FALSE(d0->list);
     // Unknown tags are skipped; a known tag with the wrong size fails.
-    CHECK(decode_described(from_hex("ffffffff 0000 0000000000000000 00 00 02 01 01 ff 03 04 00000005"), true, 2)->tagged == 5);
+    CHECK(decode_described(from_hex("ffffffff 0000 0000000000000000 00 00 02 01 01 ff 03 04 00000005"), true, 2)
+              ->tagged == 5);
     CHECK_FALSE(decode_described(from_hex("ffffffff 0000 0000000000000000 00 00 01 03 05 00000005 ff"), true, 2));
 }

@@ -13,7 +13,7 @@ using namespace gregor::wire;
 
 namespace {
 std::vector<std::byte> to_vec(bytes_view b) { return {b.begin(), b.end()}; }
-}
+} // namespace
 
 TEST_CASE("batch builder reproduces Kafka's reference data batch byte for byte", "[record_batch]") {
     const auto expected = test::from_hex(test::data_batch_hex);
@@ -108,8 +108,10 @@ TEST_CASE("builder encodes many records with nulls, headers and timestamps that 
     }
     for (int i = 0; i < 500; ++i) {
         const record_header hs[2] = {{"trace", as_bytes(keys[static_cast<std::size_t>(i)])}, {"null", std::nullopt}};
-        std::optional<bytes_view> key = i % 3 == 0 ? std::nullopt : std::optional(as_bytes(keys[static_cast<std::size_t>(i)]));
-        std::optional<bytes_view> value = i % 7 == 0 ? std::nullopt : std::optional(as_bytes(values[static_cast<std::size_t>(i)]));
+        std::optional<bytes_view> key =
+            i % 3 == 0 ? std::nullopt : std::optional(as_bytes(keys[static_cast<std::size_t>(i)]));
+        std::optional<bytes_view> value =
+            i % 7 == 0 ? std::nullopt : std::optional(as_bytes(values[static_cast<std::size_t>(i)]));
         const auto before = b.size_bytes();
         const auto expect = b.record_size(1000 + i * 3, key, value, std::span(hs, i % 2 ? 2 : 0));
         CHECK(b.append(1000 + i * 3, key, value, std::span(hs, i % 2 ? 2 : 0)) == i);
@@ -129,10 +131,14 @@ TEST_CASE("builder encodes many records with nulls, headers and timestamps that 
         const auto ui = static_cast<std::size_t>(i);
         CHECK(r.timestamp == 1000 + i * 3);
         CHECK(r.offset_delta == i);
-        if (i % 3 == 0) CHECK_FALSE(r.key);
-        else CHECK(as_string_view(*r.key) == keys[ui]);
-        if (i % 7 == 0) CHECK_FALSE(r.value);
-        else CHECK(as_string_view(*r.value) == values[ui]);
+        if (i % 3 == 0)
+            CHECK_FALSE(r.key);
+        else
+            CHECK(as_string_view(*r.key) == keys[ui]);
+        if (i % 7 == 0)
+            CHECK_FALSE(r.value);
+        else
+            CHECK(as_string_view(*r.value) == values[ui]);
         CHECK(r.header_count == (i % 2 ? 2 : 0));
         if (i % 2) {
             auto hc = r.headers();

@@ -33,8 +33,8 @@
 #include <gregor/broker/flusher.hpp>
 #include <gregor/broker/offset_monitor.hpp>
 #include <gregor/broker/partition.hpp>
-#include <gregor/broker/results.hpp>
 #include <gregor/broker/producer_ids.hpp>
+#include <gregor/broker/results.hpp>
 #include <gregor/broker/topic_config.hpp>
 #include <gregor/broker/topic_table.hpp>
 #include <gregor/core/buffer.hpp>
@@ -111,8 +111,8 @@ public:
     /// Opens (or creates) the data dir and every topic in it. Throws std::system_error when a
     /// metadata file cannot be read or is damaged, and std::invalid_argument for a bad config.
     explicit broker(broker_config cfg = {}, backend_options opts = {}, clock_type clk = {})
-        : cfg_(checked(std::move(cfg))), backend_opts_(std::move(opts)), clock_(clk), pid_backend_(dir_backend()),
-          pids_(pid_backend_.get()), meta_backend_(dir_backend()) {
+            : cfg_(checked(std::move(cfg))), backend_opts_(std::move(opts)), clock_(clk), pid_backend_(dir_backend()),
+              pids_(pid_backend_.get()), meta_backend_(dir_backend()) {
         if (persistent()) {
             load_transactional_ids();
             load_topics();
@@ -183,8 +183,8 @@ public:
         std::unique_lock lk(topics_mu_);
         if (auto it = topics_.find(name); it != topics_.end())
             return {error_code::none, static_cast<std::int32_t>(it->second.size())};
-        const auto e = add_new_topic_locked(std::string(name), cfg_.num_partitions, {},
-                                            std::make_unique<broker_config>(cfg_));
+        const auto e =
+            add_new_topic_locked(std::string(name), cfg_.num_partitions, {}, std::make_unique<broker_config>(cfg_));
         return {e, e == error_code::none ? cfg_.num_partitions : 0};
     }
 
@@ -350,7 +350,8 @@ public:
         const auto hw_text = storage::encode_offset_checkpoint(hw);
         const auto rp_text = storage::encode_offset_checkpoint(recovery);
         if (hw_text != last_hw_checkpoint_) {
-            if (auto ec = storage::write_text_file(*meta_backend_, storage::replication_offset_checkpoint_file, hw_text))
+            if (auto ec =
+                    storage::write_text_file(*meta_backend_, storage::replication_offset_checkpoint_file, hw_text))
                 return ec;
             last_hw_checkpoint_ = hw_text;
         }
@@ -493,8 +494,8 @@ private:
 
     // A new topic: recorded in the table first, so a crash after it recreates the partitions at
     // start, while partitions without a table entry could never get their id back.
-    error_code add_new_topic_locked(std::string name, std::int32_t partitions, std::map<std::string, std::string> configs,
-                                    std::unique_ptr<broker_config> tcfg) {
+    error_code add_new_topic_locked(std::string name, std::int32_t partitions,
+                                    std::map<std::string, std::string> configs, std::unique_ptr<broker_config> tcfg) {
         auto rec = new_record_locked(std::move(name), partitions, std::move(configs));
         if (write_table(table_locked(&rec))) return error_code::kafka_storage_error;
         const auto e = add_topic_locked(rec, std::move(tcfg));
@@ -507,11 +508,11 @@ private:
         try {
             for (std::size_t i = 0; i < rec.partitions.size(); ++i) {
                 const auto id = static_cast<std::int32_t>(i);
-                parts.push_back(std::make_unique<partition_type>(rec.name, partition_id{id}, partition_dir(rec.name, id),
-                                                                 *tcfg, backend_opts_, clock_, rec.partitions[i].epoch));
+                parts.push_back(std::make_unique<partition_type>(rec.name, partition_id{id},
+                                                                 partition_dir(rec.name, id), *tcfg, backend_opts_,
+                                                                 clock_, rec.partitions[i].epoch));
             }
-            for (auto& part : parts)
-                part->attach(&scheduler_, [this](partition_type* q) { flusher_.request(q); });
+            for (auto& part : parts) part->attach(&scheduler_, [this](partition_type* q) { flusher_.request(q); });
         } catch (const std::exception&) {
             return error_code::kafka_storage_error;
         }
@@ -548,7 +549,8 @@ private:
         std::vector<topic_record> table;
         byte_buffer buf;
         if (const auto ec = meta_backend_->read_file(topic_table_file, buf)) {
-            if (ec != std::errc::no_such_file_or_directory) throw std::system_error(ec, "gregor: cannot read topic-table");
+            if (ec != std::errc::no_such_file_or_directory)
+                throw std::system_error(ec, "gregor: cannot read topic-table");
         } else {
             auto decoded = decode_topic_table(as_string_view(buf.view()));
             if (!decoded)
@@ -583,7 +585,8 @@ private:
     }
 
     // transactional-ids: one line per id, "txn =<id> <producer id> <epoch>", sealed.
-    std::error_code write_transactional_ids(const std::unordered_map<std::string, std::pair<producer_id, producer_epoch>>& ids) {
+    std::error_code
+    write_transactional_ids(const std::unordered_map<std::string, std::pair<producer_id, producer_epoch>>& ids) {
         std::map<std::string, std::pair<producer_id, producer_epoch>> sorted(ids.begin(), ids.end());
         std::string s = "gregor-transactional-ids 1\n";
         for (const auto& [t, v] : sorted)
@@ -599,7 +602,8 @@ private:
             throw std::system_error(ec, "gregor: cannot read transactional-ids");
         }
         const auto damaged = [] {
-            return std::system_error(make_error_code(local_error::corrupt_data), "gregor: transactional-ids is damaged");
+            return std::system_error(make_error_code(local_error::corrupt_data),
+                                     "gregor: transactional-ids is damaged");
         };
         const auto body = storage::unseal_text(as_string_view(buf.view()));
         if (!body) throw damaged();
@@ -611,7 +615,8 @@ private:
             std::int64_t pid = 0;
             std::int16_t epoch = 0;
             auto name = l.size() == 4 && l[0] == "txn" ? storage::unescape_field(l[1]) : std::nullopt;
-            if (!name || std::from_chars(l[2].data(), l[2].data() + l[2].size(), pid).ptr != l[2].data() + l[2].size() ||
+            if (!name ||
+                std::from_chars(l[2].data(), l[2].data() + l[2].size(), pid).ptr != l[2].data() + l[2].size() ||
                 std::from_chars(l[3].data(), l[3].data() + l[3].size(), epoch).ptr != l[3].data() + l[3].size())
                 throw damaged();
             txn_ids_[*name] = {producer_id{pid}, producer_epoch{epoch}};
@@ -674,7 +679,7 @@ private:
     broker_config cfg_;
     backend_options backend_opts_;
     clock_type clock_;
-    std::unique_ptr<backend_type> pid_backend_;  // the id allocator's own (it locks on its own)
+    std::unique_ptr<backend_type> pid_backend_; // the id allocator's own (it locks on its own)
     broker_detail::producer_id_allocator<backend_type> pids_;
     std::unique_ptr<backend_type> meta_backend_; // topic table (under topics_mu_), transactional ids
                                                  // (txn_mu_), offset checkpoints (checkpoint_mu_)

@@ -33,7 +33,9 @@ struct fsync_before_ack {
 } // namespace durability
 
 template <typename D>
-concept durability_policy = requires { { D::flush_before_ack } -> std::convertible_to<bool>; };
+concept durability_policy = requires {
+    { D::flush_before_ack } -> std::convertible_to<bool>;
+};
 
 template <typename StorageBackend = storage::memory_backend, typename FlushPolicy = flush::never,
           typename Durability = durability::page_cache, typename Clock = system_clock>

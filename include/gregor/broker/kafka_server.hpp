@@ -50,7 +50,7 @@ template <typename Broker>
 class kafka_handler {
 public:
     kafka_handler(Broker& b, net::event_loop& loop, std::string cluster_id)
-        : broker_(&b), loop_(&loop), cluster_id_(std::move(cluster_id)) {}
+            : broker_(&b), loop_(&loop), cluster_id_(std::move(cluster_id)) {}
 
     /// What Metadata and FindCoordinator tell clients to connect to.
     void set_advertised(std::string host, std::int32_t port) {
@@ -62,8 +62,17 @@ public:
         byte_reader rd(frame);
         const auto h = wire::request_header::decode(rd);
         if (!h) return r.complete(net::close_connection);
-        broker_handlers::request_context<Broker> ctx{
-            *broker_, *h, rd, frame, conn, *loop_, host_, port_, cluster_id_, *state_, broker_handlers::broker_advertised};
+        broker_handlers::request_context<Broker> ctx{*broker_,
+                                                     *h,
+                                                     rd,
+                                                     frame,
+                                                     conn,
+                                                     *loop_,
+                                                     host_,
+                                                     port_,
+                                                     cluster_id_,
+                                                     *state_,
+                                                     broker_handlers::broker_advertised};
         broker_handlers::dispatch(broker_handlers::all_handlers{}, ctx, std::move(r));
     }
 
@@ -95,9 +104,9 @@ private:
 
 /// Settings of the protocol front end (the broker's own settings stay in broker_config).
 struct kafka_server_config {
-    net::server_config net;                 // listeners, socket.request.max.bytes, max.connections, ...
-    std::string advertised_host;            // advertised.listeners host ("" = the listening host)
-    std::int32_t advertised_port = -1;      // -1 = the bound port
+    net::server_config net;            // listeners, socket.request.max.bytes, max.connections, ...
+    std::string advertised_host;       // advertised.listeners host ("" = the listening host)
+    std::int32_t advertised_port = -1; // -1 = the bound port
     std::string cluster_id = "gregor-cluster";
 };
 
@@ -111,9 +120,10 @@ public:
     kafka_server(Broker& b, kafka_server_config cfg) : cfg_(std::move(cfg)) {
         loop_.start();
         server_ = std::make_unique<net::server<handler_type>>(loop_, cfg_.net, handler_type(b, loop_, cfg_.cluster_id));
-        const auto host = cfg_.advertised_host.empty() ? (cfg_.net.host.empty() ? "127.0.0.1" : cfg_.net.host)
-                                                       : cfg_.advertised_host;
-        const auto port = cfg_.advertised_port >= 0 ? cfg_.advertised_port : static_cast<std::int32_t>(server_->local_port());
+        const auto host =
+            cfg_.advertised_host.empty() ? (cfg_.net.host.empty() ? "127.0.0.1" : cfg_.net.host) : cfg_.advertised_host;
+        const auto port =
+            cfg_.advertised_port >= 0 ? cfg_.advertised_port : static_cast<std::int32_t>(server_->local_port());
         loop_.run_and_wait([&] {
             server_->handler().set_advertised(host, port);
             server_->handler().open_gate();

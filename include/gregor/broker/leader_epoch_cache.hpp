@@ -103,7 +103,7 @@ public:
         const std::pair<leader_epoch, offset> undefined{leader_epoch{-1}, offset{-1}};
         if (requested.value() < 0 || entries_.empty()) return undefined;
         if (requested == entries_.back().epoch) return {requested, log_end};
-        std::size_t higher = 0;  // first entry with epoch > requested
+        std::size_t higher = 0; // first entry with epoch > requested
         while (higher < entries_.size() && entries_[higher].epoch <= requested) ++higher;
         if (higher == entries_.size()) return undefined;
         if (higher == 0) return {requested, entries_.front().start_offset};

@@ -24,9 +24,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -81,8 +81,8 @@ public:
     partition(std::string topic, partition_id id, std::filesystem::path dir, const broker_config& cfg,
               typename Policies::storage_backend::options backend_opts, clock_type clk,
               leader_epoch epoch = leader_epoch{0})
-        : topic_(std::move(topic)), id_(id), dir_(std::move(dir)), cfg_(&cfg),
-          log_(dir_, cfg.log, std::move(backend_opts), clk), clock_(clk), leader_epoch_(epoch) {
+            : topic_(std::move(topic)), id_(id), dir_(std::move(dir)), cfg_(&cfg),
+              log_(dir_, cfg.log, std::move(backend_opts), clk), clock_(clk), leader_epoch_(epoch) {
         epochs_ = broker_detail::leader_epoch_cache<typename Policies::storage_backend>(&log_.backend());
         // Recovery may have cut the log's tail, retention its head: epochs the log no longer
         // holds leave the checkpoint too (docs/protocol.md §14.6.1).
@@ -112,9 +112,8 @@ public:
         if (acks != 0 && acks != 1 && acks != -1) return fail(res, error_code::invalid_required_acks);
         if (batch.size() > static_cast<std::size_t>(cfg_->message_max_bytes))
             return fail(res, error_code::message_too_large);
-        const auto verdict = wire::validate(bytes_view{batch}, {.check_records = verify_records,
-                                                                .client_batch = true,
-                                                                .reject_control = true});
+        const auto verdict = wire::validate(
+            bytes_view{batch}, {.check_records = verify_records, .client_batch = true, .reject_control = true});
         if (verdict != wire::batch_error::none) return fail(res, wire::to_kafka(verdict));
         // Kafka's in-place validation: the header's maxTimestamp becomes the records' true maximum
         // (clients may leave it -1, and ListOffsets and retention go by it), or the append time on
@@ -222,8 +221,9 @@ public:
     /// (min.insync.replicas still met), else NOT_ENOUGH_REPLICAS_AFTER_APPEND.
     error_code ack_all_check() {
         std::lock_guard lk(mu_);
-        return static_cast<std::int32_t>(isr_.size()) < effective_min_isr() ? error_code::not_enough_replicas_after_append
-                                                                           : error_code::none;
+        return static_cast<std::int32_t>(isr_.size()) < effective_min_isr()
+                   ? error_code::not_enough_replicas_after_append
+                   : error_code::none;
     }
 
     /// The last sync failure (none while the disk is healthy); flush waiters end with `failed`.
@@ -420,8 +420,10 @@ private:
     }
 
     void request_flush() {
-        if (flush_requester_) flush_requester_(this);
-        else (void)flush();
+        if (flush_requester_)
+            flush_requester_(this);
+        else
+            (void)flush();
     }
 
     offset last_stable_offset() const {

@@ -22,9 +22,9 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
-#include <system_error>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <unordered_map>
 #include <vector>
 
@@ -68,8 +68,8 @@ struct producer_entry {
 /// The verdict on an incoming idempotent batch.
 struct sequence_check {
     enum class kind { append, duplicate, reject } what = kind::append;
-    error_code error = error_code::none;   // for reject
-    batch_metadata original{};              // for duplicate: where the batch already is
+    error_code error = error_code::none; // for reject
+    batch_metadata original{};           // for duplicate: where the batch already is
 };
 
 class producer_state_table {
@@ -84,7 +84,8 @@ public:
         if (h.producer_epoch == e.epoch) {
             for (std::size_t i = 0; i < e.count; ++i) {
                 const auto& b = e.at(i);
-                if (b.first_seq == first && b.last_seq == last) return {sequence_check::kind::duplicate, error_code::none, b};
+                if (b.first_seq == first && b.last_seq == last)
+                    return {sequence_check::kind::duplicate, error_code::none, b};
             }
         }
         if (h.producer_epoch < e.epoch) return reject(error_code::invalid_producer_epoch);

@@ -14,7 +14,7 @@ namespace gregor::broker_results {
 struct produce_result {
     error_code error = error_code::none;
     offset base_offset{-1};
-    std::int64_t log_append_time_ms = -1;  // -1 unless the topic uses LogAppendTime
+    std::int64_t log_append_time_ms = -1; // -1 unless the topic uses LogAppendTime
     offset log_start_offset{-1};
 };
 

@@ -79,11 +79,16 @@ inline std::optional<wire::uuid> uuid_from_string(std::string_view s) {
     std::size_t i = 0;
     for (const char c : s) {
         int v = -1;
-        if (c >= 'A' && c <= 'Z') v = c - 'A';
-        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9') v = c - '0' + 52;
-        else if (c == '-') v = 62;
-        else if (c == '_') v = 63;
+        if (c >= 'A' && c <= 'Z')
+            v = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            v = c - '0' + 52;
+        else if (c == '-')
+            v = 62;
+        else if (c == '_')
+            v = 63;
         if (v < 0) return std::nullopt;
         acc = (acc << 6) | static_cast<std::uint32_t>(v);
         bits += 6;
@@ -147,7 +152,8 @@ inline std::string encode_topic_table(const std::vector<topic_record>& topics) {
     for (const auto& t : topics) {
         s += "topic " + storage::escape_field(t.name) + " " + uuid_to_string(t.id) + " " +
              std::to_string(t.partitions.size()) + " " + std::to_string(t.configs.size()) + "\n";
-        for (const auto& [k, v] : t.configs) s += "config " + storage::escape_field(k) + " " + storage::escape_field(v) + "\n";
+        for (const auto& [k, v] : t.configs)
+            s += "config " + storage::escape_field(k) + " " + storage::escape_field(v) + "\n";
         for (std::size_t i = 0; i < t.partitions.size(); ++i) {
             const auto& p = t.partitions[i];
             s += "partition " + std::to_string(i) + " " + std::to_string(p.leader.value()) + " " +

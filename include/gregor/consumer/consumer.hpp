@@ -132,7 +132,8 @@ public:
         std::vector<std::unique_ptr<part_state>> next;
         for (auto& tp : tps) {
             auto it = std::find_if(parts_.begin(), parts_.end(), [&](const auto& p) { return p->tp == tp; });
-            if (it != parts_.end()) next.push_back(std::move(*it));
+            if (it != parts_.end())
+                next.push_back(std::move(*it));
             else {
                 auto p = std::make_unique<part_state>();
                 p->tp = std::move(tp);
@@ -167,9 +168,13 @@ public:
         return {};
     }
 
-    std::error_code seek_to_beginning(const topic_partition& tp) { return seek_by_time(tp, wire::list_offsets::earliest_timestamp); }
+    std::error_code seek_to_beginning(const topic_partition& tp) {
+        return seek_by_time(tp, wire::list_offsets::earliest_timestamp);
+    }
     /// The end: high watermark, or last stable offset with read_committed.
-    std::error_code seek_to_end(const topic_partition& tp) { return seek_by_time(tp, wire::list_offsets::latest_timestamp); }
+    std::error_code seek_to_end(const topic_partition& tp) {
+        return seek_by_time(tp, wire::list_offsets::latest_timestamp);
+    }
     /// The first offset whose timestamp is >= ts (ms since the epoch); the end if there is none.
     std::error_code seek_to_timestamp(const topic_partition& tp, std::int64_t ts) {
         if (ts < 0) return make_error_code(local_error::invalid_argument);
@@ -211,8 +216,9 @@ public:
             if (!out.batches_.empty() || hard_error || clock::now() >= until) return out;
             if (!out.errors_.empty()) { // retriable ones only: back off, then try again within the timeout
                 out.errors_.clear();
-                std::this_thread::sleep_for(std::min<clock::duration>(std::chrono::milliseconds(cfg_.retry_backoff_ms),
-                                                                      std::max<clock::duration>(until - clock::now(), {})));
+                std::this_thread::sleep_for(
+                    std::min<clock::duration>(std::chrono::milliseconds(cfg_.retry_backoff_ms),
+                                              std::max<clock::duration>(until - clock::now(), {})));
             }
         }
     }
@@ -342,7 +348,8 @@ private:
                 pos = h->next_offset();
                 continue;
             }
-            if (committed && h->is_transactional() && aborted.is_aborted(h->producer_id.value(), h->base_offset.value())) {
+            if (committed && h->is_transactional() &&
+                aborted.is_aborted(h->producer_id.value(), h->base_offset.value())) {
                 pos = h->next_offset();
                 continue;
             }

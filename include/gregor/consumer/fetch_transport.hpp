@@ -53,8 +53,8 @@ struct topic_partition {
 namespace fetch_transport {
 
 struct fetch_options {
-    std::int32_t max_wait_ms = 500;  // fetch.max.wait.ms
-    std::int32_t min_bytes = 1;      // fetch.min.bytes
+    std::int32_t max_wait_ms = 500;    // fetch.max.wait.ms
+    std::int32_t min_bytes = 1;        // fetch.min.bytes
     std::int32_t max_bytes = 52428800; // fetch.max.bytes
     wire::isolation_level isolation = wire::isolation_level::read_uncommitted;
 };
@@ -72,7 +72,7 @@ struct partition_data {
     offset last_stable_offset{-1};
     offset log_start_offset{-1};
     std::optional<std::vector<wire::fetch::aborted_transaction>> aborted; // read_committed only
-    bytes_view records;                   // whole batches (a cut trailing batch is normal)
+    bytes_view records; // whole batches (a cut trailing batch is normal)
 };
 
 struct fetch_response {

@@ -15,8 +15,8 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -107,7 +107,8 @@ private:
             bool moved = false;
         };
         auto st = std::make_shared<state>();
-        const auto kind = l == wire::isolation_level::read_committed ? offset_kind::last_stable : offset_kind::high_watermark;
+        const auto kind =
+            l == wire::isolation_level::read_committed ? offset_kind::last_stable : offset_kind::high_watermark;
         std::vector<wait_handle> waits;
         bool moved = false;
         for (std::size_t i = 0; i < reqs.size() && i < seen.partitions.size() && !moved; ++i) {
@@ -122,8 +123,10 @@ private:
                                                     st->moved = true;
                                                     st->cv.notify_all();
                                                 });
-            if (h) waits.push_back(std::move(*h));
-            else moved = true; // it moved since the read
+            if (h)
+                waits.push_back(std::move(*h));
+            else
+                moved = true; // it moved since the read
         }
         if (!moved) {
             std::unique_lock lk(st->mu);
@@ -135,6 +138,5 @@ private:
     Broker* broker_;
     std::uint64_t reads_ = 0;
 };
-
 
 } // namespace gregor::fetch_transport

@@ -49,13 +49,12 @@
 
 namespace gregor::fetch_transport {
 
-
 class tcp {
 public:
     explicit tcp(const consumer_config& cfg)
-        : bootstrap_(net::parse_bootstrap_servers(cfg.bootstrap_servers)), client_id_(cfg.client_id),
-          request_timeout_(cfg.request_timeout_ms), setup_timeout_(cfg.socket_connection_setup_timeout_ms),
-          metadata_max_age_(cfg.metadata_max_age_ms), max_frame_(cfg.receive_message_max_bytes) {}
+            : bootstrap_(net::parse_bootstrap_servers(cfg.bootstrap_servers)), client_id_(cfg.client_id),
+              request_timeout_(cfg.request_timeout_ms), setup_timeout_(cfg.socket_connection_setup_timeout_ms),
+              metadata_max_age_(cfg.metadata_max_age_ms), max_frame_(cfg.receive_message_max_bytes) {}
 
     fetch_response fetch(std::span<const partition_request> reqs, const fetch_options& opt) {
         fetch_response out;
@@ -69,7 +68,7 @@ public:
             out.partitions[i].tp = reqs[i].tp;
             const auto it = leaders_.find(*reqs[i].tp);
             if (it == leaders_.end() || it->second.second != error_code::none || it->second.first < 0) {
-                const auto e = it == leaders_.end() ? error_code::unknown_topic_or_partition
+                const auto e = it == leaders_.end()                    ? error_code::unknown_topic_or_partition
                                : it->second.second != error_code::none ? it->second.second
                                                                        : error_code::leader_not_available;
                 out.partitions[i].error = make_error_code(e);
@@ -90,8 +89,9 @@ public:
             auto* c = connection_for(leader);
             std::optional<std::int16_t> v = c ? c->version<wire::fetch_api>() : std::nullopt;
             if (!c || !v) {
-                fail_partitions(out, idx, c ? make_error_code(local_error::unsupported)
-                                            : make_error_code(error_code::network_exception));
+                fail_partitions(out, idx,
+                                c ? make_error_code(local_error::unsupported)
+                                  : make_error_code(error_code::network_exception));
                 continue;
             }
             wire::fetch::request req;
@@ -101,7 +101,8 @@ public:
             req.isolation_level = opt.isolation;
             for (auto i : idx) {
                 const auto& r = reqs[i];
-                if (req.topics.empty() || req.topics.back().name != r.tp->topic) req.topics.push_back({r.tp->topic, {}});
+                if (req.topics.empty() || req.topics.back().name != r.tp->topic)
+                    req.topics.push_back({r.tp->topic, {}});
                 wire::fetch::fetch_partition fp;
                 fp.partition_index = r.tp->partition;
                 fp.fetch_offset = r.fetch_offset;
@@ -169,7 +170,7 @@ public:
         const auto it = leaders_.find(tp);
         if (it == leaders_.end() || it->second.second != error_code::none || it->second.first < 0) {
             metadata_stale_ = true;
-            out.error = make_error_code(it == leaders_.end() ? error_code::unknown_topic_or_partition
+            out.error = make_error_code(it == leaders_.end()                    ? error_code::unknown_topic_or_partition
                                         : it->second.second != error_code::none ? it->second.second
                                                                                 : error_code::leader_not_available);
             return out;
@@ -202,8 +203,10 @@ public:
                     out.error = make_error_code(p.error_code);
                     return out;
                 }
-                if (*v == 0) out.found = offset{p.old_style_offsets.empty() ? -1 : p.old_style_offsets.front()};
-                else out.found = p.offset;
+                if (*v == 0)
+                    out.found = offset{p.old_style_offsets.empty() ? -1 : p.old_style_offsets.front()};
+                else
+                    out.found = p.offset;
                 return out;
             }
         }
@@ -217,10 +220,14 @@ public:
     template <wire::kafka_api Api>
     static constexpr wire::version_range spoken_versions() noexcept {
         std::int16_t cap = -1;
-        if constexpr (std::same_as<Api, wire::api_versions_api>) cap = 3;
-        else if constexpr (std::same_as<Api, wire::metadata_api>) cap = 6;
-        else if constexpr (std::same_as<Api, wire::fetch_api>) cap = 11;
-        else if constexpr (std::same_as<Api, wire::list_offsets_api>) cap = 3;
+        if constexpr (std::same_as<Api, wire::api_versions_api>)
+            cap = 3;
+        else if constexpr (std::same_as<Api, wire::metadata_api>)
+            cap = 6;
+        else if constexpr (std::same_as<Api, wire::fetch_api>)
+            cap = 11;
+        else if constexpr (std::same_as<Api, wire::list_offsets_api>)
+            cap = 3;
         return {Api::min_version, std::min(Api::max_version, cap)};
     }
 
@@ -392,7 +399,8 @@ private:
             leaders_.clear();
             for (const auto& t : resp->topics) {
                 for (const auto& p : t.partitions)
-                    leaders_[topic_partition{std::string(t.name), p.partition_index}] = {p.leader_id.value(), p.error_code};
+                    leaders_[topic_partition{std::string(t.name), p.partition_index}] = {p.leader_id.value(),
+                                                                                         p.error_code};
                 if (t.error_code != error_code::none && t.partitions.empty()) {
                     for (const auto& r : reqs)
                         if (r.tp->topic == t.name) leaders_[*r.tp] = {-1, t.error_code};

@@ -42,11 +42,14 @@ public:
     explicit byte_buffer(bytes_view b) { append(b); }
     byte_buffer(const byte_buffer& o) : byte_buffer(o.view()) {}
     byte_buffer& operator=(const byte_buffer& o) {
-        if (this != &o) { clear(); append(o.view()); }
+        if (this != &o) {
+            clear();
+            append(o.view());
+        }
         return *this;
     }
     byte_buffer(byte_buffer&& o) noexcept
-        : data_(std::move(o.data_)), size_(std::exchange(o.size_, 0)), cap_(std::exchange(o.cap_, 0)) {}
+            : data_(std::move(o.data_)), size_(std::exchange(o.size_, 0)), cap_(std::exchange(o.cap_, 0)) {}
     byte_buffer& operator=(byte_buffer&& o) noexcept {
         data_ = std::move(o.data_);
         size_ = std::exchange(o.size_, 0);
@@ -103,9 +106,12 @@ constexpr T byteswap_if_little(T v) noexcept {
     if constexpr (std::endian::native == std::endian::little && sizeof(T) > 1) {
         using U = std::make_unsigned_t<T>;
         auto u = static_cast<U>(v);
-        if constexpr (sizeof(T) == 2) u = __builtin_bswap16(u);
-        else if constexpr (sizeof(T) == 4) u = __builtin_bswap32(u);
-        else u = __builtin_bswap64(u);
+        if constexpr (sizeof(T) == 2)
+            u = __builtin_bswap16(u);
+        else if constexpr (sizeof(T) == 4)
+            u = __builtin_bswap32(u);
+        else
+            u = __builtin_bswap64(u);
         return static_cast<T>(u);
     } else {
         return v;
@@ -138,12 +144,18 @@ public:
     [[nodiscard]] std::size_t position() const noexcept { return static_cast<std::size_t>(p_ - begin_); }
     [[nodiscard]] bool at_end() const noexcept { return p_ == end_; }
     [[nodiscard]] const std::byte* current() const noexcept { return p_; }
-    void fail() noexcept { ok_ = false; p_ = end_; }
+    void fail() noexcept {
+        ok_ = false;
+        p_ = end_;
+    }
 
     template <typename T>
     T read() noexcept {
         static_assert(std::is_integral_v<T>);
-        if (GREGOR_UNLIKELY(remaining() < sizeof(T))) { fail(); return T{}; }
+        if (GREGOR_UNLIKELY(remaining() < sizeof(T))) {
+            fail();
+            return T{};
+        }
         const T v = load_be<T>(p_);
         p_ += sizeof(T);
         return v;
@@ -158,7 +170,10 @@ public:
 
     /// The next `n` bytes as a view (empty and failed if fewer remain).
     bytes_view bytes(std::size_t n) noexcept {
-        if (remaining() < n) { fail(); return {}; }
+        if (remaining() < n) {
+            fail();
+            return {};
+        }
         bytes_view v{p_, n};
         p_ += n;
         return v;
@@ -168,21 +183,30 @@ public:
     std::uint64_t uvarint(std::size_t max_bytes = max_varint32_bytes) noexcept {
         std::uint64_t v = 0;
         const auto n = decode_uvarint(p_, end_, v, max_bytes);
-        if (n == 0) { fail(); return 0; }
+        if (n == 0) {
+            fail();
+            return 0;
+        }
         p_ += n;
         return v;
     }
     std::int32_t varint() noexcept {
         std::int32_t v = 0;
         const auto n = decode_varint(p_, end_, v);
-        if (n == 0) { fail(); return 0; }
+        if (n == 0) {
+            fail();
+            return 0;
+        }
         p_ += n;
         return v;
     }
     std::int64_t varlong() noexcept {
         std::int64_t v = 0;
         const auto n = decode_varlong(p_, end_, v);
-        if (n == 0) { fail(); return 0; }
+        if (n == 0) {
+            fail();
+            return 0;
+        }
         p_ += n;
         return v;
     }

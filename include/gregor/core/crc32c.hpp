@@ -65,7 +65,7 @@ constexpr std::uint32_t multmodp(std::uint32_t a, std::uint32_t b) noexcept {
 /// x^(8 * nbytes) mod P: the operator that moves a CRC register over nbytes of zeros.
 constexpr std::uint32_t shift_operator(std::uint64_t nbytes) noexcept {
     std::uint32_t result = 1u << 31; // 1
-    std::uint32_t sq = 1u << 23;      // x^8
+    std::uint32_t sq = 1u << 23;     // x^8
     while (nbytes) {
         if (nbytes & 1) result = multmodp(sq, result);
         sq = multmodp(sq, sq);
@@ -133,9 +133,8 @@ inline const shifters& merge_ops() {
 }
 
 template <std::size_t Block>
-__attribute__((target("sse4.2"))) inline std::uint64_t three_way(const unsigned char*& p, std::size_t& n,
-                                                                  std::uint64_t c, const shifter& s1,
-                                                                  const shifter& s2) noexcept {
+__attribute__((target("sse4.2"))) inline std::uint64_t
+three_way(const unsigned char*& p, std::size_t& n, std::uint64_t c, const shifter& s1, const shifter& s2) noexcept {
     while (n >= 3 * Block) {
         std::uint64_t a = c, b = 0, d = 0;
         const unsigned char* pa = p;
@@ -158,7 +157,7 @@ __attribute__((target("sse4.2"))) inline std::uint64_t three_way(const unsigned 
 /// Continues a CRC-32C with the SSE4.2 instruction (three interleaved chains). Only call it on a
 /// CPU that has SSE4.2 (see has_hardware()).
 __attribute__((target("sse4.2"))) inline std::uint32_t extend_hardware(std::uint32_t crc, const void* data,
-                                                                     std::size_t n) noexcept {
+                                                                       std::size_t n) noexcept {
     auto p = static_cast<const unsigned char*>(data);
     std::uint64_t c = ~crc;
     while (n && (reinterpret_cast<std::uintptr_t>(p) & 7)) {

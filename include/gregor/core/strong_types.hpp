@@ -37,8 +37,14 @@ public:
     friend constexpr ordinal_type operator+(ordinal_type a, T d) noexcept { return ordinal_type{a.value_ + d}; }
     friend constexpr ordinal_type operator-(ordinal_type a, T d) noexcept { return ordinal_type{a.value_ - d}; }
     friend constexpr T operator-(ordinal_type a, ordinal_type b) noexcept { return a.value_ - b.value_; }
-    constexpr ordinal_type& operator+=(T d) noexcept { this->value_ += d; return *this; }
-    constexpr ordinal_type& operator++() noexcept { ++this->value_; return *this; }
+    constexpr ordinal_type& operator+=(T d) noexcept {
+        this->value_ += d;
+        return *this;
+    }
+    constexpr ordinal_type& operator++() noexcept {
+        ++this->value_;
+        return *this;
+    }
     static constexpr ordinal_type min() noexcept { return ordinal_type{std::numeric_limits<T>::min()}; }
     static constexpr ordinal_type max() noexcept { return ordinal_type{std::numeric_limits<T>::max()}; }
     friend constexpr auto operator<=>(ordinal_type, ordinal_type) noexcept = default;

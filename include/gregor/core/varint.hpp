@@ -27,7 +27,10 @@ constexpr std::int64_t zigzag_decode64(std::uint64_t v) noexcept {
 /// Bytes the unsigned varint encoding of `v` takes.
 constexpr std::size_t uvarint_size(std::uint64_t v) noexcept {
     std::size_t n = 1;
-    while (v >= 0x80) { v >>= 7; ++n; }
+    while (v >= 0x80) {
+        v >>= 7;
+        ++n;
+    }
     return n;
 }
 constexpr std::size_t varint_size(std::int32_t v) noexcept { return uvarint_size(zigzag_encode32(v)); }
@@ -43,8 +46,12 @@ inline std::size_t encode_uvarint(std::byte* out, std::uint64_t v) noexcept {
     out[n++] = static_cast<std::byte>(v);
     return n;
 }
-inline std::size_t encode_varint(std::byte* out, std::int32_t v) noexcept { return encode_uvarint(out, zigzag_encode32(v)); }
-inline std::size_t encode_varlong(std::byte* out, std::int64_t v) noexcept { return encode_uvarint(out, zigzag_encode64(v)); }
+inline std::size_t encode_varint(std::byte* out, std::int32_t v) noexcept {
+    return encode_uvarint(out, zigzag_encode32(v));
+}
+inline std::size_t encode_varlong(std::byte* out, std::int64_t v) noexcept {
+    return encode_uvarint(out, zigzag_encode64(v));
+}
 
 /// Decodes an unsigned varint of at most `max_bytes` from [p, end). Returns the bytes consumed,
 /// or 0 when the input ends first or the encoding is longer than `max_bytes`.

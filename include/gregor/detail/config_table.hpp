@@ -43,20 +43,20 @@ inline constexpr std::int64_t max_deadline_ms = 1'000'000'000'000;
 
 template <typename Config>
 struct key {
-    std::string_view name{};         // Kafka's name
-    std::string_view aliases{};      // other accepted names, space separated
-    std::string_view topic_name{};   // the topic-level override's name ("" = not a topic config)
+    std::string_view name{};       // Kafka's name
+    std::string_view aliases{};    // other accepted names, space separated
+    std::string_view topic_name{}; // the topic-level override's name ("" = not a topic config)
     config::type type = type::integer;
     std::string_view default_text{}; // as written in a properties file ("" for an unset optional)
-    std::int64_t min = no_min;     // bounds of integers, in the key's own unit
+    std::int64_t min = no_min;       // bounds of integers, in the key's own unit
     std::int64_t max = no_max;
     // Stored value = parsed value * scale (hours -> ms), refused when it would overflow; negative
     // values of a scaled key mean "unlimited" and are stored as -1, as Kafka does for retention.
     std::int64_t scale = 1;
-    std::string_view choices{};      // type::choice: '|' between choices, '/' between spellings of one
-    std::string_view unit{};         // "ms", "bytes", ... ("" = none)
-    std::string_view doc{};          // one line
-    std::string_view stored{};       // the field it is stored in
+    std::string_view choices{}; // type::choice: '|' between choices, '/' between spellings of one
+    std::string_view unit{};    // "ms", "bytes", ... ("" = none)
+    std::string_view doc{};     // one line
+    std::string_view stored{};  // the field it is stored in
     void (*store)(Config&, const value&) = nullptr;
     value (*load)(const Config&) = nullptr; // null for keys folded into another key's field (*.hours)
     // from_properties applies lower ranks first, so log.retention.ms (2) beats .minutes (1) beats
@@ -114,19 +114,17 @@ value to_value(const T& field) {
 }
 
 /// The store/load pair (and `stored`) of a key kept in `Config::member`.
-#define GREGOR_CONFIG_FIELD(Config, member)                                                     \
-    .stored = #member,                                                                          \
-    .store = [](Config& c, const ::gregor::detail::config::value& v) {                          \
-        ::gregor::detail::config::assign(c.member, v);                                          \
-    },                                                                                          \
+#define GREGOR_CONFIG_FIELD(Config, member)                                                                            \
+    .stored = #member,                                                                                                 \
+    .store = [](Config& c,                                                                                             \
+                const ::gregor::detail::config::value& v) { ::gregor::detail::config::assign(c.member, v); },          \
     .load = [](const Config& c) { return ::gregor::detail::config::to_value(c.member); }
 
 /// A key folded into another key's field (log.roll.hours into log.roll.ms's segment_ms).
-#define GREGOR_CONFIG_DERIVED(Config, member)                                                   \
-    .stored = #member,                                                                          \
-    .store = [](Config& c, const ::gregor::detail::config::value& v) {                          \
-        ::gregor::detail::config::assign(c.member, v);                                          \
-    },                                                                                          \
+#define GREGOR_CONFIG_DERIVED(Config, member)                                                                          \
+    .stored = #member,                                                                                                 \
+    .store = [](Config& c,                                                                                             \
+                const ::gregor::detail::config::value& v) { ::gregor::detail::config::assign(c.member, v); },          \
     .load = nullptr
 
 // ---- names and choices ------------------------------------------------------------------------
@@ -196,9 +194,7 @@ template <typename Config>
 value parse(const key<Config>& k, const std::string& name, const std::string& text) {
     value v;
     switch (k.type) {
-    case type::boolean:
-        v.i = props::parse_bool(name, text) ? 1 : 0;
-        break;
+    case type::boolean: v.i = props::parse_bool(name, text) ? 1 : 0; break;
     case type::integer: {
         const auto* b = text.data();
         const auto* e = b + text.size();
@@ -208,16 +204,16 @@ value parse(const key<Config>& k, const std::string& name, const std::string& te
             props::bad_value(name, text,
                              ("must be between " + std::to_string(k.min) + " and " + std::to_string(k.max)).c_str());
         if (k.scale != 1) {
-            if (v.i < 0) v.i = -1;
+            if (v.i < 0)
+                v.i = -1;
             else if (v.i > no_max / k.scale)
                 props::bad_value(name, text, ("overflows 64-bit " + std::string(k.unit) + " once converted").c_str());
-            else v.i *= k.scale;
+            else
+                v.i *= k.scale;
         }
         break;
     }
-    case type::string:
-        v.s = text;
-        break;
+    case type::string: v.s = text; break;
     case type::choice: {
         // Kafka lists ("compact, delete") may carry blanks after commas.
         std::string t;
@@ -331,8 +327,10 @@ std::string markdown(const std::array<key<Config>, N>& table, std::string_view s
     auto cell = [](std::string s) {
         std::string out;
         for (char ch : s) {
-            if (ch == '|') out += "\\|";
-            else out += ch;
+            if (ch == '|')
+                out += "\\|";
+            else
+                out += ch;
         }
         return out;
     };

@@ -53,10 +53,12 @@ inline std::map<std::string, std::string> parse_lines(std::string_view text) {
         auto line = text.substr(0, nl);
         text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
         while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
-        while (!line.empty() && (line.back() == ' ' || line.back() == '\r' || line.back() == '\t')) line.remove_suffix(1);
+        while (!line.empty() && (line.back() == ' ' || line.back() == '\r' || line.back() == '\t'))
+            line.remove_suffix(1);
         if (line.empty() || line.front() == '#') continue;
         const auto eq = line.find('=');
-        if (eq == std::string_view::npos) throw std::invalid_argument("property line without '=': " + std::string(line));
+        if (eq == std::string_view::npos)
+            throw std::invalid_argument("property line without '=': " + std::string(line));
         out[std::string(line.substr(0, eq))] = std::string(line.substr(eq + 1));
     }
     return out;

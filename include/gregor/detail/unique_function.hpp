@@ -22,9 +22,9 @@ public:
     unique_function(std::nullptr_t) noexcept {}
 
     template <typename F>
-        requires(!std::same_as<std::remove_cvref_t<F>, unique_function> &&
-                 std::is_invocable_r_v<R, std::decay_t<F>&, Args...>)
-    unique_function(F&& f) : impl_(std::make_unique<model<std::decay_t<F>>>(std::forward<F>(f))) {}
+    requires(!std::same_as<std::remove_cvref_t<F>, unique_function> &&
+             std::is_invocable_r_v<R, std::decay_t<F>&, Args...>) unique_function(F&& f)
+            : impl_(std::make_unique<model<std::decay_t<F>>>(std::forward<F>(f))) {}
 
     unique_function(unique_function&&) noexcept = default;
     unique_function& operator=(unique_function&&) noexcept = default;

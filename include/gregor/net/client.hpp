@@ -67,7 +67,7 @@ public:
     };
 
     explicit client_connection(event_loop& loop, client_config cfg = {})
-        : loop_(loop), cfg_(cfg), reader_(cfg.max_frame_bytes), alive_(std::make_shared<bool>(true)) {}
+            : loop_(loop), cfg_(cfg), reader_(cfg.max_frame_bytes), alive_(std::make_shared<bool>(true)) {}
 
     client_connection(const client_connection&) = delete;
     client_connection& operator=(const client_connection&) = delete;
@@ -257,7 +257,7 @@ public:
     blocking_client(const std::string& host, std::uint16_t port,
                     std::chrono::milliseconds timeout = std::chrono::seconds(5),
                     std::int32_t max_frame_bytes = default_max_frame_bytes)
-        : reader_(max_frame_bytes) {
+            : reader_(max_frame_bytes) {
         bool in_progress = false;
         fd_ = detail::start_connect(host, port, in_progress);
         if (in_progress) {

@@ -28,7 +28,9 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <future>
 #include <map>
@@ -40,9 +42,6 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <csignal>
-#include <ctime>
 
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -81,8 +80,7 @@ public:
 
 private:
     friend class event_loop;
-    timer_handle(event_loop* l, loop_clock::time_point at, std::uint64_t id) noexcept
-        : loop_(l), at_(at), id_(id) {}
+    timer_handle(event_loop* l, loop_clock::time_point at, std::uint64_t id) noexcept : loop_(l), at_(at), id_(id) {}
     event_loop* loop_ = nullptr;
     loop_clock::time_point at_{};
     std::uint64_t id_ = 0;
@@ -180,8 +178,8 @@ public:
             }
         } guard{this};
         const auto ms = std::chrono::ceil<std::chrono::milliseconds>(max_wait).count();
-        const int timeout = max_wait <= loop_clock::duration::zero() ? 0
-                            : static_cast<int>(std::min<long long>(ms, 1 << 30));
+        const int timeout =
+            max_wait <= loop_clock::duration::zero() ? 0 : static_cast<int>(std::min<long long>(ms, 1 << 30));
         constexpr int max_events = 64;
         epoll_event events[max_events];
         int n;
@@ -249,8 +247,7 @@ private:
         }
         if (!::sigismember(&old_mask, SIGPIPE)) {
             const timespec zero{};
-            while (::sigtimedwait(&pipe_set, nullptr, &zero) == SIGPIPE) {
-            }
+            while (::sigtimedwait(&pipe_set, nullptr, &zero) == SIGPIPE) {}
             ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
         }
     }
@@ -286,8 +283,10 @@ public:
 
     /// Runs `fn` now if on the loop thread, else posts it. Thread-safe.
     void dispatch(task fn) {
-        if (in_loop_thread()) fn();
-        else post(std::move(fn));
+        if (in_loop_thread())
+            fn();
+        else
+            post(std::move(fn));
     }
 
     /// Runs `fn` on the loop thread and waits for it; when the loop is not running, runs it on the

@@ -37,10 +37,10 @@ inline byte_buffer make_frame(bytes_view body) {
 }
 
 enum class frame_status {
-    frame,        ///< a complete frame was returned
-    need_more,    ///< read more bytes (prepare/commit) and ask again
+    frame,         ///< a complete frame was returned
+    need_more,     ///< read more bytes (prepare/commit) and ask again
     negative_size, ///< the size prefix is negative: close the connection
-    too_large,    ///< the size prefix exceeds the limit: close the connection
+    too_large,     ///< the size prefix exceeds the limit: close the connection
 };
 
 /// Incremental frame parser over a stream. Usage per readable event:
@@ -51,7 +51,7 @@ class frame_reader {
 public:
     explicit frame_reader(std::int32_t max_frame_bytes = default_max_frame_bytes,
                           std::size_t chunk_bytes = 64 * 1024) noexcept
-        : max_frame_(max_frame_bytes < 0 ? 0 : max_frame_bytes), chunk_(std::max<std::size_t>(chunk_bytes, 64)) {}
+            : max_frame_(max_frame_bytes < 0 ? 0 : max_frame_bytes), chunk_(std::max<std::size_t>(chunk_bytes, 64)) {}
 
     /// Writable space for the next read. Compacts or grows the buffer: to exactly the pending
     /// frame's size when its header has been seen (its size was already checked by next()).

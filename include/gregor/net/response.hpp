@@ -138,10 +138,7 @@ public:
         return append(s.bytes, s.keepalive);
     }
     template <slice_like S>
-        requires(!std::same_as<S, slice>)
-    response& append(const S& s) {
-        return append(to_slice(s));
-    }
+    requires(!std::same_as<S, slice>) response& append(const S& s) { return append(to_slice(s)); }
 
     /// Total bytes of all pieces (the frame size, excluding the prefix).
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
@@ -199,7 +196,7 @@ class responder {
 public:
     responder() noexcept = default;
     responder(std::shared_ptr<detail::completion_sink> sink, connection_id conn, std::uint64_t slot) noexcept
-        : sink_(std::move(sink)), conn_(conn), slot_(slot) {}
+            : sink_(std::move(sink)), conn_(conn), slot_(slot) {}
     responder(responder&& o) noexcept : sink_(std::move(o.sink_)), conn_(o.conn_), slot_(o.slot_) {}
     responder& operator=(responder&& o) noexcept {
         if (this != &o) {

@@ -74,8 +74,8 @@ namespace gregor::net {
 /// is declared once, in server_keys below, which drives set(), try_set(), validate() and the docs.
 struct server_config {
     // Names, bounds and docs are in server_keys; these initialisers must agree with it (tested).
-    std::string host = "127.0.0.1";                    // "" = all interfaces
-    std::uint16_t port = 9092;                         // 0 = any free port
+    std::string host = "127.0.0.1"; // "" = all interfaces
+    std::uint16_t port = 9092;      // 0 = any free port
     std::int32_t socket_request_max_bytes = default_max_frame_bytes;
     std::int32_t max_connections = 2147483647;
     std::int64_t connections_max_idle_ms = 600000;
@@ -85,7 +85,7 @@ struct server_config {
     // gregor's own: Kafka handles one request per connection at a time, gregor pipelines.
     std::int32_t max_in_flight_requests_per_connection = 1000;
     std::int64_t max_unsent_bytes_per_connection = 16 << 20;
-    std::int64_t shutdown_timeout_ms = 30000;          // stop() default
+    std::int64_t shutdown_timeout_ms = 30000; // stop() default
 
     /// Parses properties; unknown keys and bad values throw std::invalid_argument naming the key.
     static server_config from_properties(const std::map<std::string, std::string>& props) {
@@ -130,37 +130,73 @@ struct server_config {
 
 /// Every server property, once.
 inline constexpr auto server_keys = std::to_array<gregor::detail::config::key<server_config>>({
-    {.name = "listeners", .type = gregor::detail::config::type::string, .default_text = "PLAINTEXT://127.0.0.1:9092",
+    {.name = "listeners",
+     .type = gregor::detail::config::type::string,
+     .default_text = "PLAINTEXT://127.0.0.1:9092",
      .doc = "The one listener, PLAINTEXT://HOST:PORT (HOST empty: all interfaces; PORT 0: any free port).",
      .stored = "host, port",
      .store = [](server_config& c, const gregor::detail::config::value& v) { c.set_listener("listeners", v.s); },
-     .load = [](const server_config& c) { return gregor::detail::config::value{0, c.listener(), false}; }},
-    {.name = "socket.request.max.bytes", .default_text = "104857600", .min = 1, .max = 2147483647, .unit = "bytes",
+     .load =
+         [](const server_config& c) {
+             return gregor::detail::config::value{0, c.listener(), false};
+         }},
+    {.name = "socket.request.max.bytes",
+     .default_text = "104857600",
+     .min = 1,
+     .max = 2147483647,
+     .unit = "bytes",
      .doc = "Largest request frame; a bigger size prefix closes the connection before any allocation.",
      GREGOR_CONFIG_FIELD(server_config, socket_request_max_bytes)},
-    {.name = "max.connections", .default_text = "2147483647", .min = 0, .max = 2147483647,
+    {.name = "max.connections",
+     .default_text = "2147483647",
+     .min = 0,
+     .max = 2147483647,
      .doc = "Connections beyond this many are accepted and closed at once.",
      GREGOR_CONFIG_FIELD(server_config, max_connections)},
-    {.name = "connections.max.idle.ms", .default_text = "600000", .min = 1,
-     .max = gregor::detail::config::max_deadline_ms, .unit = "ms",
+    {.name = "connections.max.idle.ms",
+     .default_text = "600000",
+     .min = 1,
+     .max = gregor::detail::config::max_deadline_ms,
+     .unit = "ms",
      .doc = "A connection with no traffic and nothing in flight for this long is closed.",
      GREGOR_CONFIG_FIELD(server_config, connections_max_idle_ms)},
-    {.name = "socket.send.buffer.bytes", .default_text = "102400", .min = -1, .max = 2147483647, .unit = "bytes",
+    {.name = "socket.send.buffer.bytes",
+     .default_text = "102400",
+     .min = -1,
+     .max = 2147483647,
+     .unit = "bytes",
      .doc = "SO_SNDBUF of accepted sockets (-1: kernel autotuning).",
      GREGOR_CONFIG_FIELD(server_config, socket_send_buffer_bytes)},
-    {.name = "socket.receive.buffer.bytes", .default_text = "102400", .min = -1, .max = 2147483647,
-     .unit = "bytes", .doc = "SO_RCVBUF of accepted sockets (-1: kernel autotuning).",
+    {.name = "socket.receive.buffer.bytes",
+     .default_text = "102400",
+     .min = -1,
+     .max = 2147483647,
+     .unit = "bytes",
+     .doc = "SO_RCVBUF of accepted sockets (-1: kernel autotuning).",
      GREGOR_CONFIG_FIELD(server_config, socket_receive_buffer_bytes)},
-    {.name = "socket.listen.backlog.size", .default_text = "50", .min = 1, .max = 2147483647,
-     .doc = "listen() backlog.", GREGOR_CONFIG_FIELD(server_config, socket_listen_backlog_size)},
-    {.name = "gregor.max.in.flight.requests.per.connection", .default_text = "1000", .min = 1, .max = 2147483647,
+    {.name = "socket.listen.backlog.size",
+     .default_text = "50",
+     .min = 1,
+     .max = 2147483647,
+     .doc = "listen() backlog.",
+     GREGOR_CONFIG_FIELD(server_config, socket_listen_backlog_size)},
+    {.name = "gregor.max.in.flight.requests.per.connection",
+     .default_text = "1000",
+     .min = 1,
+     .max = 2147483647,
      .doc = "gregor's own: a connection is not read while this many of its requests are unanswered.",
      GREGOR_CONFIG_FIELD(server_config, max_in_flight_requests_per_connection)},
-    {.name = "gregor.max.unsent.bytes.per.connection", .default_text = "16777216", .min = 1, .unit = "bytes",
+    {.name = "gregor.max.unsent.bytes.per.connection",
+     .default_text = "16777216",
+     .min = 1,
+     .unit = "bytes",
      .doc = "gregor's own: a connection is not read while this many response bytes wait to be sent.",
      GREGOR_CONFIG_FIELD(server_config, max_unsent_bytes_per_connection)},
-    {.name = "gregor.shutdown.timeout.ms", .default_text = "30000", .min = 0,
-     .max = gregor::detail::config::max_deadline_ms, .unit = "ms",
+    {.name = "gregor.shutdown.timeout.ms",
+     .default_text = "30000",
+     .min = 0,
+     .max = gregor::detail::config::max_deadline_ms,
+     .unit = "ms",
      .doc = "gregor's own: how long stop() lets in-flight requests finish before closing.",
      GREGOR_CONFIG_FIELD(server_config, shutdown_timeout_ms)},
 });
@@ -273,8 +309,8 @@ public:
     /// Binds and listens at once (so local_port() is known on return); throws std::system_error
     /// if the address cannot be bound, std::invalid_argument for a bad config.
     server(event_loop& loop, server_config cfg, Handler handler = Handler())
-        : loop_(loop), cfg_(std::move(cfg)), handler_(std::move(handler)),
-          sink_(std::make_shared<detail::server_sink>(loop)) {
+            : loop_(loop), cfg_(std::move(cfg)), handler_(std::move(handler)),
+              sink_(std::make_shared<detail::server_sink>(loop)) {
         cfg_.validate();
         listen_fd_ = detail::listen_on(cfg_.host, cfg_.port, cfg_.socket_listen_backlog_size);
         port_ = detail::local_port_of(listen_fd_.get());
@@ -353,8 +389,8 @@ private:
         detail::output_queue<FileSend> out;
         std::uint32_t events = 0; // registered with the loop
         bool want_write = false;
-        bool in_read = false;          // inside process_frames: flush once at the end
-        bool draining = false;         // read nothing more; close when in-flight work is done
+        bool in_read = false;  // inside process_frames: flush once at the end
+        bool draining = false; // read nothing more; close when in-flight work is done
         bool close_after_flush = false;
         bool closed = false;
         bool resume_posted = false;
@@ -385,8 +421,8 @@ private:
         for (int i = 0; i < accepts_per_event; ++i) {
             sockaddr_storage ss{};
             socklen_t len = sizeof ss;
-            const int fd = ::accept4(listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len,
-                                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+            const int fd =
+                ::accept4(listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) {
                 if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
                 if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) pause_accepting();

@@ -46,9 +46,9 @@ struct send_result {
 template <typename P>
 concept file_send_policy = std::default_initializable<P> && std::movable<P> &&
     requires(P& p, int socket_fd, int file_fd, std::uint64_t position, std::size_t length, bool more) {
-        { p.send_file(socket_fd, file_fd, position, length, more) } -> std::same_as<send_result>;
-        { P::name } -> std::convertible_to<const char*>;
-    };
+    { p.send_file(socket_fd, file_fd, position, length, more) } -> std::same_as<send_result>;
+    { P::name } -> std::convertible_to<const char*>;
+};
 
 namespace detail {
 /// Sends bytes already in memory; used by the policies that stage data.
@@ -122,8 +122,7 @@ public:
     /// Pipe capacity asked for (F_SETPIPE_SZ); the kernel may give less (fs.pipe-max-size).
     static constexpr int pipe_bytes = 1 << 20;
 
-    send_result send_file(int socket_fd, int file_fd, std::uint64_t position, std::size_t length,
-                          bool more) noexcept {
+    send_result send_file(int socket_fd, int file_fd, std::uint64_t position, std::size_t length, bool more) noexcept {
         if (!read_end_) {
             int fds[2];
             if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return {0, errno};
@@ -137,7 +136,8 @@ public:
             if (in_pipe_ == 0) {
                 auto off = static_cast<loff_t>(position + sent);
                 const auto want = std::min(length - sent, capacity_);
-                const auto r = ::splice(file_fd, &off, write_end_.get(), nullptr, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                const auto r =
+                    ::splice(file_fd, &off, write_end_.get(), nullptr, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
                 if (r > 0) {
                     in_pipe_ = static_cast<std::size_t>(r);
                 } else if (r == 0) {
@@ -179,8 +179,7 @@ public:
     static constexpr const char* name = "copy";
     static constexpr std::size_t buffer_bytes = BufferBytes;
 
-    send_result send_file(int socket_fd, int file_fd, std::uint64_t position, std::size_t length,
-                          bool more) noexcept {
+    send_result send_file(int socket_fd, int file_fd, std::uint64_t position, std::size_t length, bool more) noexcept {
         if (!buf_) {
             buf_.reset(new (std::nothrow) std::byte[buffer_bytes]);
             if (!buf_) return {0, ENOMEM};

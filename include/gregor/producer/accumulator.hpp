@@ -44,11 +44,11 @@
 #include <mutex>
 #include <optional>
 #include <queue>
-#include <thread>
 #include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -72,7 +72,8 @@ inline std::size_t first_record_size(const record_in& r) noexcept {
     auto nullable = [](const std::optional<bytes_view>& b) {
         return b ? varint_size(static_cast<std::int32_t>(b->size())) + b->size() : std::size_t{1};
     };
-    std::size_t body = 3 + nullable(r.key) + nullable(r.value) + varint_size(static_cast<std::int32_t>(r.headers.size()));
+    std::size_t body =
+        3 + nullable(r.key) + nullable(r.value) + varint_size(static_cast<std::int32_t>(r.headers.size()));
     for (const auto& h : r.headers)
         body += varint_size(static_cast<std::int32_t>(h.key.size())) + h.key.size() + nullable(h.value);
     return varint_size(static_cast<std::int32_t>(body)) + body;
@@ -105,31 +106,31 @@ struct producer_batch {
     explicit producer_batch(std::size_t capacity) : builder(capacity) {}
 
     // Accumulator side (accumulator lock).
-    std::uint64_t id = 0;         // creation order
-    std::uint64_t origin = 0;     // id of the oldest record holder it absorbed (flush / expiry order)
+    std::uint64_t id = 0;     // creation order
+    std::uint64_t origin = 0; // id of the oldest record holder it absorbed (flush / expiry order)
     topic_entry* topic = nullptr;
-    partition_entry* part = nullptr;  // null while staged
+    partition_entry* part = nullptr; // null while staged
     std::int32_t partition = -1;
     batch_place place = batch_place::accumulating;
     bool ready = false;
     time_point created{};
-    std::size_t reserved = 0;     // bytes of buffer.memory held
+    std::size_t reserved = 0; // bytes of buffer.memory held
 
     // Content.
     wire::batch_builder builder;
-    byte_buffer sealed;           // after the first send
+    byte_buffer sealed; // after the first send
     std::int32_t record_count = 0;
     std::vector<record_completion> completions;
-    std::vector<std::int32_t> staged_partitions;  // staged batches: explicit partition per record, or -1
+    std::vector<std::int32_t> staged_partitions; // staged batches: explicit partition per record, or -1
 
     // Sender side (sender thread only).
     std::int32_t attempts = 0;
     time_point retry_at{};
-    std::uint64_t request = 0;    // correlation id of the outstanding request carrying it, or 0
+    std::uint64_t request = 0; // correlation id of the outstanding request carrying it, or 0
     producer_id pid = no_producer_id;
     producer_epoch epoch = no_producer_epoch;
     sequence base_seq = no_sequence;
-    std::int64_t ordinal = -1;    // position among its partition's sequenced batches (idempotence)
+    std::int64_t ordinal = -1; // position among its partition's sequenced batches (idempotence)
     // Outcome, set when the batch completes.
     std::error_code result;
     offset result_base{-1};
@@ -140,14 +141,14 @@ struct partition_entry {
     std::int32_t id = 0;
     topic_entry* topic = nullptr;
     // Accumulator side (accumulator lock).
-    std::deque<std::unique_ptr<producer_batch>> batches;  // creation order; `open` is the last if set
+    std::deque<std::unique_ptr<producer_batch>> batches; // creation order; `open` is the last if set
     producer_batch* open = nullptr;
     bool listed_ready = false;
     // Sender side (sender thread only).
     node_id leader{0};
-    std::deque<std::unique_ptr<producer_batch>> owned;  // handed over, not completed; creation order
+    std::deque<std::unique_ptr<producer_batch>> owned; // handed over, not completed; creation order
     sequence_state seq;
-    std::int32_t outstanding = 0;  // request slots of this partition in outstanding requests
+    std::int32_t outstanding = 0; // request slots of this partition in outstanding requests
     bool active = false;
 };
 
@@ -155,7 +156,7 @@ struct topic_entry {
     std::string name;
     std::size_t index = 0;
     // Accumulator side.
-    std::int32_t partition_count = 0;  // 0 until metadata arrived
+    std::int32_t partition_count = 0; // 0 until metadata arrived
     error_code permanent_error = error_code::none;
     std::vector<std::unique_ptr<partition_entry>> partitions;
     std::deque<std::unique_ptr<producer_batch>> staging;
@@ -166,8 +167,8 @@ struct topic_entry {
     time_point metadata_retry_at{};
     std::int32_t metadata_attempts = 0;
     bool refresh_wanted = false;
-    bool metadata_known = false;       // answered once: refreshed every metadata.max.age.ms from then on
-    time_point metadata_time{};        // when the last answer arrived
+    bool metadata_known = false; // answered once: refreshed every metadata.max.age.ms from then on
+    time_point metadata_time{};  // when the last answer arrived
 };
 
 /// What the sender learns from one collect() call.
@@ -211,7 +212,8 @@ bool wait_until(std::condition_variable_any& cv, Lock& lk, const Clock& clk, tim
         const auto now = clk.now();
         if (now >= deadline) return pred();
         auto wait = deadline - now;
-        if constexpr (!std::is_same_v<Clock, system_clock>) wait = std::min<duration>(wait, std::chrono::milliseconds{1});
+        if constexpr (!std::is_same_v<Clock, system_clock>)
+            wait = std::min<duration>(wait, std::chrono::milliseconds{1});
         cv.wait_for(lk, wait);
     }
     return true;
@@ -223,9 +225,9 @@ public:
     using pstate = partitioner_state_t<Partitioner>;
 
     accumulator(const producer_config& cfg, Partitioner p, Batching b, Clock clk, stats_counters& stats)
-        : partitioner_(std::move(p)), batching_(std::move(b)), clock_(clk), stats_(&stats),
-          buffer_memory_(cfg.buffer_memory), max_request_size_(static_cast<std::size_t>(cfg.max_request_size)),
-          max_block_(std::chrono::milliseconds{cfg.max_block_ms}) {}
+            : partitioner_(std::move(p)), batching_(std::move(b)), clock_(clk), stats_(&stats),
+              buffer_memory_(cfg.buffer_memory), max_request_size_(static_cast<std::size_t>(cfg.max_request_size)),
+              max_block_(std::chrono::milliseconds{cfg.max_block_ms}) {}
 
     accumulator(const accumulator&) = delete;
     accumulator& operator=(const accumulator&) = delete;
@@ -247,12 +249,12 @@ public:
                 static_cast<std::int64_t>(own_capacity) > buffer_memory_)
                 return error_code::message_too_large;
         }
-        const std::size_t exact0 = upper;  // what byte-counting partitioners see
+        const std::size_t exact0 = upper; // what byte-counting partitioners see
         const std::size_t batch_size = batching_.batch_size();
         const std::size_t capacity = std::max(batch_size, own_capacity);
 
         std::unique_lock lk(mu_);
-        std::size_t credit = 0;  // memory reserved by a wait, not yet given to a batch
+        std::size_t credit = 0; // memory reserved by a wait, not yet given to a batch
         std::optional<time_point> deadline;
         for (;;) {
             if (closed_) {
@@ -274,7 +276,7 @@ public:
                     if (!credit) {
                         bool waited = false;
                         if (!reserve(capacity, block, deadline, lk, credit, waited)) return queue_error();
-                        if (waited) continue;  // the lock was released: decide again
+                        if (waited) continue; // the lock was released: decide again
                     }
                     s = open_staging(*t, std::exchange(credit, 0));
                 }
@@ -283,7 +285,8 @@ public:
                 count_record();
                 return {};
             }
-            const std::int32_t p = choose(*t, r, r.partition ? r.partition->value() : -1, exact0, upper, batch_size, wake);
+            const std::int32_t p =
+                choose(*t, r, r.partition ? r.partition->value() : -1, exact0, upper, batch_size, wake);
             if (p < 0) {
                 release_locked(credit);
                 return local_error::invalid_argument;
@@ -294,7 +297,7 @@ public:
                 if (!credit) {
                     bool waited = false;
                     if (!reserve(capacity, block, deadline, lk, credit, waited)) return queue_error();
-                    if (waited) continue;  // the lock was released: decide again
+                    if (waited) continue; // the lock was released: decide again
                 }
                 b = open_batch(pe, std::exchange(credit, 0), clock_.now(), 0, wake);
             }
@@ -422,7 +425,8 @@ public:
             }
             t.partition_count = n;
         }
-        for (std::size_t i = 0; i < t.partitions.size() && i < leaders.size(); ++i) t.partitions[i]->leader = leaders[i];
+        for (std::size_t i = 0; i < t.partitions.size() && i < leaders.size(); ++i)
+            t.partitions[i]->leader = leaders[i];
         if (!t.staging.empty()) redistribute(t, failed);
     }
 
@@ -504,11 +508,13 @@ private:
     struct timed_entry {
         time_point at;
         partition_entry* part;
-        producer_batch* batch;  // compared, never dereferenced (it may be gone)
+        producer_batch* batch; // compared, never dereferenced (it may be gone)
         bool operator>(const timed_entry& o) const noexcept { return at > o.at; }
     };
 
-    std::error_code queue_error() const { return closed_ ? std::error_code(local_error::closed) : local_error::queue_full; }
+    std::error_code queue_error() const {
+        return closed_ ? std::error_code(local_error::closed) : local_error::queue_full;
+    }
 
     bool fits(const producer_batch& b, const record_in& r, std::size_t upper, std::size_t batch_size) const noexcept {
         const std::size_t now_bytes = b.builder.size_bytes();
@@ -532,8 +538,8 @@ private:
         }
         waited = true;
         ++space_waiters_;
-        const bool ok = wait_until(space_cv_, lk, clock_, *deadline,
-                                   [&] { return closed_ || used_ + want <= buffer_memory_; });
+        const bool ok =
+            wait_until(space_cv_, lk, clock_, *deadline, [&] { return closed_ || used_ + want <= buffer_memory_; });
         --space_waiters_;
         if (!ok || closed_) return false;
         take_memory(n);
@@ -647,8 +653,8 @@ private:
         producer_batch* b = pe.open;
         pe.open = nullptr;
         if (b->ready) return false;
-        const time_point at = batching_.ready_at(
-            batch_info{b->created, b->builder.size_bytes(), b->builder.record_count(), true});
+        const time_point at =
+            batching_.ready_at(batch_info{b->created, b->builder.size_bytes(), b->builder.record_count(), true});
         if (at <= clock_.now()) {
             b->ready = true;
             list_ready(pe);
@@ -673,7 +679,7 @@ private:
                 return -1;
             } else {
                 p = partitioner_.partition(ctx, pstates_[t.index]);
-                if constexpr (requires(pstate& st) { partitioner_.on_new_batch(ctx, st, p); }) {
+                if constexpr (requires(pstate & st) { partitioner_.on_new_batch(ctx, st, p); }) {
                     if (!r.key && p >= 0 && p < t.partition_count) {
                         producer_batch* b = t.partitions[static_cast<std::size_t>(p)]->open;
                         if (!b || !fits(*b, r, upper, batch_size)) {
@@ -692,7 +698,7 @@ private:
 
     /// Tells a byte-counting partitioner about a keyless record it placed.
     void appended(topic_entry& t, const record_in& r, std::int32_t p, std::size_t exact0) {
-        if constexpr (requires(pstate& st, const partition_context& ctx) {
+        if constexpr (requires(pstate & st, const partition_context& ctx) {
                           partitioner_.on_append(ctx, st, p, exact0);
                       }) {
             if (!r.partition && !r.key) {
@@ -706,9 +712,9 @@ private:
         const std::int32_t delta = b.builder.append(r.timestamp, r.key, r.value, r.headers);
         ++b.record_count;
         if (c) {
-            b.completions.push_back(record_completion{
-                delta, r.key ? static_cast<std::int32_t>(r.key->size()) : -1,
-                r.value ? static_cast<std::int32_t>(r.value->size()) : -1, r.timestamp, std::move(c)});
+            b.completions.push_back(record_completion{delta, r.key ? static_cast<std::int32_t>(r.key->size()) : -1,
+                                                      r.value ? static_cast<std::int32_t>(r.value->size()) : -1,
+                                                      r.timestamp, std::move(c)});
         }
     }
 
@@ -763,7 +769,7 @@ private:
                     partition_entry& pe = *t.partitions[static_cast<std::size_t>(p)];
                     if (!pe.open) {
                         const std::size_t cap = std::max(batch_size, wire::batch_layout::header_size + upper);
-                        take_memory(cap);  // the sender may not wait: overshoot briefly instead
+                        take_memory(cap); // the sender may not wait: overshoot briefly instead
                         open_batch(pe, cap, created, origin, unused_wake);
                     }
                     encode(*pe.open, r, c);
@@ -790,7 +796,7 @@ private:
     std::condition_variable_any space_cv_;
     std::condition_variable_any done_cv_;
     std::vector<std::unique_ptr<topic_entry>> topics_;
-    std::vector<pstate> pstates_;  // indexed by topic_entry::index
+    std::vector<pstate> pstates_; // indexed by topic_entry::index
     std::unordered_map<std::string_view, topic_entry*> topic_index_;
     topic_entry* last_topic_ = nullptr;
     std::vector<topic_entry*> wanted_topics_;

@@ -30,10 +30,10 @@ namespace gregor {
 
 /// What a batching policy sees of a batch.
 struct batch_info {
-    time_point created{};         // when its first record was appended
-    std::size_t size_bytes = 0;   // encoded bytes so far (header included)
+    time_point created{};       // when its first record was appended
+    std::size_t size_bytes = 0; // encoded bytes so far (header included)
     std::int32_t record_count = 0;
-    bool full = false;            // closed because the next record did not fit
+    bool full = false; // closed because the next record did not fit
 };
 
 template <typename B>
@@ -49,8 +49,9 @@ class linger_or_size {
 public:
     linger_or_size() = default;
     explicit linger_or_size(const producer_config& c)
-        : batch_size_(static_cast<std::size_t>(c.batch_size)), linger_(std::chrono::milliseconds{c.linger_ms}) {}
-    linger_or_size(std::size_t batch_size, std::chrono::milliseconds linger) : batch_size_(batch_size), linger_(linger) {}
+            : batch_size_(static_cast<std::size_t>(c.batch_size)), linger_(std::chrono::milliseconds{c.linger_ms}) {}
+    linger_or_size(std::size_t batch_size, std::chrono::milliseconds linger)
+            : batch_size_(batch_size), linger_(linger) {}
 
     [[nodiscard]] std::size_t batch_size() const noexcept { return batch_size_; }
     [[nodiscard]] time_point ready_at(const batch_info& i) const noexcept {

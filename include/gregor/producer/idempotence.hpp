@@ -41,9 +41,9 @@ struct sequence_state {
     producer_id pid = no_producer_id;
     producer_epoch epoch = no_producer_epoch;
     sequence next{0};
-    std::int64_t batches = 0;   // batches sequenced under this id/epoch (each gets the next ordinal)
-    bool needs_bump = false;    // an unresolvable sequence was seen; bump when nothing is in flight
-    bool awaiting_pid = false;  // the epoch ran out; waiting for a fresh producer id
+    std::int64_t batches = 0;  // batches sequenced under this id/epoch (each gets the next ordinal)
+    bool needs_bump = false;   // an unresolvable sequence was seen; bump when nothing is in flight
+    bool awaiting_pid = false; // the epoch ran out; waiting for a fresh producer id
     // The broker acknowledged a batch of this id/epoch. Until then only one batch may be out: a
     // broker without state for an id accepts any first sequence (KIP-360), so a later batch
     // overtaking a lost first one would be appended ahead of it.
@@ -85,10 +85,10 @@ struct sequence_state {
 };
 
 enum class answer_action : std::uint8_t {
-    complete,         // success (offset known, or unknown for a legacy duplicate answer)
-    retry,            // resend the same batch after a backoff
-    bump_then_retry,  // bump the partition's epoch, renumber, resend
-    fail,             // report the error for every record of the batch
+    complete,        // success (offset known, or unknown for a legacy duplicate answer)
+    retry,           // resend the same batch after a backoff
+    bump_then_retry, // bump the partition's epoch, renumber, resend
+    fail,            // report the error for every record of the batch
 };
 
 /// What to do with a batch after an answer (or a local request timeout, given as
@@ -111,7 +111,7 @@ constexpr bool needs_metadata_refresh(error_code e) noexcept {
     case error_code::fenced_leader_epoch:
     case error_code::unknown_leader_epoch:
     case error_code::kafka_storage_error:
-    case error_code::network_exception: return true;  // a lost connection: the leader may have moved
+    case error_code::network_exception: return true; // a lost connection: the leader may have moved
     default: return false;
     }
 }

@@ -42,9 +42,9 @@ namespace gregor {
 /// What a partitioner sees of a record.
 struct partition_context {
     std::string_view topic;
-    std::optional<bytes_view> key;  // serialized key; nullopt for a null key
+    std::optional<bytes_view> key; // serialized key; nullopt for a null key
     std::int32_t partition_count = 0;
-    std::size_t record_bytes = 0;   // encoded size of the record (for byte-counting partitioners)
+    std::size_t record_bytes = 0; // encoded size of the record (for byte-counting partitioners)
 };
 
 namespace partitioners {
@@ -154,10 +154,10 @@ public:
     };
     uniform_sticky() = default;
     explicit uniform_sticky(const producer_config& cfg)
-        : switch_bytes_(static_cast<std::size_t>(cfg.batch_size > 0 ? cfg.batch_size : 1)),
-          ignore_keys_(cfg.partitioner_ignore_keys) {}
+            : switch_bytes_(static_cast<std::size_t>(cfg.batch_size > 0 ? cfg.batch_size : 1)),
+              ignore_keys_(cfg.partitioner_ignore_keys) {}
     uniform_sticky(std::size_t switch_bytes, bool ignore_keys, std::uint64_t seed)
-        : switch_bytes_(switch_bytes ? switch_bytes : 1), ignore_keys_(ignore_keys), rng_(seed) {}
+            : switch_bytes_(switch_bytes ? switch_bytes : 1), ignore_keys_(ignore_keys), rng_(seed) {}
 
     std::int32_t partition(const partition_context& c, topic_state& s) noexcept {
         if (c.key && !ignore_keys_) return murmur2_partition(*c.key, c.partition_count);
@@ -208,7 +208,7 @@ struct partitioner_state {
     using type = partitioners::no_state;
 };
 template <typename P>
-    requires requires { typename P::topic_state; }
+requires requires { typename P::topic_state; }
 struct partitioner_state<P> {
     using type = typename P::topic_state;
 };
@@ -220,9 +220,9 @@ using partitioner_state_t = typename producer_detail::partitioner_state<P>::type
 
 template <typename P>
 concept partitioner = std::default_initializable<partitioner_state_t<P>> &&
-                      requires(P& p, const partition_context& c, partitioner_state_t<P>& s) {
-                          { p.partition(c, s) } -> std::convertible_to<std::int32_t>;
-                      };
+    requires(P& p, const partition_context& c, partitioner_state_t<P>& s) {
+    { p.partition(c, s) } -> std::convertible_to<std::int32_t>;
+};
 
 static_assert(partitioner<partitioners::sticky> && partitioner<partitioners::uniform_sticky> &&
               partitioner<partitioners::round_robin> && partitioner<partitioners::explicit_only>);

@@ -72,13 +72,17 @@ namespace gregor {
 namespace producer_detail {
 template <typename T>
 T make_policy(const producer_config& c) {
-    if constexpr (std::is_constructible_v<T, const producer_config&>) return T(c);
-    else return T{};
+    if constexpr (std::is_constructible_v<T, const producer_config&>)
+        return T(c);
+    else
+        return T{};
 }
 template <typename A>
 constexpr std::int16_t effective_acks(const producer_config& c) {
-    if constexpr (std::is_same_v<A, acks::from_config>) return c.acks;
-    else return static_cast<std::int16_t>(A::value);
+    if constexpr (std::is_same_v<A, acks::from_config>)
+        return c.acks;
+    else
+        return static_cast<std::int16_t>(A::value);
 }
 struct no_completion {};
 
@@ -151,13 +155,13 @@ public:
     /// Validates the configuration (std::invalid_argument naming the keys) and starts the sender
     /// thread.
     explicit producer(producer_config cfg, transport_type transport, clock_type clk = clock_type{})
-        : cfg_(checked(std::move(cfg))), acks_(producer_detail::effective_acks<typename Policies::acks>(cfg_)),
-          idempotent_(cfg_.idempotence(acks_)), clock_(clk),
-          key_ser_(producer_detail::make_policy<key_serializer>(cfg_)),
-          value_ser_(producer_detail::make_policy<value_serializer>(cfg_)),
-          acc_(cfg_, producer_detail::make_policy<typename Policies::partitioner>(cfg_),
-               producer_detail::make_policy<typename Policies::batching>(cfg_), clk, stats_),
-          sender_(cfg_, acks_, idempotent_, std::move(transport), acc_, clk, stats_) {
+            : cfg_(checked(std::move(cfg))), acks_(producer_detail::effective_acks<typename Policies::acks>(cfg_)),
+              idempotent_(cfg_.idempotence(acks_)), clock_(clk),
+              key_ser_(producer_detail::make_policy<key_serializer>(cfg_)),
+              value_ser_(producer_detail::make_policy<value_serializer>(cfg_)),
+              acc_(cfg_, producer_detail::make_policy<typename Policies::partitioner>(cfg_),
+                   producer_detail::make_policy<typename Policies::batching>(cfg_), clk, stats_),
+              sender_(cfg_, acks_, idempotent_, std::move(transport), acc_, clk, stats_) {
         thread_ = std::thread([this] {
 #if defined(__linux__)
             pthread_setname_np(pthread_self(), "gregor-producer");
@@ -238,8 +242,8 @@ public:
     }
 
 private:
-    using accumulator_type = producer_detail::accumulator<typename Policies::partitioner,
-                                                          typename Policies::batching, clock_type>;
+    using accumulator_type =
+        producer_detail::accumulator<typename Policies::partitioner, typename Policies::batching, clock_type>;
     using sender_type = producer_detail::sender<transport_type, accumulator_type, clock_type>;
 
     static producer_config checked(producer_config c) {
@@ -281,7 +285,10 @@ private:
             producer_detail::stats_counters::add(stats_.records_rejected);
             producer_detail::stats_counters::add(stats_.records_failed);
             if (comp) {
-                record_metadata md{r.topic, r.partition.value_or(partition_id{-1}), offset{-1}, in.timestamp,
+                record_metadata md{r.topic,
+                                   r.partition.value_or(partition_id{-1}),
+                                   offset{-1},
+                                   in.timestamp,
                                    in.key ? static_cast<std::int32_t>(in.key->size()) : -1,
                                    in.value ? static_cast<std::int32_t>(in.value->size()) : -1};
                 comp(ec, md);

@@ -34,32 +34,32 @@
 namespace gregor {
 
 struct producer_config {
-    std::string bootstrap_servers;                      // bootstrap.servers (network transports only)
-    std::string client_id = "gregor-producer";          // client.id
-    std::int16_t acks = -1;                             // acks: 0, 1 or all (-1); used by acks::from_config
-    std::optional<bool> enable_idempotence;             // enable.idempotence (unset: on unless conflicting)
-    std::int64_t linger_ms = 5;                         // linger.ms
-    std::int32_t batch_size = 16384;                    // batch.size (bytes)
-    std::int64_t buffer_memory = 33554432;              // buffer.memory (bytes)
-    std::int64_t max_block_ms = 60000;                  // max.block.ms
-    std::int32_t request_timeout_ms = 30000;            // request.timeout.ms
-    std::int32_t delivery_timeout_ms = 120000;          // delivery.timeout.ms
+    std::string bootstrap_servers;             // bootstrap.servers (network transports only)
+    std::string client_id = "gregor-producer"; // client.id
+    std::int16_t acks = -1;                    // acks: 0, 1 or all (-1); used by acks::from_config
+    std::optional<bool> enable_idempotence;    // enable.idempotence (unset: on unless conflicting)
+    std::int64_t linger_ms = 5;                // linger.ms
+    std::int32_t batch_size = 16384;           // batch.size (bytes)
+    std::int64_t buffer_memory = 33554432;     // buffer.memory (bytes)
+    std::int64_t max_block_ms = 60000;         // max.block.ms
+    std::int32_t request_timeout_ms = 30000;   // request.timeout.ms
+    std::int32_t delivery_timeout_ms = 120000; // delivery.timeout.ms
     std::int32_t retries = std::numeric_limits<std::int32_t>::max(); // retries
-    std::int64_t retry_backoff_ms = 100;                // retry.backoff.ms
-    std::int64_t retry_backoff_max_ms = 1000;           // retry.backoff.max.ms
-    std::int32_t max_in_flight_requests_per_connection = 5; // max.in.flight.requests.per.connection
-    std::int32_t max_request_size = 1048576;            // max.request.size (bytes)
-    std::string compression_type = "none";              // compression.type (this build: none)
-    bool partitioner_ignore_keys = false;               // partitioner.ignore.keys
-    std::optional<std::string> transactional_id;        // transactional.id (not supported yet)
+    std::int64_t retry_backoff_ms = 100;                             // retry.backoff.ms
+    std::int64_t retry_backoff_max_ms = 1000;                        // retry.backoff.max.ms
+    std::int32_t max_in_flight_requests_per_connection = 5;          // max.in.flight.requests.per.connection
+    std::int32_t max_request_size = 1048576;                         // max.request.size (bytes)
+    std::string compression_type = "none";                           // compression.type (this build: none)
+    bool partitioner_ignore_keys = false;                            // partitioner.ignore.keys
+    std::optional<std::string> transactional_id;                     // transactional.id (not supported yet)
     // Network transports only (transport::tcp); the in-process transport ignores them.
-    std::int64_t metadata_max_age_ms = 300000;          // metadata.max.age.ms (periodic refresh)
-    std::int64_t reconnect_backoff_ms = 50;             // reconnect.backoff.ms
-    std::int64_t reconnect_backoff_max_ms = 1000;       // reconnect.backoff.max.ms
+    std::int64_t metadata_max_age_ms = 300000;               // metadata.max.age.ms (periodic refresh)
+    std::int64_t reconnect_backoff_ms = 50;                  // reconnect.backoff.ms
+    std::int64_t reconnect_backoff_max_ms = 1000;            // reconnect.backoff.max.ms
     std::int64_t socket_connection_setup_timeout_ms = 10000; // socket.connection.setup.timeout.ms
-    std::int32_t send_buffer_bytes = 131072;            // send.buffer.bytes (-1: the OS default)
-    std::int32_t receive_buffer_bytes = 32768;          // receive.buffer.bytes (-1: the OS default)
-    bool allow_auto_create_topics = true;               // allow.auto.create.topics (Metadata v4+)
+    std::int32_t send_buffer_bytes = 131072;                 // send.buffer.bytes (-1: the OS default)
+    std::int32_t receive_buffer_bytes = 32768;               // receive.buffer.bytes (-1: the OS default)
+    bool allow_auto_create_topics = true;                    // allow.auto.create.topics (Metadata v4+)
 
     /// Whether idempotence is on for the given effective acks (the acks policy may fix it).
     [[nodiscard]] bool idempotence(std::int16_t effective_acks) const noexcept {
@@ -84,9 +84,8 @@ struct producer_config {
         if (max_in_flight_requests_per_connection < 1) fail("max.in.flight.requests.per.connection must be >= 1");
         if (max_request_size < 128) fail("max.request.size must be >= 128");
         if (static_cast<std::int64_t>(delivery_timeout_ms) < linger_ms + request_timeout_ms)
-            fail("delivery.timeout.ms (" + std::to_string(delivery_timeout_ms) +
-                 ") must be >= linger.ms (" + std::to_string(linger_ms) + ") + request.timeout.ms (" +
-                 std::to_string(request_timeout_ms) + ")");
+            fail("delivery.timeout.ms (" + std::to_string(delivery_timeout_ms) + ") must be >= linger.ms (" +
+                 std::to_string(linger_ms) + ") + request.timeout.ms (" + std::to_string(request_timeout_ms) + ")");
         if (compression_type != "none")
             fail("compression.type '" + compression_type + "' is not available in this build (only 'none')");
         if (transactional_id) fail("transactional.id is set, but transactions are not supported yet");
@@ -112,44 +111,70 @@ struct producer_config {
         using namespace detail::props;
         using i32 = std::int32_t;
         using i64 = std::int64_t;
-        if (key == "bootstrap.servers") bootstrap_servers = value;
-        else if (key == "client.id") client_id = value;
+        if (key == "bootstrap.servers")
+            bootstrap_servers = value;
+        else if (key == "client.id")
+            client_id = value;
         else if (key == "acks") {
-            if (value == "all" || value == "-1") acks = -1;
-            else if (value == "0") acks = 0;
-            else if (value == "1") acks = 1;
-            else bad_value(key, value, "must be 0, 1, -1 or all");
-        } else if (key == "enable.idempotence") enable_idempotence = parse_bool(key, value);
-        else if (key == "linger.ms") linger_ms = parse_int<i64>(key, value, 0);
-        else if (key == "batch.size") batch_size = parse_int<i32>(key, value, 0);
-        else if (key == "buffer.memory") buffer_memory = parse_int<i64>(key, value, 1);
-        else if (key == "max.block.ms") max_block_ms = parse_int<i64>(key, value, 0);
-        else if (key == "request.timeout.ms") request_timeout_ms = parse_int<i32>(key, value, 1);
-        else if (key == "delivery.timeout.ms") delivery_timeout_ms = parse_int<i32>(key, value, 1);
-        else if (key == "retries") retries = parse_int<i32>(key, value, 0);
-        else if (key == "retry.backoff.ms") retry_backoff_ms = parse_int<i64>(key, value, 0);
-        else if (key == "retry.backoff.max.ms") retry_backoff_max_ms = parse_int<i64>(key, value, 0);
+            if (value == "all" || value == "-1")
+                acks = -1;
+            else if (value == "0")
+                acks = 0;
+            else if (value == "1")
+                acks = 1;
+            else
+                bad_value(key, value, "must be 0, 1, -1 or all");
+        } else if (key == "enable.idempotence")
+            enable_idempotence = parse_bool(key, value);
+        else if (key == "linger.ms")
+            linger_ms = parse_int<i64>(key, value, 0);
+        else if (key == "batch.size")
+            batch_size = parse_int<i32>(key, value, 0);
+        else if (key == "buffer.memory")
+            buffer_memory = parse_int<i64>(key, value, 1);
+        else if (key == "max.block.ms")
+            max_block_ms = parse_int<i64>(key, value, 0);
+        else if (key == "request.timeout.ms")
+            request_timeout_ms = parse_int<i32>(key, value, 1);
+        else if (key == "delivery.timeout.ms")
+            delivery_timeout_ms = parse_int<i32>(key, value, 1);
+        else if (key == "retries")
+            retries = parse_int<i32>(key, value, 0);
+        else if (key == "retry.backoff.ms")
+            retry_backoff_ms = parse_int<i64>(key, value, 0);
+        else if (key == "retry.backoff.max.ms")
+            retry_backoff_max_ms = parse_int<i64>(key, value, 0);
         else if (key == "max.in.flight.requests.per.connection")
             max_in_flight_requests_per_connection = parse_int<i32>(key, value, 1);
-        else if (key == "max.request.size") max_request_size = parse_int<i32>(key, value, 128);
+        else if (key == "max.request.size")
+            max_request_size = parse_int<i32>(key, value, 128);
         else if (key == "compression.type") {
             if (value != "none" && value != "gzip" && value != "snappy" && value != "lz4" && value != "zstd")
                 bad_value(key, value, "must be none, gzip, snappy, lz4 or zstd");
             compression_type = value;
-        } else if (key == "partitioner.ignore.keys") partitioner_ignore_keys = parse_bool(key, value);
-        else if (key == "transactional.id") transactional_id = value;
-        else if (key == "metadata.max.age.ms") metadata_max_age_ms = parse_int<i64>(key, value, 0);
-        else if (key == "reconnect.backoff.ms") reconnect_backoff_ms = parse_int<i64>(key, value, 0);
-        else if (key == "reconnect.backoff.max.ms") reconnect_backoff_max_ms = parse_int<i64>(key, value, 0);
+        } else if (key == "partitioner.ignore.keys")
+            partitioner_ignore_keys = parse_bool(key, value);
+        else if (key == "transactional.id")
+            transactional_id = value;
+        else if (key == "metadata.max.age.ms")
+            metadata_max_age_ms = parse_int<i64>(key, value, 0);
+        else if (key == "reconnect.backoff.ms")
+            reconnect_backoff_ms = parse_int<i64>(key, value, 0);
+        else if (key == "reconnect.backoff.max.ms")
+            reconnect_backoff_max_ms = parse_int<i64>(key, value, 0);
         else if (key == "socket.connection.setup.timeout.ms")
             socket_connection_setup_timeout_ms = parse_int<i64>(key, value, 1);
-        else if (key == "send.buffer.bytes") send_buffer_bytes = parse_int<i32>(key, value, -1);
-        else if (key == "receive.buffer.bytes") receive_buffer_bytes = parse_int<i32>(key, value, -1);
-        else if (key == "allow.auto.create.topics") allow_auto_create_topics = parse_bool(key, value);
+        else if (key == "send.buffer.bytes")
+            send_buffer_bytes = parse_int<i32>(key, value, -1);
+        else if (key == "receive.buffer.bytes")
+            receive_buffer_bytes = parse_int<i32>(key, value, -1);
+        else if (key == "allow.auto.create.topics")
+            allow_auto_create_topics = parse_bool(key, value);
         else if (key == "key.serializer" || key == "value.serializer" || key == "partitioner.class")
             throw std::invalid_argument("property '" + key +
                                         "' is a compile-time choice in gregor: set it in producer_policies");
-        else throw std::invalid_argument("unknown producer property '" + key + "'");
+        else
+            throw std::invalid_argument("unknown producer property '" + key + "'");
     }
 };
 

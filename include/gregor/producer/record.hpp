@@ -53,7 +53,7 @@ namespace producer_detail {
 
 template <typename R>
 concept byte_range = std::ranges::contiguous_range<R> && std::ranges::sized_range<R> &&
-                     sizeof(std::ranges::range_value_t<R>) == 1 &&
+                         sizeof(std::ranges::range_value_t<R>) == 1 &&
                      std::is_trivially_copyable_v<std::ranges::range_value_t<R>>;
 
 /// The bytes of whatever a serializer returned.
@@ -68,10 +68,12 @@ inline bytes_view as_payload(const R& r) noexcept {
 /// range of bytes (a view, or a small owning array) that stays valid while the result object
 /// lives. It is called from the sending thread, once per record.
 template <typename S>
-concept serializer = requires { typename S::value_type; } &&
-                     requires(const S& s, const typename S::value_type& v) {
-                         { s.serialize(v) } -> producer_detail::byte_range;
-                     };
+concept serializer = requires {
+    typename S::value_type;
+}
+&&requires(const S& s, const typename S::value_type& v) {
+    { s.serialize(v) } -> producer_detail::byte_range;
+};
 
 namespace serializers {
 

@@ -30,17 +30,17 @@ namespace gregor {
 /// -1. The offset is also -1 with acks=0 (no answer is requested) and for a legacy
 /// DUPLICATE_SEQUENCE_NUMBER answer (the broker accepted the batch earlier without saying where).
 struct record_metadata {
-    std::string_view topic;                 // valid while the producer lives
+    std::string_view topic; // valid while the producer lives
     partition_id partition{-1};
     gregor::offset offset{-1};
-    std::int64_t timestamp = -1;            // CreateTime given or stamped, or the broker's LogAppendTime
-    std::int32_t serialized_key_size = -1;  // -1 for a null key
+    std::int64_t timestamp = -1;           // CreateTime given or stamped, or the broker's LogAppendTime
+    std::int32_t serialized_key_size = -1; // -1 for a null key
     std::int32_t serialized_value_size = -1;
 };
 
 struct delivery_report {
     record_metadata metadata;
-    std::error_code error;  // empty on success; a gregor::error_code (Kafka) or gregor::local_error
+    std::error_code error; // empty on success; a gregor::error_code (Kafka) or gregor::local_error
 };
 
 /// Completion token: `send(record, gregor::use_future)` returns std::future<delivery_report>.
@@ -62,8 +62,8 @@ public:
 
     completion() noexcept = default;
     template <typename F>
-        requires(!std::same_as<std::remove_cvref_t<F>, completion> && delivery_callback<std::decay_t<F>>)
-    explicit completion(F&& f) {
+    requires(!std::same_as<std::remove_cvref_t<F>, completion> &&
+             delivery_callback<std::decay_t<F>>) explicit completion(F&& f) {
         using D = std::decay_t<F>;
         if constexpr (fits_inline<D>()) {
             ::new (static_cast<void*>(storage_)) D(std::forward<F>(f));

@@ -47,15 +47,16 @@ class sender {
 public:
     sender(const producer_config& cfg, std::int16_t acks, bool idempotent, Transport t, Accumulator& acc, Clock clk,
            stats_counters& stats)
-        : transport_(std::move(t)), acc_(&acc), clock_(clk), stats_(&stats), acks_(acks), idempotent_(idempotent),
-          max_in_flight_(cfg.max_in_flight_requests_per_connection), retries_(cfg.retries),
-          max_request_size_(static_cast<std::size_t>(cfg.max_request_size)),
-          request_timeout_ms_(cfg.request_timeout_ms), request_timeout_(std::chrono::milliseconds{cfg.request_timeout_ms}),
-          delivery_timeout_(std::chrono::milliseconds{cfg.delivery_timeout_ms}),
-          backoff_(std::chrono::milliseconds{cfg.retry_backoff_ms}),
-          backoff_max_(std::chrono::milliseconds{cfg.retry_backoff_max_ms}),
-          metadata_max_age_(std::chrono::milliseconds{std::max<std::int64_t>(cfg.metadata_max_age_ms, 1)}),
-          rng_(std::random_device{}()) {}
+            : transport_(std::move(t)), acc_(&acc), clock_(clk), stats_(&stats), acks_(acks), idempotent_(idempotent),
+              max_in_flight_(cfg.max_in_flight_requests_per_connection), retries_(cfg.retries),
+              max_request_size_(static_cast<std::size_t>(cfg.max_request_size)),
+              request_timeout_ms_(cfg.request_timeout_ms),
+              request_timeout_(std::chrono::milliseconds{cfg.request_timeout_ms}),
+              delivery_timeout_(std::chrono::milliseconds{cfg.delivery_timeout_ms}),
+              backoff_(std::chrono::milliseconds{cfg.retry_backoff_ms}),
+              backoff_max_(std::chrono::milliseconds{cfg.retry_backoff_max_ms}),
+              metadata_max_age_(std::chrono::milliseconds{std::max<std::int64_t>(cfg.metadata_max_age_ms, 1)}),
+              rng_(std::random_device{}()) {}
 
     sender(const sender&) = delete;
     sender& operator=(const sender&) = delete;
@@ -115,8 +116,10 @@ public:
                 continue;
             }
             const time_point t = clock_.now();
-            duration wait = next <= t ? duration::zero() : (next == time_point::max() ? duration{std::chrono::hours{1}} : next - t);
-            if constexpr (!std::is_same_v<Clock, system_clock>) wait = std::min<duration>(wait, std::chrono::milliseconds{1});
+            duration wait =
+                next <= t ? duration::zero() : (next == time_point::max() ? duration{std::chrono::hours{1}} : next - t);
+            if constexpr (!std::is_same_v<Clock, system_clock>)
+                wait = std::min<duration>(wait, std::chrono::milliseconds{1});
             if (wait > duration::zero()) {
                 std::lock_guard lk(idle_mu_);
                 idle_turn_ = turn_.load(std::memory_order_acquire);
@@ -132,7 +135,7 @@ public:
 
 private:
     struct slot {
-        producer_batch* batch;  // null once the batch expired while the request was out
+        producer_batch* batch; // null once the batch expired while the request was out
         partition_entry* part;
     };
     struct inflight_request {
@@ -155,8 +158,9 @@ private:
     // ---- answers ---------------------------------------------------------------------------
 
     void on_event(produce_response& r, time_point now) {
-        auto it = std::find_if(inflight_.begin(), inflight_.end(), [&](const auto& q) { return q.id == r.correlation_id; });
-        if (it == inflight_.end()) return;  // given up on already
+        auto it =
+            std::find_if(inflight_.begin(), inflight_.end(), [&](const auto& q) { return q.id == r.correlation_id; });
+        if (it == inflight_.end()) return; // given up on already
         inflight_request req = std::move(*it);
         inflight_.erase(it);
         node_done(req.node);
@@ -166,8 +170,10 @@ private:
             if (!b || b->request != req.id) continue;
             b->request = 0;
             produce_response::partition_result res;
-            if (i < r.results.size()) res = r.results[i];
-            else res.error = error_code::network_exception;
+            if (i < r.results.size())
+                res = r.results[i];
+            else
+                res.error = error_code::network_exception;
             on_result(*b, *pe, res, now);
         }
     }
@@ -303,7 +309,7 @@ private:
                 b->request = 0;
             }
             auto up = take_owned(pe, b);
-            if (!up) continue;  // completed in this turn already
+            if (!up) continue; // completed in this turn already
             stats_counters::add(stats_->batches_expired);
             done_detached(std::move(up), local_error::timed_out);
         }
@@ -320,7 +326,7 @@ private:
         for (topic_entry* t : known_topics_) {
             const time_point due = t->metadata_time + metadata_max_age_;
             if (due <= now) {
-                t->metadata_time = now;  // asked for; the answer (or its retries) sets it again
+                t->metadata_time = now; // asked for; the answer (or its retries) sets it again
                 want_metadata(*t);
                 next_metadata_refresh_ = std::min(next_metadata_refresh_, now + metadata_max_age_);
             } else {
@@ -627,8 +633,10 @@ private:
         for (const auto& q : inflight_) next = std::min(next, q.deadline);
         for (const auto& m : meta_inflight_) next = std::min(next, m.topic->metadata_deadline);
         for (topic_entry* t : meta_pending_) next = std::min(next, std::max(t->metadata_retry_at, now));
-        if (pid_request_) next = std::min(next, pid_deadline_);
-        else if (idempotent_ && (pid_.value() < 0 || need_fresh_pid_)) next = std::min(next, pid_retry_at_);
+        if (pid_request_)
+            next = std::min(next, pid_deadline_);
+        else if (idempotent_ && (pid_.value() < 0 || need_fresh_pid_))
+            next = std::min(next, pid_retry_at_);
         for (partition_entry* pe : active_) {
             for (auto& up : pe->owned) {
                 if (up->request) continue;

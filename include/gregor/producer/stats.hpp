@@ -12,27 +12,27 @@
 namespace gregor {
 
 struct producer_stats {
-    std::uint64_t records_sent = 0;        // send()/try_send() calls accepted into a batch
-    std::uint64_t records_acked = 0;       // completed successfully
-    std::uint64_t records_failed = 0;      // completed with an error (incl. timeouts, rejections at send)
-    std::uint64_t records_rejected = 0;    // refused by send()/try_send() (subset of records_failed)
-    std::uint64_t batches_sent = 0;        // batches handed to the transport (retries included)
+    std::uint64_t records_sent = 0;     // send()/try_send() calls accepted into a batch
+    std::uint64_t records_acked = 0;    // completed successfully
+    std::uint64_t records_failed = 0;   // completed with an error (incl. timeouts, rejections at send)
+    std::uint64_t records_rejected = 0; // refused by send()/try_send() (subset of records_failed)
+    std::uint64_t batches_sent = 0;     // batches handed to the transport (retries included)
     std::uint64_t batches_acked = 0;
-    std::uint64_t bytes_sent = 0;          // batch bytes handed to the transport (retries included)
-    std::uint64_t requests_sent = 0;       // produce requests
-    std::uint64_t retries = 0;             // batch resends
-    std::uint64_t errors = 0;              // error answers and request timeouts seen (per batch)
-    std::uint64_t request_timeouts = 0;    // requests given up after request.timeout.ms
-    std::uint64_t batches_expired = 0;     // batches failed by delivery.timeout.ms
-    std::uint64_t epoch_bumps = 0;         // idempotent producer epoch bumps (sequence resets)
+    std::uint64_t bytes_sent = 0;       // batch bytes handed to the transport (retries included)
+    std::uint64_t requests_sent = 0;    // produce requests
+    std::uint64_t retries = 0;          // batch resends
+    std::uint64_t errors = 0;           // error answers and request timeouts seen (per batch)
+    std::uint64_t request_timeouts = 0; // requests given up after request.timeout.ms
+    std::uint64_t batches_expired = 0;  // batches failed by delivery.timeout.ms
+    std::uint64_t epoch_bumps = 0;      // idempotent producer epoch bumps (sequence resets)
     std::uint64_t metadata_requests = 0;
-    double avg_batch_bytes = 0;            // of acknowledged batches
+    double avg_batch_bytes = 0; // of acknowledged batches
     double avg_batch_records = 0;
-    double avg_record_latency_ms = 0;      // first record appended -> batch acknowledged, per batch
-    std::int64_t buffer_memory_used = 0;   // bytes of buffer.memory held by batches now
-    std::int64_t buffer_memory_total = 0;  // buffer.memory
-    std::uint64_t blocked_sends = 0;       // send() calls that had to wait for buffer space
-    std::uint64_t in_flight_requests = 0;  // now
+    double avg_record_latency_ms = 0;     // first record appended -> batch acknowledged, per batch
+    std::int64_t buffer_memory_used = 0;  // bytes of buffer.memory held by batches now
+    std::int64_t buffer_memory_total = 0; // buffer.memory
+    std::uint64_t blocked_sends = 0;      // send() calls that had to wait for buffer space
+    std::uint64_t in_flight_requests = 0; // now
 };
 
 namespace producer_detail {

@@ -73,12 +73,12 @@ namespace gregor::transport {
 
 /// What a tcp transport has done so far; safe to read from any thread.
 struct tcp_counters {
-    std::atomic<std::uint64_t> connects{0};          // connections opened (attempts that got through)
-    std::atomic<std::uint64_t> connect_failures{0};  // refused, unreachable, setup timeout
-    std::atomic<std::uint64_t> disconnects{0};       // connections lost after they were up
+    std::atomic<std::uint64_t> connects{0};         // connections opened (attempts that got through)
+    std::atomic<std::uint64_t> connect_failures{0}; // refused, unreachable, setup timeout
+    std::atomic<std::uint64_t> disconnects{0};      // connections lost after they were up
     std::atomic<std::uint64_t> api_versions_requests{0};
-    std::atomic<std::uint64_t> requests_written{0};  // Produce, Metadata, InitProducerId
-    std::atomic<std::int16_t> produce_version{-1};   // last negotiated versions
+    std::atomic<std::uint64_t> requests_written{0}; // Produce, Metadata, InitProducerId
+    std::atomic<std::int16_t> produce_version{-1};  // last negotiated versions
     std::atomic<std::int16_t> metadata_version{-1};
     std::atomic<std::int16_t> init_producer_id_version{-1};
     std::atomic<std::int16_t> api_versions_version{-1};
@@ -97,10 +97,14 @@ public:
     template <wire::kafka_api Api>
     static constexpr wire::version_range spoken_versions() noexcept {
         std::int16_t cap = -1;
-        if constexpr (std::same_as<Api, wire::api_versions_api>) cap = 3;
-        else if constexpr (std::same_as<Api, wire::metadata_api>) cap = 6;
-        else if constexpr (std::same_as<Api, wire::produce_api>) cap = 7;
-        else if constexpr (std::same_as<Api, wire::init_producer_id_api>) cap = 4;
+        if constexpr (std::same_as<Api, wire::api_versions_api>)
+            cap = 3;
+        else if constexpr (std::same_as<Api, wire::metadata_api>)
+            cap = 6;
+        else if constexpr (std::same_as<Api, wire::produce_api>)
+            cap = 7;
+        else if constexpr (std::same_as<Api, wire::init_producer_id_api>)
+            cap = 4;
         return {Api::min_version, std::min(Api::max_version, cap)};
     }
 
@@ -127,7 +131,7 @@ private:
     enum class kind : std::uint8_t { api_versions, produce, metadata, init_producer_id };
 
     struct owned_batch {
-        std::string_view topic;  // the producer's, valid while it lives
+        std::string_view topic; // the producer's, valid while it lives
         partition_id partition{0};
         byte_buffer bytes;
     };
@@ -150,14 +154,14 @@ private:
         std::int16_t version = 0;
         std::uint64_t correlation_id = 0;
         clock::time_point sent{};
-        std::vector<std::pair<std::string_view, partition_id>> partitions;  // produce: request order
-        std::string topic;                                                   // metadata
+        std::vector<std::pair<std::string_view, partition_id>> partitions; // produce: request order
+        std::string topic;                                                 // metadata
     };
 
     enum class state : std::uint8_t { down, connecting, negotiating, ready };
 
     struct conn {
-        std::int32_t node = 0;  // broker id; bootstrap servers get -1, -2, ...
+        std::int32_t node = 0; // broker id; bootstrap servers get -1, -2, ...
         net::endpoint ep;
         std::unique_ptr<net::client_connection> cc;
         state st = state::down;
@@ -165,7 +169,7 @@ private:
         bool fell_back_on_close = false;
         std::optional<std::int16_t> produce_v, metadata_v, pid_v;
         std::int32_t next_correlation = 0;
-        std::int32_t last_unanswered = std::numeric_limits<std::int32_t>::min();  // acks=0 produce
+        std::int32_t last_unanswered = std::numeric_limits<std::int32_t>::min(); // acks=0 produce
         std::deque<inflight> out;
         std::deque<waiting> queue;
         std::int32_t failures = 0;
@@ -175,11 +179,12 @@ private:
 
     struct impl {
         explicit impl(const producer_config& cfg)
-            : bootstrap(net::parse_bootstrap_servers(cfg.bootstrap_servers)), client_id(cfg.client_id),
-              request_timeout(std::chrono::milliseconds(cfg.request_timeout_ms)),
-              backoff(std::chrono::milliseconds(cfg.reconnect_backoff_ms)),
-              backoff_max(std::chrono::milliseconds(std::max(cfg.reconnect_backoff_max_ms, cfg.reconnect_backoff_ms))),
-              allow_auto_create(cfg.allow_auto_create_topics), rng(std::random_device{}()) {
+                : bootstrap(net::parse_bootstrap_servers(cfg.bootstrap_servers)), client_id(cfg.client_id),
+                  request_timeout(std::chrono::milliseconds(cfg.request_timeout_ms)),
+                  backoff(std::chrono::milliseconds(cfg.reconnect_backoff_ms)),
+                  backoff_max(
+                      std::chrono::milliseconds(std::max(cfg.reconnect_backoff_max_ms, cfg.reconnect_backoff_ms))),
+                  allow_auto_create(cfg.allow_auto_create_topics), rng(std::random_device{}()) {
             ccfg.connection_setup_timeout_ms = cfg.socket_connection_setup_timeout_ms;
             ccfg.socket_send_buffer_bytes = cfg.send_buffer_bytes;
             ccfg.socket_receive_buffer_bytes = cfg.receive_buffer_bytes;
@@ -264,7 +269,7 @@ private:
                 sweep(clock::now());
                 graveyard.clear();
             }
-            ready.clear();  // nobody will read these answers any more
+            ready.clear(); // nobody will read these answers any more
         }
 
         // ---- routing ------------------------------------------------------------------------
@@ -283,7 +288,8 @@ private:
                 if (c->st == state::ready && better(c.get(), best)) best = c.get();
             if (best) return *best;
             for (auto& [id, c] : conns)
-                if ((c->st == state::connecting || c->st == state::negotiating) && better(c.get(), best)) best = c.get();
+                if ((c->st == state::connecting || c->st == state::negotiating) && better(c.get(), best))
+                    best = c.get();
             if (best) return *best;
             // Known brokers first (ids >= 0 sort after the bootstrap ids), starting at a random one.
             std::vector<conn*> idle;
@@ -311,8 +317,10 @@ private:
         void enqueue(conn& c, waiting_request&& r) {
             c.queue.push_back({std::move(r), clock::now() + request_timeout});
             if (c.st == state::down) {
-                if (c.retry_at <= clock::now()) connect(c);
-                else arm_retry(c);
+                if (c.retry_at <= clock::now())
+                    connect(c);
+                else
+                    arm_retry(c);
             }
         }
 
@@ -367,8 +375,10 @@ private:
 
         /// Closes `c` and answers everything on it or waiting for it with NETWORK_EXCEPTION.
         void fail(conn& c, bool was_up, std::error_code) {
-            if (was_up) counters.disconnects.fetch_add(1, std::memory_order_relaxed);
-            else counters.connect_failures.fetch_add(1, std::memory_order_relaxed);
+            if (was_up)
+                counters.disconnects.fetch_add(1, std::memory_order_relaxed);
+            else
+                counters.connect_failures.fetch_add(1, std::memory_order_relaxed);
             if (c.cc) {
                 c.cc->close();
                 graveyard.push_back(std::move(c.cc));
@@ -388,9 +398,9 @@ private:
 
         clock::duration reconnect_backoff(std::int32_t failures) {
             std::uniform_real_distribution<double> u(0.0, 1.0);
-            return std::chrono::duration_cast<clock::duration>(
-                producer_detail::retry_backoff(failures, std::chrono::duration_cast<std::chrono::milliseconds>(backoff),
-                              std::chrono::duration_cast<std::chrono::milliseconds>(backoff_max), u(rng)));
+            return std::chrono::duration_cast<clock::duration>(producer_detail::retry_backoff(
+                failures, std::chrono::duration_cast<std::chrono::milliseconds>(backoff),
+                std::chrono::duration_cast<std::chrono::milliseconds>(backoff_max), u(rng)));
         }
 
         // Answers older than request.timeout.ms close their connection (as Java's NetworkClient
@@ -425,8 +435,10 @@ private:
             meta.version = v;
             meta.sent = clock::now();
             if (meta.k != kind::api_versions) counters.requests_written.fetch_add(1, std::memory_order_relaxed);
-            if (meta.k == kind::produce && produce_acks_zero) c.last_unanswered = corr;
-            else c.out.push_back(std::move(meta));
+            if (meta.k == kind::produce && produce_acks_zero)
+                c.last_unanswered = corr;
+            else
+                c.out.push_back(std::move(meta));
             c.cc->send(std::move(frame));
         }
 
@@ -482,7 +494,8 @@ private:
                         wire::init_producer_id::request ip;
                         if (req.transactional_id) ip.transactional_id = std::string_view(*req.transactional_id);
                         ip.transaction_timeout_ms = req.transaction_timeout_ms;
-                        write_frame(c, ip, *c.pid_v, inflight{0, kind::init_producer_id, 0, req.correlation_id, {}, {}, {}});
+                        write_frame(c, ip, *c.pid_v,
+                                    inflight{0, kind::init_producer_id, 0, req.correlation_id, {}, {}, {}});
                     }
                 },
                 r);
@@ -520,7 +533,7 @@ private:
                 pr.results.reserve(q.partitions.size());
                 for (const auto& [topic, part] : q.partitions) {
                     produce_response::partition_result res;
-                    res.error = error_code::network_exception;  // not in the answer: retried
+                    res.error = error_code::network_exception; // not in the answer: retried
                     for (const auto& t : resp->responses) {
                         if (t.name != topic) continue;
                         for (const auto& p : t.partitions) {
@@ -585,11 +598,13 @@ private:
                 auto queue = std::move(c.queue);
                 c.queue.clear();
                 for (auto& w : queue) {
-                    if (w.deadline < now) continue;  // the producer gave up on it already
+                    if (w.deadline < now) continue; // the producer gave up on it already
                     // A write can fail at once (the peer hung up) and close `c`: what is left is
                     // answered like the requests that were on it.
-                    if (c.st == state::ready) write_waiting(c, std::move(w.req));
-                    else answer_failed(w.req);
+                    if (c.st == state::ready)
+                        write_waiting(c, std::move(w.req));
+                    else
+                        answer_failed(w.req);
                 }
                 return;
             }
@@ -628,7 +643,8 @@ private:
                 for (const auto& p : t.partitions) n = std::max(n, p.partition_index.value() + 1);
                 m.leaders.assign(static_cast<std::size_t>(n), node_id{-1});
                 for (const auto& p : t.partitions)
-                    if (p.partition_index.value() >= 0) m.leaders[static_cast<std::size_t>(p.partition_index.value())] = p.leader_id;
+                    if (p.partition_index.value() >= 0)
+                        m.leaders[static_cast<std::size_t>(p.partition_index.value())] = p.leader_id;
                 if (m.leaders.empty()) m.error = error_code::leader_not_available;
                 break;
             }
@@ -649,7 +665,7 @@ private:
         void answer_error(kind k, std::uint64_t correlation_id, std::int16_t acks, std::size_t partitions,
                           const std::string& topic, error_code e) {
             switch (k) {
-            case kind::api_versions: return;  // the transport's own; nobody waits for it
+            case kind::api_versions: return; // the transport's own; nobody waits for it
             case kind::produce: return answer_produce(correlation_id, acks, partitions, e);
             case kind::metadata: ready.emplace_back(metadata_response{correlation_id, topic, e, {}}); return;
             case kind::init_producer_id:
@@ -678,7 +694,7 @@ private:
                 w);
         }
 
-        net::event_loop loop;  // first: destroyed last
+        net::event_loop loop; // first: destroyed last
         std::vector<net::endpoint> bootstrap;
         std::string client_id;
         clock::duration request_timeout;
@@ -688,7 +704,7 @@ private:
         net::client_config ccfg;
         std::mt19937_64 rng;
         std::map<std::int32_t, std::unique_ptr<conn>> conns;
-        std::vector<std::unique_ptr<net::client_connection>> graveyard;  // closed inside their callbacks
+        std::vector<std::unique_ptr<net::client_connection>> graveyard; // closed inside their callbacks
         std::vector<transport_event> ready;
         std::atomic<bool> wake_pending{false};
         bool produce_acks_zero = false;

@@ -45,15 +45,15 @@ namespace gregor {
 
 struct produce_request {
     struct partition_batch {
-        std::string_view topic;      // owned by the producer, valid while it lives
+        std::string_view topic; // owned by the producer, valid while it lives
         partition_id partition{0};
-        mutable_bytes_view batch;    // one sealed record batch v2
+        mutable_bytes_view batch; // one sealed record batch v2
     };
     std::uint64_t correlation_id = 0;
     node_id destination{0};
     std::int16_t acks = -1;
     std::int32_t timeout_ms = 30000;
-    std::vector<partition_batch> batches;  // at most one per partition
+    std::vector<partition_batch> batches; // at most one per partition
 };
 
 struct produce_response {
@@ -64,7 +64,7 @@ struct produce_response {
         offset log_start_offset{-1};
     };
     std::uint64_t correlation_id = 0;
-    std::vector<partition_result> results;  // same order as the request's batches
+    std::vector<partition_result> results; // same order as the request's batches
 };
 
 struct metadata_request {
@@ -76,7 +76,7 @@ struct metadata_response {
     std::uint64_t correlation_id = 0;
     std::string topic;
     error_code error = error_code::none;
-    std::vector<node_id> leaders;  // one per partition: the partition count is leaders.size()
+    std::vector<node_id> leaders; // one per partition: the partition count is leaders.size()
 };
 
 struct init_producer_id_request {
@@ -95,15 +95,14 @@ struct init_producer_id_response {
 using transport_event = std::variant<produce_response, metadata_response, init_producer_id_response>;
 
 template <typename T>
-concept producer_transport =
-    std::move_constructible<T> &&
-    requires(T& t, produce_request p, metadata_request m, init_producer_id_request i,
-             std::vector<transport_event>& out, duration wait) {
-        t.send(std::move(p));
-        t.send(std::move(m));
-        t.send(std::move(i));
-        { t.poll(out, wait) } -> std::convertible_to<std::size_t>;
-        t.wake();
-    };
+concept producer_transport = std::move_constructible<T> &&
+    requires(T& t, produce_request p, metadata_request m, init_producer_id_request i, std::vector<transport_event>& out,
+             duration wait) {
+    t.send(std::move(p));
+    t.send(std::move(m));
+    t.send(std::move(i));
+    { t.poll(out, wait) } -> std::convertible_to<std::size_t>;
+    t.wake();
+};
 
 } // namespace gregor

@@ -109,7 +109,7 @@ public:
     [[nodiscard]] Broker& broker() const noexcept { return *broker_; }
 
 private:
-    static constexpr bool has_async = requires(Broker& b, produce_request::partition_batch& pb) {
+    static constexpr bool has_async = requires(Broker & b, produce_request::partition_batch& pb) {
         b.produce_async(pb.topic, pb.partition, pb.batch, std::int16_t{1}, std::chrono::milliseconds{1}, true,
                         [](auto) {});
     };

@@ -33,25 +33,25 @@
 namespace gregor::storage {
 
 template <typename B>
-concept storage_backend =
-    std::default_initializable<typename B::options> && std::copy_constructible<typename B::file> &&
+concept storage_backend = std::default_initializable<typename B::options> &&
+    std::copy_constructible<typename B::file> &&
     std::constructible_from<B, const std::filesystem::path&, const typename B::options&> &&
     requires(B& b, const B& cb, typename B::file& f, const typename B::file& cf, const std::string& name,
              bytes_view data, std::uint64_t pos, std::size_t len, byte_buffer& scratch, std::error_code& ec,
              std::vector<slice>& out) {
-        { B::persistent } -> std::convertible_to<bool>;          // data outlives the process
-        { b.open(name, ec) } -> std::same_as<typename B::file>;  // open, creating if missing
-        { cb.size(cf) } -> std::same_as<std::uint64_t>;
-        { b.append(f, pos, data, true) } -> std::same_as<std::error_code>;
-        { b.sync(f) } -> std::same_as<std::error_code>;
-        { b.truncate(f, pos) } -> std::same_as<std::error_code>;
-        { cb.read(cf, pos, len, scratch, ec) } -> std::same_as<bytes_view>;  // into scratch, or a direct view
-        cb.slices(cf, pos, len, out);                                        // zero-copy pieces of a range
-        { b.remove(name) } -> std::same_as<std::error_code>;
-        { cb.list(ec) } -> std::same_as<std::vector<std::string>>;
-        { b.write_file(name, data) } -> std::same_as<std::error_code>;
-        { cb.read_file(name, scratch) } -> std::same_as<std::error_code>;
-    };
+    { B::persistent } -> std::convertible_to<bool>;         // data outlives the process
+    { b.open(name, ec) } -> std::same_as<typename B::file>; // open, creating if missing
+    { cb.size(cf) } -> std::same_as<std::uint64_t>;
+    { b.append(f, pos, data, true) } -> std::same_as<std::error_code>;
+    { b.sync(f) } -> std::same_as<std::error_code>;
+    { b.truncate(f, pos) } -> std::same_as<std::error_code>;
+    { cb.read(cf, pos, len, scratch, ec) } -> std::same_as<bytes_view>; // into scratch, or a direct view
+    cb.slices(cf, pos, len, out);                                       // zero-copy pieces of a range
+    { b.remove(name) } -> std::same_as<std::error_code>;
+    { cb.list(ec) } -> std::same_as<std::vector<std::string>>;
+    { b.write_file(name, data) } -> std::same_as<std::error_code>;
+    { cb.read_file(name, scratch) } -> std::same_as<std::error_code>;
+};
 
 } // namespace gregor::storage
 

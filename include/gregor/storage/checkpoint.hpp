@@ -17,8 +17,8 @@
 #include <gregor/core/strong_types.hpp>
 
 #include <charconv>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -225,8 +225,6 @@ std::optional<std::string> read_text_file(const Backend& b, const std::string& n
 }
 
 /// Whether `name` exists, telling "absent" apart from a read failure (`ec` set for the latter).
-inline bool missing_file(const std::error_code& ec) noexcept {
-    return ec == std::errc::no_such_file_or_directory;
-}
+inline bool missing_file(const std::error_code& ec) noexcept { return ec == std::errc::no_such_file_or_directory; }
 
 } // namespace gregor::storage

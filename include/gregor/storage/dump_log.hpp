@@ -42,13 +42,15 @@ public:
             error_ = std::strerror(errno);
             return;
         }
-        struct stat st{};
+        struct stat st {};
         if (::fstat(fd, &st) != 0) {
             error_ = std::strerror(errno);
         } else if (st.st_size > 0) {
             void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-            if (p == MAP_FAILED) error_ = std::strerror(errno);
-            else data_ = {static_cast<const std::byte*>(p), static_cast<std::size_t>(st.st_size)};
+            if (p == MAP_FAILED)
+                error_ = std::strerror(errno);
+            else
+                data_ = {static_cast<const std::byte*>(p), static_cast<std::size_t>(st.st_size)};
         }
         ::close(fd);
         ok_ = error_.empty();
@@ -83,8 +85,7 @@ inline const char* codec_name(wire::compression c) noexcept {
 
 /// Prints the batches of a .log file's bytes. Returns false, after naming the position on `err`,
 /// when `verify` is set and a batch is invalid or the tail cannot be parsed.
-inline bool dump_segment(const std::string& label, bytes_view data, bool verify, std::ostream& out,
-                         std::ostream& err) {
+inline bool dump_segment(const std::string& label, bytes_view data, bool verify, std::ostream& out, std::ostream& err) {
     namespace L = wire::batch_layout;
     std::uint64_t pos = 0;
     while (pos < data.size()) {
@@ -121,9 +122,11 @@ inline bool dump_segment(const std::string& label, bytes_view data, bool verify,
             << " count: " << h.records_count << " position: " << pos << " size: " << total
             << " magic: " << static_cast<int>(h.magic) << " compresscodec: " << detail::codec_name(h.compression())
             << " producerId: " << h.producer_id.value() << " producerEpoch: " << h.producer_epoch.value()
-            << " baseSequence: " << h.base_sequence.value() << " isTransactional: " << (h.is_transactional() ? "true" : "false")
-            << " isControl: " << (h.is_control() ? "true" : "false") << " partitionLeaderEpoch: " << h.partition_leader_epoch
-            << " maxTimestamp: " << h.max_timestamp << " crc: " << h.crc << " crcValid: " << (crc_ok ? "true" : "false");
+            << " baseSequence: " << h.base_sequence.value()
+            << " isTransactional: " << (h.is_transactional() ? "true" : "false")
+            << " isControl: " << (h.is_control() ? "true" : "false")
+            << " partitionLeaderEpoch: " << h.partition_leader_epoch << " maxTimestamp: " << h.max_timestamp
+            << " crc: " << h.crc << " crcValid: " << (crc_ok ? "true" : "false");
         if (verdict != wire::batch_error::none) out << " error: " << wire::to_string(verdict);
         out << '\n';
         if (verify && verdict != wire::batch_error::none) {
@@ -164,14 +167,16 @@ inline int dump_log_main(const std::vector<std::string>& args, std::ostream& out
     bool verify = false;
     std::vector<std::string> files;
     for (const auto& a : args) {
-        if (a == "--verify") verify = true;
+        if (a == "--verify")
+            verify = true;
         else if (a == "-h" || a == "--help") {
             out << "usage: gregor-dump-log [--verify] FILE.log|FILE.index|FILE.timeindex...\n";
             return 0;
         } else if (!a.empty() && a[0] == '-') {
             err << "gregor-dump-log: unknown option " << a << '\n';
             return 2;
-        } else files.push_back(a);
+        } else
+            files.push_back(a);
     }
     if (files.empty()) {
         err << "usage: gregor-dump-log [--verify] FILE.log|FILE.index|FILE.timeindex...\n";

@@ -26,10 +26,10 @@ namespace gregor::storage {
 template <typename F>
 concept flush_policy = std::constructible_from<F, const log_config&> &&
     requires(F& f, std::int64_t records, time_point now) {
-        { f.on_append(records, now) } -> std::same_as<bool>;  // before a batch of `records`: sync it?
-        { f.on_tick(now) } -> std::same_as<bool>;             // periodic: flush what is pending now?
-        f.on_flushed(now);                                    // any flush happened (resets the counters)
-    };
+    { f.on_append(records, now) } -> std::same_as<bool>; // before a batch of `records`: sync it?
+    { f.on_tick(now) } -> std::same_as<bool>;            // periodic: flush what is pending now?
+    f.on_flushed(now);                                   // any flush happened (resets the counters)
+};
 
 } // namespace gregor::storage
 

@@ -67,7 +67,7 @@ public:
     static constexpr std::size_t window = 8192;
 
     header_walker(const Backend& b, const typename Backend::file& f, std::uint64_t pos, std::uint64_t end) noexcept
-        : b_(&b), f_(&f), pos_(pos), end_(end) {}
+            : b_(&b), f_(&f), pos_(pos), end_(end) {}
 
     /// The header of the batch at position(), if a plausible batch lies there wholly before the
     /// end: magic 2, a length covering at least the header, lastOffsetDelta >= 0.
@@ -127,7 +127,7 @@ public:
     /// std::system_error on I/O failure or when the backend is unavailable (io_uring), and
     /// std::invalid_argument when `cfg` is out of range.
     log(std::filesystem::path dir, log_config cfg, typename Backend::options opts = {}, Clock clk = {})
-        : dir_(std::move(dir)), cfg_(checked(cfg)), backend_(dir_, opts), flush_(cfg_), clock_(clk) {
+            : dir_(std::move(dir)), cfg_(checked(cfg)), backend_(dir_, opts), flush_(cfg_), clock_(clk) {
         open_();
     }
     log(const log&) = delete;
@@ -135,7 +135,7 @@ public:
     ~log() {
         try {
             close();
-        } catch (...) {  // a destructor must not throw; the next open recovers
+        } catch (...) { // a destructor must not throw; the next open recovers
         }
     }
 
@@ -164,7 +164,7 @@ public:
         }
         const auto pos = s.size;
         if (auto ec = backend_.append(s.file, pos, batch, sync)) {
-            (void)backend_.truncate(s.file, pos);  // best effort; the next append overwrites it anyway
+            (void)backend_.truncate(s.file, pos); // best effort; the next append overwrites it anyway
             return ec;
         }
         if (s.size == 0) s.roll_start_ms = now_ms;
@@ -258,8 +258,9 @@ public:
         offset target{0};
         bool needed = false;
     };
-    static constexpr bool sync_is_concurrent =
-        requires(Backend& b, typename Backend::file& f, std::uint64_t n) { { b.sync_upto(f, n) } -> std::same_as<std::error_code>; };
+    static constexpr bool sync_is_concurrent = requires(Backend & b, typename Backend::file& f, std::uint64_t n) {
+        { b.sync_upto(f, n) } -> std::same_as<std::error_code>;
+    };
 
     flush_ticket flush_begin() const {
         flush_ticket t;
@@ -273,8 +274,10 @@ public:
     }
     std::error_code flush_sync(flush_ticket& t) {
         if (!t.needed) return {};
-        if constexpr (sync_is_concurrent) return backend_.sync_upto(t.file, t.size);
-        else return backend_.sync(t.file);
+        if constexpr (sync_is_concurrent)
+            return backend_.sync_upto(t.file, t.size);
+        else
+            return backend_.sync(t.file);
     }
     void flush_end(const flush_ticket& t) {
         if (!t.needed || t.target <= flushed_) return;
@@ -477,16 +480,16 @@ private:
 
     struct segment {
         offset base{0};
-        offset next{0};                    // one past the last stored offset (== base when empty)
-        std::uint64_t size = 0;            // bytes of whole batches
+        offset next{0};         // one past the last stored offset (== base when empty)
+        std::uint64_t size = 0; // bytes of whole batches
         typename Backend::file file{};
         offset_index index;
         time_index tindex;
         std::int64_t max_timestamp = -1;   // largest batch maxTimestamp (-1: none)
         offset offset_of_max_timestamp{0}; // last offset of the first batch that reached it
         std::uint64_t bytes_since_index = 0;
-        std::int64_t roll_start_ms = 0;    // wall time of the first append (or of the open)
-        std::int64_t last_append_ms = 0;   // retention fallback when batches carry no timestamp
+        std::int64_t roll_start_ms = 0;  // wall time of the first append (or of the open)
+        std::int64_t last_append_ms = 0; // retention fallback when batches carry no timestamp
     };
 
     static log_config checked(const log_config& c) {
@@ -498,9 +501,7 @@ private:
         return "gregor::storage::log: " + what + " (" + dir_.string() + ")";
     }
 
-    static std::uint32_t rel(const segment& s, offset o) noexcept {
-        return static_cast<std::uint32_t>(o - s.base);
-    }
+    static std::uint32_t rel(const segment& s, offset o) noexcept { return static_cast<std::uint32_t>(o - s.base); }
 
     bool should_roll(const segment& s, const wire::batch_header& h, std::size_t bytes, std::int64_t now_ms) const {
         if (s.size == 0) return false;
@@ -546,7 +547,7 @@ private:
         segment s;
         s.base = s.next = base;
         s.file = backend_.open(segment_file_name(base, log_suffix), ec);
-        if (!ec && backend_.size(s.file) != 0) ec = backend_.truncate(s.file, 0);  // a stale leftover
+        if (!ec && backend_.size(s.file) != 0) ec = backend_.truncate(s.file, 0); // a stale leftover
         s.roll_start_ms = s.last_append_ms = clock_.wall_ms();
         return s;
     }
@@ -604,7 +605,8 @@ private:
                                              [](std::uint64_t v, const index_entry& x) { return v < x.position; });
         const auto up_rel = upper - s.base;
         auto by_off = e.end();
-        if (up_rel <= 0) by_off = e.begin();
+        if (up_rel <= 0)
+            by_off = e.begin();
         else if (up_rel <= std::numeric_limits<std::uint32_t>::max())
             by_off = std::lower_bound(e.begin(), e.end(), static_cast<std::uint32_t>(up_rel),
                                       [](const index_entry& x, std::uint32_t v) { return x.relative_offset < v; });
@@ -633,7 +635,7 @@ private:
             // No decompressor yet (issue 16). When one exists it decompresses the records here and
             // the walk below runs over them; until then the batch's first record stands in.
             if (h.max_timestamp < ts) return std::nullopt;
-            const bool horizon = h.attributes & wire::attr::delete_horizon;  // baseTimestamp is no record's
+            const bool horizon = h.attributes & wire::attr::delete_horizon; // baseTimestamp is no record's
             return wire::timestamp_offset{exact || horizon ? h.max_timestamp : h.base_timestamp, h.base_offset};
         }
         byte_buffer scratch;
@@ -700,12 +702,13 @@ private:
             segment s;
             s.base = s.next = bases[i];
             s.file = backend_.open(segment_file_name(bases[i], log_suffix), ec);
-            if (ec) throw std::system_error(ec, where("cannot open segment " + segment_file_name(bases[i], log_suffix)));
+            if (ec)
+                throw std::system_error(ec, where("cannot open segment " + segment_file_name(bases[i], log_suffix)));
             const bool last = i + 1 == bases.size();
             const bool intact = load_segment(s, clean, last, present);
             segments_.push_back(std::move(s));
             if (!intact) drop_rest = true;
-            synced_at_open = !intact;  // a cut segment was synced by the cut
+            synced_at_open = !intact; // a cut segment was synced by the cut
         }
         if (segments_.empty()) {
             segments_.push_back(new_segment(offset{0}, ec));
@@ -766,7 +769,8 @@ private:
         if (e.empty()) expect = s.base;
         bool any = false;
         while (const auto h = w.peek()) {
-            if (expect ? h->base_offset != *expect : h->last_offset() != s.base + e.back().relative_offset) return false;
+            if (expect ? h->base_offset != *expect : h->last_offset() != s.base + e.back().relative_offset)
+                return false;
             if (!valid_batch(s, w.position(), *h, scratch)) return false;
             if (h->max_timestamp > s.max_timestamp) {
                 s.max_timestamp = h->max_timestamp;

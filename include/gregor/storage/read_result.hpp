@@ -25,18 +25,18 @@ namespace gregor::storage {
 
 /// One contiguous piece of a read: memory bytes or a file range.
 struct slice {
-    bytes_view bytes;                        // memory backend: the batch bytes (valid while keepalive is held)
-    int fd = -1;                             // file backends: file descriptor, position and length
+    bytes_view bytes; // memory backend: the batch bytes (valid while keepalive is held)
+    int fd = -1;      // file backends: file descriptor, position and length
     std::uint64_t file_position = 0;
-    std::size_t length = 0;                  // bytes in this slice (both kinds)
-    std::shared_ptr<const void> keepalive;   // keeps the memory / the open file alive
+    std::size_t length = 0;                // bytes in this slice (both kinds)
+    std::shared_ptr<const void> keepalive; // keeps the memory / the open file alive
     [[nodiscard]] bool is_file() const noexcept { return fd >= 0; }
 };
 
 /// Whole batches, in order, starting with the batch that contains the requested offset.
 struct read_result {
     std::vector<slice> slices;
-    std::size_t bytes = 0;                   // total length of all slices
+    std::size_t bytes = 0; // total length of all slices
     [[nodiscard]] bool empty() const noexcept { return bytes == 0; }
 };
 
@@ -54,13 +54,11 @@ inline std::error_code copy_to(const read_result& r, byte_buffer& out) {
         std::byte* dst = out.grow(s.length);
         std::size_t done = 0;
         while (done < s.length) {
-            const auto n = ::pread(s.fd, dst + done, s.length - done,
-                                   static_cast<off_t>(s.file_position + done));
+            const auto n = ::pread(s.fd, dst + done, s.length - done, static_cast<off_t>(s.file_position + done));
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) {
                 out.resize(start + done);
-                return n < 0 ? std::error_code{errno, std::system_category()}
-                             : make_error_code(local_error::io_error);
+                return n < 0 ? std::error_code{errno, std::system_category()} : make_error_code(local_error::io_error);
             }
             done += static_cast<std::size_t>(n);
         }

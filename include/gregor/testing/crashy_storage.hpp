@@ -43,8 +43,8 @@
 namespace gregor::testing {
 
 enum class crash_mode {
-    lose_unsynced,  // every file keeps exactly its durable bytes
-    torn_prefix,    // every file keeps its durable bytes plus a random prefix of the rest
+    lose_unsynced, // every file keeps exactly its durable bytes
+    torn_prefix,   // every file keeps its durable bytes plus a random prefix of the rest
 };
 
 class crash_controller {
@@ -87,9 +87,9 @@ public:
 
     // ---- used by crashy_storage ----
     struct file_state {
-        std::uint64_t size = 0;        // bytes written
-        std::uint64_t synced = 0;      // bytes durable
-        std::uint64_t after_boot = 0;  // length after the pending power loss
+        std::uint64_t size = 0;       // bytes written
+        std::uint64_t synced = 0;     // bytes durable
+        std::uint64_t after_boot = 0; // length after the pending power loss
         bool pending = false;
     };
     [[nodiscard]] std::uint64_t generation() const {
@@ -168,7 +168,7 @@ class crashy_storage {
 public:
     struct options {
         typename Inner::options inner{};
-        std::shared_ptr<crash_controller> controller;  // null: a private one (never crashes)
+        std::shared_ptr<crash_controller> controller; // null: a private one (never crashes)
     };
     struct file {
         typename Inner::file inner{};
@@ -178,9 +178,9 @@ public:
     static constexpr const char* name = "crashy";
 
     crashy_storage(const std::filesystem::path& dir, const options& o)
-        : dir_(dir.lexically_normal().string()),
-          ctl_(o.controller ? o.controller : std::make_shared<crash_controller>()), inner_(dir, o.inner),
-          generation_(ctl_->generation()) {
+            : dir_(dir.lexically_normal().string()),
+              ctl_(o.controller ? o.controller : std::make_shared<crash_controller>()), inner_(dir, o.inner),
+              generation_(ctl_->generation()) {
         while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
         // Power is back: the files lose what never reached the disk.
         for (const auto& [name, keep] : ctl_->take_pending(dir_)) {
@@ -210,7 +210,7 @@ public:
         if (auto ec = inner_.append(f.inner, pos, data, sync)) return ec;
         if (sync) ctl_->count_sync();
         ctl_->update(f.path, [&](crash_controller::file_state& s) {
-            s.synced = std::min(s.synced, pos);  // overwritten bytes are no longer known durable
+            s.synced = std::min(s.synced, pos); // overwritten bytes are no longer known durable
             s.size = pos + data.size();
             if (sync) s.synced = s.size;
         });
@@ -225,13 +225,15 @@ public:
     }
     /// A sync that runs beside appends (the broker's flusher): only the first `size` bytes, those
     /// written before it started, count as durable.
-    std::error_code sync_upto(file& f, std::uint64_t size)
-        requires requires(Inner& i, typename Inner::file& fi) { i.sync_upto(fi, size); }
+    std::error_code sync_upto(file& f, std::uint64_t size) requires requires(Inner& i, typename Inner::file& fi) {
+        i.sync_upto(fi, size);
+    }
     {
         if (!ctl_->writable(generation_)) return make_error_code(local_error::io_error);
         if (auto ec = inner_.sync_upto(f.inner, size)) return ec;
         ctl_->count_sync();
-        ctl_->update(f.path, [size](crash_controller::file_state& s) { s.synced = std::max(s.synced, std::min(size, s.size)); });
+        ctl_->update(
+            f.path, [size](crash_controller::file_state& s) { s.synced = std::max(s.synced, std::min(size, s.size)); });
         return {};
     }
     std::error_code truncate(file& f, std::uint64_t size) {
@@ -243,7 +245,8 @@ public:
         });
         return {};
     }
-    bytes_view read(const file& f, std::uint64_t pos, std::size_t len, byte_buffer& scratch, std::error_code& ec) const {
+    bytes_view read(const file& f, std::uint64_t pos, std::size_t len, byte_buffer& scratch,
+                    std::error_code& ec) const {
         return inner_.read(f.inner, pos, len, scratch, ec);
     }
     void slices(const file& f, std::uint64_t pos, std::size_t len, std::vector<storage::slice>& out) const {

@@ -59,15 +59,15 @@ inline constexpr std::size_t fault_kinds = 8;
 
 struct fault_action {
     fault kind = fault::none;
-    error_code error = error_code::none;  // for error / error_after_append
-    duration delay{};                     // for delay (and the longest a reorder waits)
+    error_code error = error_code::none; // for error / error_after_append
+    duration delay{};                    // for delay (and the longest a reorder waits)
 };
 
 /// What a faulty_transport did; shared so a test keeps a handle after moving the transport.
 struct fault_counters {
     std::array<std::atomic<std::uint64_t>, fault_kinds> by_kind{};
     std::atomic<std::uint64_t> produce_requests{0};
-    std::atomic<std::uint64_t> forwarded{0};  // produce requests that reached the inner transport
+    std::atomic<std::uint64_t> forwarded{0}; // produce requests that reached the inner transport
 
     [[nodiscard]] std::uint64_t count(fault f) const noexcept {
         return by_kind[static_cast<std::size_t>(f)].load(std::memory_order_relaxed);
@@ -85,9 +85,8 @@ using fault_plan = std::function<fault_action(const produce_request&, std::uint6
 /// A seeded random plan: each produce request gets a fault with probability `probability` until
 /// `budget` faults were injected. Kinds are drawn uniformly from `kinds`; `error`-like kinds use
 /// one of `errors`; delays are uniform in [1 ms, max_delay].
-inline fault_plan random_faults(std::uint64_t seed, double probability, std::uint64_t budget,
-                                std::vector<fault> kinds, std::vector<error_code> errors,
-                                duration max_delay = std::chrono::milliseconds{20}) {
+inline fault_plan random_faults(std::uint64_t seed, double probability, std::uint64_t budget, std::vector<fault> kinds,
+                                std::vector<error_code> errors, duration max_delay = std::chrono::milliseconds{20}) {
     struct state {
         std::mt19937_64 rng;
         std::uint64_t left;
@@ -102,8 +101,10 @@ inline fault_plan random_faults(std::uint64_t seed, double probability, std::uin
         fault_action a;
         a.kind = kinds[static_cast<std::size_t>(st->rng() % kinds.size())];
         if (!errors.empty()) a.error = errors[static_cast<std::size_t>(st->rng() % errors.size())];
-        const auto max_ms = std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(max_delay).count());
-        a.delay = std::chrono::milliseconds{1 + static_cast<std::int64_t>(st->rng() % static_cast<std::uint64_t>(max_ms))};
+        const auto max_ms =
+            std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(max_delay).count());
+        a.delay =
+            std::chrono::milliseconds{1 + static_cast<std::int64_t>(st->rng() % static_cast<std::uint64_t>(max_ms))};
         return a;
     };
 }
@@ -120,7 +121,8 @@ template <typename Inner, typename Clock = system_clock>
 class faulty_transport {
 public:
     faulty_transport(Inner inner, fault_plan plan, Clock clk = Clock{})
-        : inner_(std::move(inner)), plan_(std::move(plan)), clock_(clk), counters_(std::make_shared<fault_counters>()) {}
+            : inner_(std::move(inner)), plan_(std::move(plan)), clock_(clk),
+              counters_(std::make_shared<fault_counters>()) {}
 
     [[nodiscard]] std::shared_ptr<fault_counters> counters() const noexcept { return counters_; }
     [[nodiscard]] Inner& inner() noexcept { return inner_; }
@@ -199,7 +201,8 @@ public:
         local_.clear();
         duration wait = (released || out.size() > before) ? duration::zero() : max_wait;
         if constexpr (std::is_same_v<Clock, system_clock>) {
-            if (auto due = next_due()) wait = std::min<duration>(wait, std::max<duration>(*due - now, duration::zero()));
+            if (auto due = next_due())
+                wait = std::min<duration>(wait, std::max<duration>(*due - now, duration::zero()));
         }
         tmp_.clear();
         inner_.poll(tmp_, wait);

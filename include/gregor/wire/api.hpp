@@ -144,7 +144,8 @@ concept kafka_api = requires {
     { A::max_version } -> std::convertible_to<std::int16_t>;
     { A::first_flexible } -> std::convertible_to<std::int16_t>;
     { A::advertised } -> std::convertible_to<version_range>;
-} && (A::min_version >= 0) && (A::min_version <= A::max_version);
+}
+&&(A::min_version >= 0) && (A::min_version <= A::max_version);
 
 /// Versions the codecs of API `A` encode and decode.
 template <kafka_api A>
@@ -271,12 +272,9 @@ constexpr advertised_api advertise() noexcept {
 /// What a gregor broker answers in ApiVersions, ordered by key. Add an entry when an API's
 /// handler lands in the broker.
 inline constexpr std::array broker_advertised_apis{
-    advertise<produce_api>(),
-    advertise<fetch_api>(),
-    advertise<list_offsets_api>(),
-    advertise<metadata_api>(),
-    advertise<find_coordinator_api>(),
-    advertise<api_versions_api>(),
+    advertise<produce_api>(),          advertise<fetch_api>(),
+    advertise<list_offsets_api>(),     advertise<metadata_api>(),
+    advertise<find_coordinator_api>(), advertise<api_versions_api>(),
     advertise<init_producer_id_api>(),
 };
 

@@ -223,9 +223,13 @@ private:
 };
 
 template <byte_sink W>
-void write_bool(W& w, bool v) { w.i8(v ? 1 : 0); }
+void write_bool(W& w, bool v) {
+    w.i8(v ? 1 : 0);
+}
 template <byte_sink W>
-void write_uuid(W& w, const uuid& u) { w.bytes(u.bytes); }
+void write_uuid(W& w, const uuid& u) {
+    w.bytes(u.bytes);
+}
 
 namespace detail {
 inline std::int16_t checked_string_length(std::size_t n) {
@@ -267,9 +271,13 @@ void write_nullable_bytes(W& w, std::optional<bytes_view> b) {
     write_bytes(w, *b);
 }
 template <byte_sink W>
-void write_array_count(W& w, std::size_t n) { w.i32(detail::checked_length32(n)); }
+void write_array_count(W& w, std::size_t n) {
+    w.i32(detail::checked_length32(n));
+}
 template <byte_sink W>
-void write_null_array(W& w) { w.i32(-1); }
+void write_null_array(W& w) {
+    w.i32(-1);
+}
 
 template <byte_sink W>
 void write_compact_string(W& w, std::string_view s) {
@@ -302,10 +310,14 @@ void write_compact_array_count(W& w, std::size_t n) {
     w.uvarint(static_cast<std::uint64_t>(detail::checked_length32(n)) + 1);
 }
 template <byte_sink W>
-void write_compact_null_array(W& w) { w.uvarint(0); }
+void write_compact_null_array(W& w) {
+    w.uvarint(0);
+}
 /// The empty tagged-field section (one byte, 0x00).
 template <byte_sink W>
-void write_empty_tagged_fields(W& w) { w.uvarint(0); }
+void write_empty_tagged_fields(W& w) {
+    w.uvarint(0);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Records the encoder leaves out (zero-copy sends).
@@ -386,8 +398,9 @@ void for_each_piece(bytes_view encoded, std::span<const records_gap> gaps, OnByt
 /// An integer field of wire type `Raw`: `Raw` itself, an enum of that size, or a strong type over
 /// it (core/strong_types.hpp). static_cast converts both ways.
 template <typename T, typename Raw>
-concept wire_int = std::same_as<T, Raw> || (std::is_enum_v<T> && sizeof(T) == sizeof(Raw)) ||
-                   requires { requires std::same_as<typename T::value_type, Raw>; };
+concept wire_int = std::same_as<T, Raw> ||(std::is_enum_v<T> && sizeof(T) == sizeof(Raw)) || requires {
+    requires std::same_as<typename T::value_type, Raw>;
+};
 
 /// A known tagged field of the struct being coded: its tag number, whether the version being coded
 /// has it (a decoder skips a tag the version does not know, like any unknown tag), whether its
@@ -424,7 +437,7 @@ public:
     /// `version` is what io.version() reports (messages branch on it); `gaps` receives the gaps of
     /// external records (records(); none allowed when null).
     basic_encoder(Sink& w, bool flexible, std::int16_t version = -1, gap_list* gaps = nullptr) noexcept
-        : w_(&w), gaps_(gaps), version_(version), flexible_(flexible) {}
+            : w_(&w), gaps_(gaps), version_(version), flexible_(flexible) {}
 
     [[nodiscard]] bool flexible() const noexcept { return flexible_; }
     [[nodiscard]] std::int16_t version() const noexcept { return version_; }
@@ -436,13 +449,21 @@ public:
     void i32(std::int32_t v) { w_->i32(v); }
     void i64(std::int64_t v) { w_->i64(v); }
     template <wire_int<std::int8_t> T>
-    void i8(const T& v) { w_->i8(static_cast<std::int8_t>(v)); }
+    void i8(const T& v) {
+        w_->i8(static_cast<std::int8_t>(v));
+    }
     template <wire_int<std::int16_t> T>
-    void i16(const T& v) { w_->i16(static_cast<std::int16_t>(v)); }
+    void i16(const T& v) {
+        w_->i16(static_cast<std::int16_t>(v));
+    }
     template <wire_int<std::int32_t> T>
-    void i32(const T& v) { w_->i32(static_cast<std::int32_t>(v)); }
+    void i32(const T& v) {
+        w_->i32(static_cast<std::int32_t>(v));
+    }
     template <wire_int<std::int64_t> T>
-    void i64(const T& v) { w_->i64(static_cast<std::int64_t>(v)); }
+    void i64(const T& v) {
+        w_->i64(static_cast<std::int64_t>(v));
+    }
     void boolean(bool v) { write_bool(*w_, v); }
     void uuid(const wire::uuid& u) { write_uuid(*w_, u); }
 
@@ -453,8 +474,10 @@ public:
     /// A string kept in a string_view that some versions allow to be null: where `nullable`, a
     /// view with data() == nullptr (default-constructed) is written as null; elsewhere as "".
     void string_or_null(std::string_view s, bool nullable) {
-        if (nullable && s.data() == nullptr) nullable_string(std::nullopt);
-        else string(s);
+        if (nullable && s.data() == nullptr)
+            nullable_string(std::nullopt);
+        else
+            string(s);
     }
     void bytes(bytes_view b) { flexible_ ? write_compact_bytes(*w_, b) : write_bytes(*w_, b); }
     void nullable_bytes(std::optional<bytes_view> b) {
@@ -525,8 +548,10 @@ public:
 
 private:
     void write_external_prefix(const external_records& ext) {
-        if (flexible_) w_->uvarint(static_cast<std::uint64_t>(ext.size) + 1);
-        else w_->i32(detail::checked_length32(ext.size));
+        if (flexible_)
+            w_->uvarint(static_cast<std::uint64_t>(ext.size) + 1);
+        else
+            w_->i32(detail::checked_length32(ext.size));
     }
 
     template <typename F>
@@ -553,7 +578,7 @@ class decoder {
 public:
     /// `version` is what io.version() reports (messages branch on it).
     decoder(byte_reader& r, bool flexible, std::int16_t version = -1) noexcept
-        : r_(&r), version_(version), flexible_(flexible) {}
+            : r_(&r), version_(version), flexible_(flexible) {}
 
     [[nodiscard]] bool flexible() const noexcept { return flexible_; }
     [[nodiscard]] std::int16_t version() const noexcept { return version_; }
@@ -586,13 +611,21 @@ public:
 
     // Field-description reads (see above): each reads into its argument.
     template <wire_int<std::int8_t> T>
-    void i8(T& v) noexcept { v = static_cast<T>(r_->i8()); }
+    void i8(T& v) noexcept {
+        v = static_cast<T>(r_->i8());
+    }
     template <wire_int<std::int16_t> T>
-    void i16(T& v) noexcept { v = static_cast<T>(r_->i16()); }
+    void i16(T& v) noexcept {
+        v = static_cast<T>(r_->i16());
+    }
     template <wire_int<std::int32_t> T>
-    void i32(T& v) noexcept { v = static_cast<T>(r_->i32()); }
+    void i32(T& v) noexcept {
+        v = static_cast<T>(r_->i32());
+    }
     template <wire_int<std::int64_t> T>
-    void i64(T& v) noexcept { v = static_cast<T>(r_->i64()); }
+    void i64(T& v) noexcept {
+        v = static_cast<T>(r_->i64());
+    }
     void boolean(bool& v) noexcept { v = boolean(); }
     void uuid(wire::uuid& u) noexcept { u = uuid(); }
     void string(std::string_view& s) noexcept { s = string(); }
@@ -616,8 +649,7 @@ public:
 
     /// -1 for null (or failure); otherwise a count that passed the remaining-bytes check.
     std::int64_t array_count(std::size_t min_element_size) noexcept {
-        return flexible_ ? read_compact_array_count(*r_, min_element_size)
-                         : read_array_count(*r_, min_element_size);
+        return flexible_ ? read_compact_array_count(*r_, min_element_size) : read_array_count(*r_, min_element_size);
     }
 
     /// Reads a non-nullable array into `out`, calling `read_element(decoder&, element&)` on each
@@ -659,14 +691,16 @@ public:
     void null_as_empty_array(std::optional<Vec>& out, Element&& element) {
         Vec v;
         array(v, element);
-        if (v.empty()) out.reset();
-        else out = std::move(v);
+        if (v.empty())
+            out.reset();
+        else
+            out = std::move(v);
     }
 
     /// The tagged-field section of the current struct (nothing in classic versions). Unknown
     /// tags are skipped; `on_field(tag, bytes)` sees each one.
     template <typename OnField>
-        requires std::invocable<OnField&, std::uint32_t, bytes_view>
+    requires std::invocable<OnField&, std::uint32_t, bytes_view>
     void tagged_fields(OnField&& on_field) {
         if (flexible_) read_tagged_fields(*r_, on_field);
     }

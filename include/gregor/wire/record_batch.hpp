@@ -160,8 +160,8 @@ inline void reseal_crc(mutable_bytes_view batch) noexcept {
     store_be<std::uint32_t>(batch.data() + batch_layout::crc, compute_batch_crc(batch));
 }
 /// Stamps producer id/epoch/base sequence into a sealed batch and fixes the CRC.
-inline void patch_producer_state(mutable_bytes_view batch, producer_id pid, producer_epoch epoch,
-                                 sequence base_seq, bool transactional) noexcept {
+inline void patch_producer_state(mutable_bytes_view batch, producer_id pid, producer_epoch epoch, sequence base_seq,
+                                 bool transactional) noexcept {
     using namespace batch_layout;
     store_be<std::int64_t>(batch.data() + producer_id, pid.value());
     store_be<std::int16_t>(batch.data() + producer_epoch, epoch.value());
@@ -178,7 +178,8 @@ inline void patch_producer_state(mutable_bytes_view batch, producer_id pid, prod
 inline bool set_max_timestamp(mutable_bytes_view batch, std::int64_t max_ts, bool log_append_time) noexcept {
     using namespace batch_layout;
     const auto a = load_be<std::int16_t>(batch.data() + attributes);
-    const auto na = static_cast<std::int16_t>(log_append_time ? (a | attr::log_append_time) : (a & ~attr::log_append_time));
+    const auto na =
+        static_cast<std::int16_t>(log_append_time ? (a | attr::log_append_time) : (a & ~attr::log_append_time));
     if (na == a && load_be<std::int64_t>(batch.data() + max_timestamp) == max_ts) return false;
     store_be<std::int16_t>(batch.data() + attributes, na);
     store_be<std::int64_t>(batch.data() + max_timestamp, max_ts);
@@ -199,13 +200,13 @@ struct record_header {
 /// A record decoded in place: key/value/headers point into the batch bytes.
 struct record_view {
     std::int8_t attributes = 0;
-    std::int64_t timestamp = 0;     // absolute (baseTimestamp + delta)
-    offset record_offset{0};        // absolute (baseOffset + delta)
+    std::int64_t timestamp = 0; // absolute (baseTimestamp + delta)
+    offset record_offset{0};    // absolute (baseOffset + delta)
     std::int32_t offset_delta = 0;
     std::optional<bytes_view> key;
     std::optional<bytes_view> value;
     std::int32_t header_count = 0;
-    bytes_view headers_raw;         // the encoded headers, walk them with header_cursor
+    bytes_view headers_raw; // the encoded headers, walk them with header_cursor
 
     /// Iterates the headers of this record (validated by the record decoder).
     class header_cursor {
@@ -216,7 +217,10 @@ struct record_view {
             --left_;
             record_header h;
             const auto klen = r_.varint();
-            if (klen < 0) { r_.fail(); return std::nullopt; }
+            if (klen < 0) {
+                r_.fail();
+                return std::nullopt;
+            }
             h.key = as_string_view(r_.bytes(static_cast<std::size_t>(klen)));
             const auto vlen = r_.varint();
             if (vlen >= 0) h.value = r_.bytes(static_cast<std::size_t>(vlen));
@@ -238,32 +242,56 @@ namespace detail {
 /// whose declared length does not match what its fields used.
 inline bool decode_record(byte_reader& r, const batch_header& h, record_view& out) noexcept {
     const std::int32_t len = r.varint();
-    if (!r.ok() || len < 0 || static_cast<std::size_t>(len) > r.remaining()) { r.fail(); return false; }
+    if (!r.ok() || len < 0 || static_cast<std::size_t>(len) > r.remaining()) {
+        r.fail();
+        return false;
+    }
     byte_reader body(r.bytes(static_cast<std::size_t>(len)));
     out.attributes = body.i8();
     out.timestamp = wrapping_add(h.base_timestamp, body.varlong());
     out.offset_delta = body.varint();
     out.record_offset = offset{wrapping_add(h.base_offset.value(), out.offset_delta)};
     const std::int32_t klen = body.varint();
-    if (klen < -1) { r.fail(); return false; }
+    if (klen < -1) {
+        r.fail();
+        return false;
+    }
     out.key = klen >= 0 ? std::optional<bytes_view>(body.bytes(static_cast<std::size_t>(klen))) : std::nullopt;
     const std::int32_t vlen = body.varint();
-    if (vlen < -1) { r.fail(); return false; }
+    if (vlen < -1) {
+        r.fail();
+        return false;
+    }
     out.value = vlen >= 0 ? std::optional<bytes_view>(body.bytes(static_cast<std::size_t>(vlen))) : std::nullopt;
     out.header_count = body.varint();
-    if (!body.ok() || out.header_count < 0) { r.fail(); return false; }
+    if (!body.ok() || out.header_count < 0) {
+        r.fail();
+        return false;
+    }
     const std::byte* hstart = body.current();
     for (std::int32_t i = 0; i < out.header_count; ++i) {
         const auto hk = body.varint();
-        if (hk < 0) { r.fail(); return false; }
+        if (hk < 0) {
+            r.fail();
+            return false;
+        }
         body.skip(static_cast<std::size_t>(hk));
         const auto hv = body.varint();
-        if (hv < -1) { r.fail(); return false; }
+        if (hv < -1) {
+            r.fail();
+            return false;
+        }
         if (hv > 0) body.skip(static_cast<std::size_t>(hv));
-        if (!body.ok()) { r.fail(); return false; }
+        if (!body.ok()) {
+            r.fail();
+            return false;
+        }
     }
     out.headers_raw = bytes_view{hstart, static_cast<std::size_t>(body.current() - hstart)};
-    if (!body.ok() || !body.at_end()) { r.fail(); return false; }
+    if (!body.ok() || !body.at_end()) {
+        r.fail();
+        return false;
+    }
     return true;
 }
 
@@ -366,17 +394,25 @@ public:
         using difference_type = std::ptrdiff_t;
         iterator() noexcept = default;
         iterator(const batch_header* h, bytes_view records, std::int32_t count) noexcept
-            : h_(h), r_(records), left_(count) { advance(); }
+                : h_(h), r_(records), left_(count) {
+            advance();
+        }
         const record_view& operator*() const noexcept { return cur_; }
         const record_view* operator->() const noexcept { return &cur_; }
-        iterator& operator++() noexcept { advance(); return *this; }
+        iterator& operator++() noexcept {
+            advance();
+            return *this;
+        }
         void operator++(int) noexcept { advance(); }
         bool operator==(std::default_sentinel_t) const noexcept { return done_; }
         [[nodiscard]] bool failed() const noexcept { return !r_.ok(); }
 
     private:
         void advance() noexcept {
-            if (left_ <= 0 || !r_.ok() || !detail::decode_record(r_, *h_, cur_)) { done_ = true; return; }
+            if (left_ <= 0 || !r_.ok() || !detail::decode_record(r_, *h_, cur_)) {
+                done_ = true;
+                return;
+            }
             --left_;
         }
         const batch_header* h_ = nullptr;
@@ -498,7 +534,8 @@ std::optional<timestamp_offset> find_record(bytes_view batch, Stop&& stop) noexc
 /// Clients that leave maxTimestamp at -1 would otherwise be invisible to the time index. Compressed
 /// CreateTime batches keep their header until a decompressor can read their records. The CRC is
 /// recomputed only when a byte under it changed; nothing is copied. Returns whether it changed.
-inline bool restamp_max_timestamp(mutable_bytes_view batch, bool log_append_time, std::int64_t append_time_ms) noexcept {
+inline bool restamp_max_timestamp(mutable_bytes_view batch, bool log_append_time,
+                                  std::int64_t append_time_ms) noexcept {
     if (batch.size() < batch_layout::header_size) return false;
     if (log_append_time) return set_max_timestamp(batch, append_time_ms, true);
     const auto true_max = records_max_timestamp(bytes_view{batch});
@@ -520,8 +557,7 @@ struct producer_stamp {
 class batch_builder {
 public:
     /// `capacity_hint` sizes the first allocation (batch.size is the natural choice).
-    explicit batch_builder(std::size_t capacity_hint = 16384, std::int16_t attributes = 0)
-        : attributes_(attributes) {
+    explicit batch_builder(std::size_t capacity_hint = 16384, std::int16_t attributes = 0) : attributes_(attributes) {
         buf_.reserve(std::max(capacity_hint, batch_layout::header_size));
         buf_.resize(batch_layout::header_size);
     }
@@ -538,7 +574,10 @@ public:
     /// Appends one record; returns its offset delta. Timestamps are ms since the epoch.
     std::int32_t append(std::int64_t timestamp, std::optional<bytes_view> key, std::optional<bytes_view> value,
                         std::span<const record_header> headers = {}) {
-        if (count_ == 0) { base_ts_ = timestamp; max_ts_ = timestamp; }
+        if (count_ == 0) {
+            base_ts_ = timestamp;
+            max_ts_ = timestamp;
+        }
         if (timestamp > max_ts_) max_ts_ = timestamp;
         const std::int64_t ts_delta = detail::wrapping_sub(timestamp, base_ts_);
         const std::int32_t delta = count_;
@@ -553,7 +592,10 @@ public:
         p += encode_varint(p, static_cast<std::int32_t>(headers.size()));
         for (const auto& h : headers) {
             p += encode_varint(p, static_cast<std::int32_t>(h.key.size()));
-            if (!h.key.empty()) { std::memcpy(p, h.key.data(), h.key.size()); p += h.key.size(); }
+            if (!h.key.empty()) {
+                std::memcpy(p, h.key.data(), h.key.size());
+                p += h.key.size();
+            }
             p = put_nullable(p, h.value);
         }
         ++count_;
@@ -597,7 +639,10 @@ private:
     static std::byte* put_nullable(std::byte* p, const std::optional<bytes_view>& b) noexcept {
         if (!b) return p + encode_varint(p, -1);
         p += encode_varint(p, static_cast<std::int32_t>(b->size()));
-        if (!b->empty()) { std::memcpy(p, b->data(), b->size()); p += b->size(); }
+        if (!b->empty()) {
+            std::memcpy(p, b->data(), b->size());
+            p += b->size();
+        }
         return p;
     }
     static std::size_t body_size(std::int64_t ts_delta, std::int32_t delta, const std::optional<bytes_view>& key,

@@ -28,11 +28,11 @@ template <typename Broker>
 struct request_context {
     Broker& broker;
     const wire::request_header& header;
-    byte_reader& body;                 // positioned after the header
-    mutable_bytes_view frame;          // the whole request, header included
+    byte_reader& body;        // positioned after the header
+    mutable_bytes_view frame; // the whole request, header included
     net::connection_id conn;
     net::event_loop& loop;
-    std::string_view advertised_host;  // what Metadata and FindCoordinator hand out
+    std::string_view advertised_host; // what Metadata and FindCoordinator hand out
     std::int32_t advertised_port;
     std::string_view cluster_id;
     server_state& state;

@@ -62,13 +62,16 @@ struct fetch_handler {
             plan_topic pt{std::string(t.name), t.topic_id, {}};
             error_code topic_error = error_code::none;
             if (plan.version >= 13) {
-                if (auto name = ctx.broker.topic_name_of(t.topic_id)) pt.name = std::move(*name);
-                else topic_error = error_code::unknown_topic_id;
+                if (auto name = ctx.broker.topic_name_of(t.topic_id))
+                    pt.name = std::move(*name);
+                else
+                    topic_error = error_code::unknown_topic_id;
             }
             for (const auto& p : t.partitions) {
                 auto e = topic_error;
                 if (e == error_code::none && plan.version >= 9)
-                    e = check_leader_epoch(ctx.broker.find_partition(pt.name, p.partition_index), p.current_leader_epoch);
+                    e = check_leader_epoch(ctx.broker.find_partition(pt.name, p.partition_index),
+                                           p.current_leader_epoch);
                 pt.partitions.push_back({p.partition_index, p.fetch_offset, p.partition_max_bytes, e});
             }
             plan.topics.push_back(std::move(pt));
@@ -122,7 +125,8 @@ private:
     // re-runs the fetch on the loop thread (through the gate, which shutdown closes).
     template <typename Broker>
     static void arm(Broker& b, server_state& st, parked_fetch& pf) {
-        const auto kind = pf.plan.iso == isolation::read_committed ? offset_kind::last_stable : offset_kind::high_watermark;
+        const auto kind =
+            pf.plan.iso == isolation::read_committed ? offset_kind::last_stable : offset_kind::high_watermark;
         const auto wake = [gate = st.gate, b = &b, s = &st, id = pf.id] {
             gate->post([b, s, id] { retry(*b, *s, id); });
         };
@@ -135,8 +139,10 @@ private:
                 const auto target = offset{std::max(p.fetch_offset.value(), mon.current(kind).value()) + 1};
                 auto h = mon.async_wait(kind, target, broker_detail::wait_clock::time_point::max(),
                                         [wake](wait_status) { wake(); });
-                if (h) pf.waits.push_back(std::move(*h));
-                else ready = true; // moved between current() and async_wait()
+                if (h)
+                    pf.waits.push_back(std::move(*h));
+                else
+                    ready = true; // moved between current() and async_wait()
             }
         }
         if (ready) wake();
@@ -192,13 +198,15 @@ private:
                         pd.error_code = error_code::unknown_topic_or_partition;
                     }
                 } else {
-                    auto fr = b.fetch(t.name, p.id, p.fetch_offset, static_cast<std::size_t>(std::max<std::int64_t>(limit, 1)), plan.iso);
+                    auto fr = b.fetch(t.name, p.id, p.fetch_offset,
+                                      static_cast<std::size_t>(std::max<std::int64_t>(limit, 1)), plan.iso);
                     pd.error_code = fr.error;
                     pd.high_watermark = fr.high_watermark;
                     pd.last_stable_offset = fr.last_stable_offset;
                     pd.log_start_offset = fr.log_start_offset;
                     if (fr.error == error_code::none && fr.records.bytes > 0) {
-                        pd.external = wire::external_records{static_cast<std::uint32_t>(fr.records.bytes), slices.size()};
+                        pd.external =
+                            wire::external_records{static_cast<std::uint32_t>(fr.records.bytes), slices.size()};
                         total += fr.records.bytes;
                         remaining -= static_cast<std::int64_t>(fr.records.bytes);
                         slices.push_back(std::move(fr.records.slices));
@@ -216,7 +224,8 @@ private:
         auto buf = std::make_shared<byte_buffer>(512);
         wire::gap_list gaps;
         byte_writer w(*buf);
-        wire::response_header{plan.correlation_id}.encode(w, wire::response_header_version(wire::api_key::fetch, plan.version));
+        wire::response_header{plan.correlation_id}.encode(
+            w, wire::response_header_version(wire::api_key::fetch, plan.version));
         resp.encode(w, plan.version, gaps);
         net::response out;
         wire::for_each_piece(

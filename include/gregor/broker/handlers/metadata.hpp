@@ -30,8 +30,8 @@ struct metadata_handler {
     // Without ACLs every operation is allowed; the bit of operation N is 1 << N (Kafka's
     // AclOperation codes: READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8,
     // CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12).
-    static constexpr std::int32_t topic_operations = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) |
-                                                     (1 << 8) | (1 << 10) | (1 << 11);
+    static constexpr std::int32_t topic_operations =
+        (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
     static constexpr std::int32_t cluster_operations =
         (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 

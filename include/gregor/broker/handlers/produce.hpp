@@ -43,7 +43,7 @@ struct produce_handler {
         std::int16_t acks = 1;
         std::vector<std::string> names; // the topic names the response points at
         wire::produce::response resp;
-        std::size_t remaining = 1;      // partitions still waiting, plus the request itself
+        std::size_t remaining = 1; // partitions still waiting, plus the request itself
         bool any_error = false;
         net::responder r;
 
@@ -59,7 +59,8 @@ struct produce_handler {
             }
             byte_buffer out(256);
             byte_writer w(out);
-            wire::response_header{correlation_id}.encode(w, wire::response_header_version(wire::api_key::produce, version));
+            wire::response_header{correlation_id}.encode(
+                w, wire::response_header_version(wire::api_key::produce, version));
             resp.encode(w, version);
             r.complete(net::response(std::move(out)));
         }
@@ -82,7 +83,8 @@ struct produce_handler {
             topic_response tr;
             tr.name = st->names.back();
             tr.partitions.resize(t.partitions.size());
-            for (std::size_t i = 0; i < t.partitions.size(); ++i) tr.partitions[i].partition_index = t.partitions[i].partition_index;
+            for (std::size_t i = 0; i < t.partitions.size(); ++i)
+                tr.partitions[i].partition_index = t.partitions[i].partition_index;
             st->resp.responses.push_back(std::move(tr));
             st->remaining += t.partitions.size();
         }

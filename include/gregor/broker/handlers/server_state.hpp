@@ -57,7 +57,7 @@ struct plan_partition {
     error_code error = error_code::none; // known before reading (unknown topic id, fenced epoch)
 };
 struct plan_topic {
-    std::string name;     // resolved from the id for v13+
+    std::string name;      // resolved from the id for v13+
     wire::uuid topic_id{}; // v13+: what the response names the topic by
     std::vector<plan_partition> partitions;
 };

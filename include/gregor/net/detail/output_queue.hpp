@@ -59,7 +59,8 @@ public:
             auto& front = q_.front();
             if (front.is_file()) {
                 const bool more = q_.size() > 1;
-                const auto r = policy_.send_file(sock, front.fd, front.position + front.done, front.length - front.done, more);
+                const auto r =
+                    policy_.send_file(sock, front.fd, front.position + front.done, front.length - front.done, more);
                 advance_front(r.bytes);
                 wrote += r.bytes;
                 if (front_done()) {

@@ -53,7 +53,7 @@ public:
             std::size_t cap = std::min(max_chunk_, std::max<std::size_t>(64 * 1024, last * 2));
             cap = std::max(cap, data.size());
             if (!chunks_.empty()) chunks_.back().frozen = true;
-            auto mem = allocate(cap);  // may round cap up
+            auto mem = allocate(cap); // may round cap up
             chunks_.push_back(chunk{size_, 0, cap, std::move(mem), false});
         }
         auto& c = chunks_.back();
@@ -69,7 +69,7 @@ public:
         if (!chunks_.empty()) {
             auto& c = chunks_.back();
             c.used = static_cast<std::size_t>(n - c.start);
-            c.frozen = true;  // readers may still hold views past the cut: never write there again
+            c.frozen = true; // readers may still hold views past the cut: never write there again
         }
         size_ = n;
     }
@@ -119,7 +119,8 @@ private:
                 const auto addr = reinterpret_cast<std::uintptr_t>(base);
                 auto* aligned = reinterpret_cast<std::byte*>((addr + huge_page - 1) / huge_page * huge_page);
                 if (aligned > base) ::munmap(base, static_cast<std::size_t>(aligned - base));
-                if (const auto tail = base + span - (aligned + cap); tail > 0) ::munmap(aligned + cap, static_cast<std::size_t>(tail));
+                if (const auto tail = base + span - (aligned + cap); tail > 0)
+                    ::munmap(aligned + cap, static_cast<std::size_t>(tail));
 #ifdef MADV_HUGEPAGE
                 ::madvise(aligned, cap, MADV_HUGEPAGE);
 #endif
@@ -130,7 +131,7 @@ private:
     }
 
     struct chunk {
-        std::uint64_t start;       // file position of the chunk's first byte
+        std::uint64_t start; // file position of the chunk's first byte
         std::size_t used;
         std::size_t capacity;
         std::shared_ptr<std::byte[]> data;
@@ -180,7 +181,8 @@ public:
         std::lock_guard lk(mu_);
         std::vector<std::string> out;
         const std::string prefix = dir + "/";
-        for (auto it = files_.lower_bound(prefix); it != files_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+        for (auto it = files_.lower_bound(prefix);
+             it != files_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
             const auto rest = it->first.substr(prefix.size());
             if (rest.find('/') == std::string::npos) out.push_back(rest);
         }
@@ -193,8 +195,8 @@ private:
 };
 
 struct memory_backend_options {
-    std::shared_ptr<memory_store> store;       // null: a private store that dies with the log
-    std::size_t max_chunk_bytes = 8u << 20;    // largest chunk (a bigger batch gets its own)
+    std::shared_ptr<memory_store> store;    // null: a private store that dies with the log
+    std::size_t max_chunk_bytes = 8u << 20; // largest chunk (a bigger batch gets its own)
 };
 
 class memory_backend {
@@ -206,8 +208,8 @@ public:
     static constexpr const char* name = "memory";
 
     explicit memory_backend(const std::filesystem::path& dir, const options& o = {})
-        : dir_(dir.lexically_normal().string()), store_(o.store ? o.store : std::make_shared<memory_store>()),
-          max_chunk_(o.max_chunk_bytes) {
+            : dir_(dir.lexically_normal().string()), store_(o.store ? o.store : std::make_shared<memory_store>()),
+              max_chunk_(o.max_chunk_bytes) {
         while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
     }
 

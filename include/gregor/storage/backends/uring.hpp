@@ -24,15 +24,15 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
-#include <utility>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace gregor::storage {
 
 struct uring_backend_options {
-    unsigned queue_depth = 8;  // submission queue entries of this log's ring (an append uses two)
+    unsigned queue_depth = 8; // submission queue entries of this log's ring (an append uses two)
 };
 
 class uring_backend {
@@ -42,8 +42,7 @@ public:
     static constexpr bool persistent = true;
     static constexpr const char* name = "uring";
 
-    explicit uring_backend(const std::filesystem::path& dir, const options& o = {})
-        : dir_(dir) {
+    explicit uring_backend(const std::filesystem::path& dir, const options& o = {}) : dir_(dir) {
         auto ring = std::make_unique<::io_uring>();
         const int r = ::io_uring_queue_init(std::max(o.queue_depth, 2u), ring.get(), 0);
         if (r < 0)

@@ -57,7 +57,8 @@ public:
         std::filesystem::create_directories(dir_, ec);
         if (ec) throw std::system_error(ec, "gregor::storage: cannot create log directory " + dir_.string());
         const int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0) throw std::system_error(errno_code(errno), "gregor::storage: cannot open log directory " + dir_.string());
+        if (fd < 0)
+            throw std::system_error(errno_code(errno), "gregor::storage: cannot open log directory " + dir_.string());
         dir_fd_ = std::make_shared<fd_handle>(fd);
     }
 
@@ -83,7 +84,7 @@ public:
     }
 
     std::uint64_t size(const posix_file& f) const noexcept {
-        struct stat st{};
+        struct stat st {};
         if (::fstat(f.fd(), &st) != 0) return 0;
         return static_cast<std::uint64_t>(st.st_size);
     }
@@ -171,7 +172,7 @@ public:
 
     /// Replaces `name` atomically and durably: write a temporary, fsync, rename, fsync the directory.
     std::error_code write_file(const std::string& name, bytes_view data) {
-        if (data.empty()) {  // nothing to tear: create or empty it in place, then make the name durable
+        if (data.empty()) { // nothing to tear: create or empty it in place, then make the name durable
             const int fd = ::open((dir_ / name).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
             if (fd < 0) return errno_code(errno);
             ::close(fd);

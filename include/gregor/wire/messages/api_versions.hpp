@@ -80,7 +80,7 @@ struct response {
 
     gregor::error_code error_code = gregor::error_code::none;
     std::vector<api_version> api_keys;
-    std::int32_t throttle_time_ms = 0; // v1+
+    std::int32_t throttle_time_ms = 0;                   // v1+
     std::vector<supported_feature> supported_features{}; // v3+, tag 0
     std::int64_t finalized_features_epoch = -1;          // v3+, tag 1; -1 = unknown
     std::vector<finalized_feature> finalized_features{}; // v3+, tag 2

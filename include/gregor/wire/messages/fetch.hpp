@@ -65,9 +65,9 @@ struct fetch_partition {
     gregor::partition_id partition_index{0};
     gregor::leader_epoch current_leader_epoch{-1}; // v9+; -1 from clients
     gregor::offset fetch_offset{0};
-    gregor::offset log_start_offset{-1};           // v5+; -1 from consumers, the LSO of a follower
+    gregor::offset log_start_offset{-1}; // v5+; -1 from consumers, the LSO of a follower
     std::int32_t partition_max_bytes = 1048576;
-    gregor::leader_epoch last_fetched_epoch{-1};   // v12+; epoch of the last fetched record
+    gregor::leader_epoch last_fetched_epoch{-1}; // v12+; epoch of the last fetched record
 };
 
 struct fetch_topic {
@@ -85,7 +85,7 @@ struct forgotten_topic {
 struct request {
     using api = fetch_api;
 
-    gregor::node_id replica_id{-1};  // -1 consumer, >= 0 follower broker id; v15+ in replica_state
+    gregor::node_id replica_id{-1}; // -1 consumer, >= 0 follower broker id; v15+ in replica_state
     std::int32_t max_wait_ms = 500;
     std::int32_t min_bytes = 1;
     std::int32_t max_bytes = std::numeric_limits<std::int32_t>::max();
@@ -109,15 +109,17 @@ struct request {
         if (v <= 14) io.i32(m.replica_id);
         io.i32(m.max_wait_ms);
         io.i32(m.min_bytes);
-        io.i32(m.max_bytes);     // v3+
+        io.i32(m.max_bytes);      // v3+
         io.i8(m.isolation_level); // v4+
         if (v >= 7) {
             io.i32(m.session_id);
             io.i32(m.session_epoch);
         }
         io.array(m.topics, [](auto& io2, auto& t) {
-            if (io2.version() <= 12) io2.string(t.name);
-            else io2.uuid(t.topic_id);
+            if (io2.version() <= 12)
+                io2.string(t.name);
+            else
+                io2.uuid(t.topic_id);
             io2.array(t.partitions, [](auto& io3, auto& p) {
                 const auto pv = io3.version();
                 io3.i32(p.partition_index);
@@ -132,20 +134,21 @@ struct request {
         });
         if (v >= 7) {
             io.array(m.forgotten_topics_data, [](auto& io2, auto& t) {
-                if (io2.version() <= 12) io2.string(t.name);
-                else io2.uuid(t.topic_id);
+                if (io2.version() <= 12)
+                    io2.string(t.name);
+                else
+                    io2.uuid(t.topic_id);
                 io2.array(t.partitions, [](auto& io3, auto& p) { io3.i32(p); });
                 io2.tagged_fields();
             });
         }
         if (v >= 11) io.string(m.rack_id);
         io.tagged_fields(tag(0, m.cluster_id.has_value(), [&](auto& t) { t.nullable_string(m.cluster_id); }),
-                         tag_if(v >= 15, 1, m.replica_id != gregor::node_id{-1} || m.replica_epoch != -1,
-                                [&](auto& t) {
-                                    t.i32(m.replica_id);
-                                    t.i64(m.replica_epoch);
-                                    t.tagged_fields();
-                                }));
+                         tag_if(v >= 15, 1, m.replica_id != gregor::node_id{-1} || m.replica_epoch != -1, [&](auto& t) {
+                             t.i32(m.replica_id);
+                             t.i64(m.replica_epoch);
+                             t.tagged_fields();
+                         }));
     }
 };
 
@@ -173,15 +176,15 @@ struct partition_data {
     gregor::partition_id partition_index{0};
     gregor::error_code error_code = gregor::error_code::none;
     gregor::offset high_watermark{-1};
-    gregor::offset last_stable_offset{-1};                         // = HWM when no txn is open
-    gregor::offset log_start_offset{-1};                           // v5+
+    gregor::offset last_stable_offset{-1};                                // = HWM when no txn is open
+    gregor::offset log_start_offset{-1};                                  // v5+
     std::optional<std::vector<aborted_transaction>> aborted_transactions; // null for read_uncommitted
-    gregor::node_id preferred_read_replica{-1};                    // v11+; must stay -1
-    std::optional<bytes_view> records;                             // decoded in place
-    std::optional<external_records> external;                      // encode only: written as a gap
-    epoch_end_offset diverging_epoch{};                            // v12+, tag 0; written unless -1/-1
-    leader_id_and_epoch current_leader{};                          // v12+, tag 1; written unless -1/-1
-    snapshot_position snapshot_id{};                               // v12+, tag 2; written unless -1/-1
+    gregor::node_id preferred_read_replica{-1};                           // v11+; must stay -1
+    std::optional<bytes_view> records;                                    // decoded in place
+    std::optional<external_records> external;                             // encode only: written as a gap
+    epoch_end_offset diverging_epoch{};                                   // v12+, tag 0; written unless -1/-1
+    leader_id_and_epoch current_leader{};                                 // v12+, tag 1; written unless -1/-1
+    snapshot_position snapshot_id{};                                      // v12+, tag 2; written unless -1/-1
 };
 
 struct topic_response {
@@ -197,14 +200,12 @@ struct response {
     gregor::error_code error_code = gregor::error_code::none; // v7+
     std::int32_t session_id = 0;                              // v7+
     std::vector<topic_response> responses;
-    std::vector<node_endpoint> node_endpoints{};              // v16+, tag 0; written unless empty
+    std::vector<node_endpoint> node_endpoints{}; // v16+, tag 0; written unless empty
 
     /// Copies any inline records; throws std::invalid_argument if a partition is `external`.
     void encode(byte_writer& w, std::int16_t version) const { encode_fields(*this, w, version); }
     /// Leaves `external` records out and appends one gap per such partition to `gaps`.
-    void encode(byte_writer& w, std::int16_t version, gap_list& gaps) const {
-        encode_fields(*this, w, version, &gaps);
-    }
+    void encode(byte_writer& w, std::int16_t version, gap_list& gaps) const { encode_fields(*this, w, version, &gaps); }
     static std::optional<response> decode(byte_reader& r, std::int16_t version) {
         return decode_fields<response>(r, version);
     }
@@ -218,8 +219,10 @@ struct response {
             io.i32(m.session_id);
         }
         io.array(m.responses, [](auto& io2, auto& t) {
-            if (io2.version() <= 12) io2.string(t.name);
-            else io2.uuid(t.topic_id);
+            if (io2.version() <= 12)
+                io2.string(t.name);
+            else
+                io2.uuid(t.topic_id);
             io2.array(t.partitions, [](auto& io3, auto& p) {
                 const auto pv = io3.version();
                 io3.i32(p.partition_index);

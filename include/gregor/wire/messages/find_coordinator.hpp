@@ -33,7 +33,7 @@ enum class coordinator_type : std::int8_t { group = 0, transaction = 1 };
 struct request {
     using api = find_coordinator_api;
 
-    std::string_view key;                                 // v0-3: group id or transactional id
+    std::string_view key;                                // v0-3: group id or transactional id
     coordinator_type key_type = coordinator_type::group; // v1+
     std::vector<std::string_view> coordinator_keys{};    // v4+: the keys, all of key_type
 
@@ -65,7 +65,7 @@ struct coordinator {
 struct response {
     using api = find_coordinator_api;
 
-    std::int32_t throttle_time_ms = 0; // v1+
+    std::int32_t throttle_time_ms = 0;                        // v1+
     gregor::error_code error_code = gregor::error_code::none; // v0-3
     std::optional<std::string_view> error_message;            // v1-3
     gregor::node_id node_id{-1};                              // v0-3

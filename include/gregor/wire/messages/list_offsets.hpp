@@ -43,8 +43,8 @@ inline constexpr std::int64_t earliest_local_timestamp = -4;
 struct request_partition {
     gregor::partition_id partition_index{0};
     std::int64_t timestamp = latest_timestamp;
-    std::int32_t max_num_offsets = 1;                // v0 only
-    gregor::leader_epoch current_leader_epoch{-1};   // v4+
+    std::int32_t max_num_offsets = 1;              // v0 only
+    gregor::leader_epoch current_leader_epoch{-1}; // v4+
 };
 
 struct request_topic {

@@ -53,8 +53,8 @@ struct request_topic {
 struct request {
     using api = metadata_api;
 
-    std::optional<std::vector<request_topic>> topics; // nullopt = all topics
-    bool allow_auto_topic_creation = true;            // v4+ (before v4 the broker's config decides)
+    std::optional<std::vector<request_topic>> topics;   // nullopt = all topics
+    bool allow_auto_topic_creation = true;              // v4+ (before v4 the broker's config decides)
     bool include_cluster_authorized_operations = false; // v8-10
     bool include_topic_authorized_operations = false;   // v8+
 
@@ -71,8 +71,10 @@ struct request {
             io2.string_or_null(t.name, io2.version() >= 10);
             io2.tagged_fields();
         };
-        if (v == 0) io.null_as_empty_array(m.topics, topic);
-        else io.nullable_array(m.topics, topic);
+        if (v == 0)
+            io.null_as_empty_array(m.topics, topic);
+        else
+            io.nullable_array(m.topics, topic);
         if (v >= 4) io.boolean(m.allow_auto_topic_creation);
         if (v >= 8 && v <= 10) io.boolean(m.include_cluster_authorized_operations);
         if (v >= 8) io.boolean(m.include_topic_authorized_operations);
@@ -102,7 +104,7 @@ struct topic {
     std::string_view name;    // null (data() == nullptr) allowed in v12+
     bool is_internal = false; // v1+
     std::vector<partition> partitions;
-    wire::uuid topic_id{};                                                // v10+
+    wire::uuid topic_id{};                                                    // v10+
     std::int32_t topic_authorized_operations = authorized_operations_unknown; // v8+
 };
 

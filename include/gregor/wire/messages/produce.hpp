@@ -41,8 +41,8 @@ namespace gregor::wire::produce {
 
 struct partition_data {
     gregor::partition_id partition_index{0};
-    std::optional<bytes_view> records;           // one or more record batches; decoded in place
-    std::optional<external_records> external;    // encode only: emitted as a gap, `records` ignored
+    std::optional<bytes_view> records;        // one or more record batches; decoded in place
+    std::optional<external_records> external; // encode only: emitted as a gap, `records` ignored
 };
 
 struct topic_data {
@@ -61,9 +61,7 @@ struct request {
     /// Copies any inline records; throws std::invalid_argument if a partition is `external`.
     void encode(byte_writer& w, std::int16_t version) const { encode_fields(*this, w, version); }
     /// Encodes partitions with `external` records as gaps appended to `gaps`.
-    void encode(byte_writer& w, std::int16_t version, gap_list& gaps) const {
-        encode_fields(*this, w, version, &gaps);
-    }
+    void encode(byte_writer& w, std::int16_t version, gap_list& gaps) const { encode_fields(*this, w, version, &gaps); }
     static std::optional<request> decode(byte_reader& r, std::int16_t version) {
         return decode_fields<request>(r, version);
     }
@@ -96,11 +94,11 @@ struct partition_response {
     gregor::partition_id partition_index{0};
     gregor::error_code error_code = gregor::error_code::none;
     gregor::offset base_offset{-1};
-    std::int64_t log_append_time_ms = -1;  // v2+; -1 unless the topic uses LogAppendTime
-    gregor::offset log_start_offset{-1};   // v5+
-    std::vector<record_error> record_errors{};        // v8+
-    std::optional<std::string_view> error_message{};  // v8+
-    leader_id_and_epoch current_leader{};             // v10+, tag 0; written unless -1/-1
+    std::int64_t log_append_time_ms = -1;            // v2+; -1 unless the topic uses LogAppendTime
+    gregor::offset log_start_offset{-1};             // v5+
+    std::vector<record_error> record_errors{};       // v8+
+    std::optional<std::string_view> error_message{}; // v8+
+    leader_id_and_epoch current_leader{};            // v10+, tag 0; written unless -1/-1
 };
 
 struct topic_response {
@@ -112,7 +110,7 @@ struct response {
     using api = produce_api;
 
     std::vector<topic_response> responses;
-    std::int32_t throttle_time_ms = 0;          // v1+
+    std::int32_t throttle_time_ms = 0;           // v1+
     std::vector<node_endpoint> node_endpoints{}; // v10+, tag 0; written unless empty
 
     void encode(byte_writer& w, std::int16_t version) const { encode_fields(*this, w, version); }
