@@ -78,6 +78,13 @@ byte_buffer decodable_request(wire::api_key key, std::int16_t version, std::int3
     }
 }
 
+/// The frame of the latest roundtrip's answer: decoded responses hold views into it (names, keys,
+/// records), valid until the next roundtrip.
+byte_buffer& last_frame() {
+    static byte_buffer frame;
+    return frame;
+}
+
 template <typename Resp, typename Req>
 Resp roundtrip(net::blocking_client& c, std::int16_t version, std::int32_t corr, const Req& req) {
     byte_buffer frame;
@@ -93,6 +100,7 @@ Resp roundtrip(net::blocking_client& c, std::int16_t version, std::int32_t corr,
     CHECK(h->correlation_id == corr);
     auto resp = Resp::decode(r, version);
     REQUIRE(resp);
+    last_frame() = std::move(f); // the heap block the views point into moves with it
     return std::move(*resp);
 }
 
