@@ -229,7 +229,7 @@ public:
         send(
             destination::any(), std::move(req),
             [this, names, done = std::move(done)](reply<wire::metadata::response>& rep) mutable {
-                if (!rep.error) absorb(*rep.body, !names->has_value());
+                if (!rep.error) update_metadata(*rep.body, !names->has_value());
                 if (done) done(rep.error);
             },
             {.max_version = cfg_.metadata_max_version});
@@ -296,12 +296,14 @@ public:
         coordinators_.erase({type, key});
     }
 
-    /// Whether a request to `dest` would be written at once (its broker is known and connected).
+    /// Whether a request sent to `dest` now is written during send() (its broker is known,
+    /// connected, and nothing waits before it), so views in the request need not outlive send().
     [[nodiscard]] bool ready(const destination& dest) const {
+        if (closing_ || (dest.k != destination::kind::node && metadata_stale())) return false;
         const auto n = resolve_now(dest);
         if (!n) return false;
         const auto it = conns_.find(*n);
-        return it != conns_.end() && it->second->ready();
+        return it != conns_.end() && it->second->writes_now();
     }
 
     /// The connection to broker `node` (nullptr if unknown), e.g. to read negotiated versions.
@@ -428,7 +430,11 @@ private:
         });
     }
 
-    void absorb(const wire::metadata::response& m, bool all_topics) {
+public:
+    /// Takes a Metadata answer into the cache (and its brokers into the connection table): for
+    /// callers that send Metadata themselves. `all_topics`: the answer lists every topic, so
+    /// topics it does not name are dropped.
+    void update_metadata(const wire::metadata::response& m, bool all_topics) {
         std::map<std::int32_t, broker_info> brokers;
         for (const auto& b : m.brokers) {
             const auto id = b.node_id.value();
@@ -464,6 +470,8 @@ private:
         meta_.updated = clock::now();
         stale_ = false;
     }
+
+private:
 
     void learn_broker(std::int32_t id, const std::string& host, std::int32_t port) {
         if (id < 0 || port <= 0 || port > 65535) return;

@@ -74,6 +74,7 @@ struct counters {
     std::atomic<std::uint64_t> api_versions_requests{0};
     std::atomic<std::uint64_t> requests_written{0}; // every request but ApiVersions
     std::atomic<std::uint64_t> timeouts{0};         // requests answered REQUEST_TIMED_OUT
+    std::atomic<std::int16_t> api_versions_version{-1}; // what the last negotiation used
 };
 
 /// How a completion learns its answer. `frame` owns the bytes from `body_offset` on (the body after
@@ -118,6 +119,10 @@ public:
     [[nodiscard]] const net::endpoint& endpoint() const noexcept { return ep_; }
     [[nodiscard]] connection_state state() const noexcept { return st_; }
     [[nodiscard]] bool ready() const noexcept { return st_ == connection_state::ready; }
+    /// Whether a request submitted now is written at once (not queued).
+    [[nodiscard]] bool writes_now() const noexcept {
+        return st_ == connection_state::ready && queue_.empty() && below_bound();
+    }
     /// Requests written and not answered plus those waiting.
     [[nodiscard]] std::size_t load() const noexcept { return out_.size() + queue_.size(); }
     [[nodiscard]] bool idle() const noexcept { return out_.empty() && queue_.empty(); }
@@ -379,6 +384,7 @@ private:
             broker_apis_.clear();
             for (const auto& a : resp->api_keys) broker_apis_[a.key] = {a.min_version, a.max_version};
             api_versions_used_ = q.version;
+            cnt_.api_versions_version.store(q.version, std::memory_order_relaxed);
             st_ = connection_state::ready;
             failures_ = 0;
             pump();
