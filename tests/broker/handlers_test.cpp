@@ -1,6 +1,7 @@
 // The Kafka API handlers (broker/handlers/): the ApiVersions answer and the dispatch both come from
 // one list, so every advertised API is answered, nothing unlisted is, and the advertised ranges
-// are still those wire::broker_advertised_apis (docs/protocol.md §4) asks for.
+// are still those wire::broker_advertised_apis (docs/protocol.md §4) asks for, plus the admin APIs
+// (docs/protocol.md §17), whose handlers are exercised over TCP at their old and newest versions.
 #include "broker_test_util.hpp"
 
 #include <gregor/broker/handlers/handlers.hpp>
@@ -8,9 +9,17 @@
 #include <gregor/net/client.hpp>
 #include <gregor/wire/api.hpp>
 #include <gregor/wire/header.hpp>
+#include <gregor/wire/messages/alter_configs.hpp>
 #include <gregor/wire/messages/api_versions.hpp>
+#include <gregor/wire/messages/create_partitions.hpp>
+#include <gregor/wire/messages/create_topics.hpp>
+#include <gregor/wire/messages/delete_records.hpp>
+#include <gregor/wire/messages/delete_topics.hpp>
+#include <gregor/wire/messages/describe_cluster.hpp>
+#include <gregor/wire/messages/describe_configs.hpp>
 #include <gregor/wire/messages/fetch.hpp>
 #include <gregor/wire/messages/find_coordinator.hpp>
+#include <gregor/wire/messages/incremental_alter_configs.hpp>
 #include <gregor/wire/messages/init_producer_id.hpp>
 #include <gregor/wire/messages/list_offsets.hpp>
 #include <gregor/wire/messages/metadata.hpp>
@@ -18,11 +27,15 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace gregor;
 using namespace std::chrono_literals;
@@ -74,6 +87,15 @@ byte_buffer decodable_request(wire::api_key key, std::int16_t version, std::int3
     case wire::api_key::list_offsets: return decodable<wire::list_offsets::request>(version, corr);
     case wire::api_key::init_producer_id: return decodable<wire::init_producer_id::request>(version, corr);
     case wire::api_key::find_coordinator: return decodable<wire::find_coordinator::request>(version, corr);
+    case wire::api_key::create_topics: return decodable<wire::create_topics::request>(version, corr);
+    case wire::api_key::delete_topics: return decodable<wire::delete_topics::request>(version, corr);
+    case wire::api_key::delete_records: return decodable<wire::delete_records::request>(version, corr);
+    case wire::api_key::describe_configs: return decodable<wire::describe_configs::request>(version, corr);
+    case wire::api_key::alter_configs: return decodable<wire::alter_configs::request>(version, corr);
+    case wire::api_key::create_partitions: return decodable<wire::create_partitions::request>(version, corr);
+    case wire::api_key::incremental_alter_configs:
+        return decodable<wire::incremental_alter_configs::request>(version, corr);
+    case wire::api_key::describe_cluster: return decodable<wire::describe_cluster::request>(version, corr);
     default: return header_only(key, version, corr);
     }
 }
@@ -109,6 +131,15 @@ wire::api_versions::response api_versions(net::blocking_client& c, std::int16_t 
     req.client_software_name = "handlers-test";
     req.client_software_version = "1";
     return roundtrip<wire::api_versions::response>(c, version, corr, req);
+}
+
+/// CreateTopics of one topic with one partition and replication factor 1 at `version`.
+wire::create_topics::response create_topic(net::blocking_client& c, std::int16_t version, std::int32_t corr,
+                                           const std::string& name, std::int32_t partitions = 1) {
+    wire::create_topics::request req;
+    req.topics.push_back({name, partitions, 1, {}, {}});
+    req.timeout_ms = 5000;
+    return roundtrip<wire::create_topics::response>(c, version, corr, req);
 }
 
 /// Sends a request of API `key` at `version` that the broker can answer and checks the answer.
@@ -186,6 +217,86 @@ void exercise(net::blocking_client& c, wire::api_key key, std::int16_t version, 
         CHECK(resp.error_code == error_code::none);
         return;
     }
+    case wire::api_key::create_topics: {
+        const auto name = "ex-create-" + std::to_string(corr);
+        const auto resp = create_topic(c, version, corr, name);
+        REQUIRE(resp.topics.size() == 1);
+        CHECK(resp.topics[0].name == name);
+        CHECK(resp.topics[0].error_code == error_code::none);
+        if (version >= 5) CHECK(resp.topics[0].num_partitions == 1);
+        return;
+    }
+    case wire::api_key::delete_topics: {
+        // A topic of its own, created at v7 for its id (v6 deletes by id).
+        const auto name = "ex-delete-" + std::to_string(corr);
+        const auto created = create_topic(c, 7, corr, name);
+        REQUIRE(created.topics.at(0).error_code == error_code::none);
+        wire::delete_topics::request req;
+        if (version >= 6)
+            req.topics.push_back({std::string_view{}, created.topics[0].topic_id});
+        else
+            req.topic_names.push_back(name);
+        const auto resp = roundtrip<wire::delete_topics::response>(c, version, corr, req);
+        REQUIRE(resp.responses.size() == 1);
+        CHECK(resp.responses[0].error_code == error_code::none);
+        CHECK(resp.responses[0].name == name);
+        return;
+    }
+    case wire::api_key::delete_records: {
+        wire::delete_records::request req;
+        req.topics.push_back({"t", {{partition_id{0}, offset{-1}}}}); // up to the high watermark
+        const auto resp = roundtrip<wire::delete_records::response>(c, version, corr, req);
+        REQUIRE(resp.topics.size() == 1);
+        CHECK(resp.topics[0].partitions.at(0).error_code == error_code::none);
+        CHECK(resp.topics[0].partitions.at(0).low_watermark.value() >= 0);
+        return;
+    }
+    case wire::api_key::describe_configs: {
+        wire::describe_configs::request req;
+        req.resources.push_back({wire::describe_configs::resource_type::topic, "t", std::nullopt});
+        const auto resp = roundtrip<wire::describe_configs::response>(c, version, corr, req);
+        REQUIRE(resp.results.size() == 1);
+        CHECK(resp.results[0].error_code == error_code::none);
+        CHECK_FALSE(resp.results[0].configs.empty());
+        return;
+    }
+    case wire::api_key::alter_configs: {
+        wire::alter_configs::request req;
+        req.resources.push_back({wire::alter_configs::resource_type::topic, "t", {{"retention.ms", "86400000"}}});
+        const auto resp = roundtrip<wire::alter_configs::response>(c, version, corr, req);
+        REQUIRE(resp.responses.size() == 1);
+        CHECK(resp.responses[0].error_code == error_code::none);
+        return;
+    }
+    case wire::api_key::create_partitions: {
+        const auto name = "ex-grow-" + std::to_string(corr);
+        REQUIRE(create_topic(c, 4, corr, name).topics.at(0).error_code == error_code::none);
+        wire::create_partitions::request req;
+        req.topics.push_back({name, 2, std::nullopt});
+        req.timeout_ms = 1000;
+        const auto resp = roundtrip<wire::create_partitions::response>(c, version, corr, req);
+        REQUIRE(resp.results.size() == 1);
+        CHECK(resp.results[0].error_code == error_code::none);
+        return;
+    }
+    case wire::api_key::incremental_alter_configs: {
+        wire::incremental_alter_configs::request req;
+        req.resources.push_back(
+            {wire::incremental_alter_configs::resource_type::topic,
+             "t",
+             {{"segment.bytes", wire::incremental_alter_configs::config_operation::set, "1048576"}}});
+        const auto resp = roundtrip<wire::incremental_alter_configs::response>(c, version, corr, req);
+        REQUIRE(resp.responses.size() == 1);
+        CHECK(resp.responses[0].error_code == error_code::none);
+        return;
+    }
+    case wire::api_key::describe_cluster: {
+        const auto resp =
+            roundtrip<wire::describe_cluster::response>(c, version, corr, wire::describe_cluster::request{});
+        CHECK(resp.error_code == error_code::none);
+        CHECK(resp.brokers.size() == 1);
+        return;
+    }
     default: FAIL("advertised but this test has no request for it: " << wire::to_string(key));
     }
 }
@@ -203,13 +314,34 @@ TEST_CASE("the generated ApiVersions list is one entry per handler, with its adv
         CHECK(a.versions.min <= served->min);
         CHECK(a.versions.max == served->max);
     }
-    // Nothing drifted when the hand-kept wire::broker_advertised_apis (still what the wire tests
-    // and fuzz seeds use) gave way to the generated list; a new handler updates both.
-    REQUIRE(bh::broker_advertised.size() == wire::broker_advertised_apis.size());
-    for (std::size_t i = 0; i < wire::broker_advertised_apis.size(); ++i) {
-        CHECK(bh::broker_advertised[i].key == wire::broker_advertised_apis[i].key);
-        CHECK(bh::broker_advertised[i].versions == wire::broker_advertised_apis[i].versions);
+    // Nothing drifted between the hand-kept wire::broker_advertised_apis (what the wire tests and
+    // fuzz seeds use) and the generated list: the same entries with the same ranges, and the
+    // admin APIs (docs/protocol.md §17) each with the whole range its codec implements.
+    const auto generated = [](wire::api_key k) -> std::optional<wire::version_range> {
+        for (const auto& a : bh::broker_advertised)
+            if (a.key == k) return a.versions;
+        return std::nullopt;
+    };
+    for (const auto& a : wire::broker_advertised_apis) {
+        INFO(wire::to_string(a.key));
+        CHECK(generated(a.key) == std::optional<wire::version_range>(a.versions));
     }
+    const std::vector<std::pair<wire::api_key, wire::version_range>> admin{
+        {wire::api_key::create_topics, {0, 7}},
+        {wire::api_key::delete_topics, {0, 6}},
+        {wire::api_key::delete_records, {0, 2}},
+        {wire::api_key::describe_configs, {0, 4}},
+        {wire::api_key::alter_configs, {0, 2}},
+        {wire::api_key::create_partitions, {0, 3}},
+        {wire::api_key::incremental_alter_configs, {0, 1}},
+        {wire::api_key::describe_cluster, {0, 1}}};
+    for (const auto& [k, range] : admin) {
+        INFO(wire::to_string(k));
+        CHECK(generated(k) == std::optional<wire::version_range>(range));
+    }
+    CHECK(bh::broker_advertised.size() == wire::broker_advertised_apis.size());
+    CHECK(std::is_sorted(bh::broker_advertised.begin(), bh::broker_advertised.end(),
+                         [](const wire::advertised_api& a, const wire::advertised_api& b) { return a.key < b.key; }));
 }
 
 TEST_CASE("ApiVersions over TCP lists exactly the handlers, and every listed API is answered", "[handlers]") {
@@ -376,4 +508,503 @@ TEST_CASE("topic ids, leader epochs, sessions and batched coordinators as curren
         CHECK(resp.topics[0].partitions[0].leader_epoch == leader_epoch{0});
         CHECK(resp.topics[0].partitions[1].offset == offset{0});
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The admin APIs (docs/protocol.md §17) over TCP, at old and newest versions.
+
+namespace {
+
+/// The config named `name` in a DescribeConfigs result, or nullptr.
+const wire::describe_configs::config* find_config(const wire::describe_configs::result& res, std::string_view name) {
+    for (const auto& c : res.configs)
+        if (c.name == name) return &c;
+    return nullptr;
+}
+
+/// DescribeConfigs of one topic at `version` (every config, with synonyms and documentation).
+wire::describe_configs::response describe_topic(net::blocking_client& c, std::int16_t version, const std::string& name,
+                                                std::optional<std::vector<std::string_view>> keys = std::nullopt) {
+    wire::describe_configs::request req;
+    req.resources.push_back({wire::describe_configs::resource_type::topic, name, std::move(keys)});
+    req.include_synonyms = true;
+    req.include_documentation = true;
+    auto resp = roundtrip<wire::describe_configs::response>(c, version, 50, req);
+    REQUIRE(resp.results.size() == 1);
+    return resp;
+}
+
+using source = wire::describe_configs::config_source;
+
+} // namespace
+
+TEST_CASE("CreateTopics over TCP: created, refused with Kafka's errors, validate_only, v5+ configs", "[handlers]") {
+    memory_broker b;
+    auto srv = serve(b);
+    net::blocking_client c("127.0.0.1", srv->port());
+
+    // v0: created; again: TOPIC_ALREADY_EXISTS (v0 has no message).
+    auto r0 = create_topic(c, 0, 1, "a0", 2);
+    REQUIRE(r0.topics.size() == 1);
+    CHECK(r0.topics[0].error_code == error_code::none);
+    REQUIRE(b.topic_metadata("a0"));
+    CHECK(b.topic_metadata("a0")->partitions.size() == 2);
+    r0 = create_topic(c, 0, 2, "a0", 2);
+    CHECK(r0.topics.at(0).error_code == error_code::topic_already_exists);
+
+    // v7: one request, one answer per topic.
+    wire::create_topics::request req;
+    req.topics = {{"ok7", 3, 1, {}, {{"retention.ms", "1000"}}},
+                  {"a0", 1, 1, {}, {}},
+                  {"bad name!", 1, 1, {}, {}},
+                  {"zero", 0, 1, {}, {}},
+                  {"rf0", 1, 0, {}, {}},
+                  {"badcfg", 1, 1, {}, {{"no.such.config", "1"}}},
+                  {"badvalue", 1, 1, {}, {{"retention.ms", "soon"}}},
+                  {"nullcfg", 1, 1, {}, {{"retention.ms", std::nullopt}}},
+                  {"dup", 1, 1, {}, {}},
+                  {"dup", 2, 1, {}, {}},
+                  {"asg", -1, -1, {{partition_id{1}, {node_id{0}}}, {partition_id{0}, {node_id{0}}}}, {}},
+                  {"gap", -1, -1, {{partition_id{0}, {node_id{0}}}, {partition_id{2}, {node_id{0}}}}, {}}};
+    const auto r7 = roundtrip<wire::create_topics::response>(c, 7, 3, req);
+    REQUIRE(r7.topics.size() == req.topics.size() - 1); // "dup" answered once
+    std::map<std::string, const wire::create_topics::creatable_topic_result*> by_name;
+    for (const auto& t : r7.topics) by_name[std::string(t.name)] = &t;
+    const auto& ok = *by_name.at("ok7");
+    CHECK(ok.error_code == error_code::none);
+    CHECK_FALSE(ok.error_message);
+    CHECK(ok.num_partitions == 3);
+    CHECK(ok.replication_factor == 1);
+    REQUIRE(b.topic_metadata("ok7"));
+    CHECK(ok.topic_id == b.topic_metadata("ok7")->id);
+    CHECK(ok.topic_id != wire::uuid{});
+    CHECK(ok.topic_config_error_code == error_code::none);
+    REQUIRE(ok.configs);
+    bool saw_retention = false, saw_default = false;
+    for (const auto& cfg : *ok.configs) {
+        if (cfg.name == "retention.ms") {
+            saw_retention = true;
+            CHECK(cfg.value == std::optional<std::string_view>("1000"));
+            CHECK(cfg.config_source == static_cast<std::int8_t>(source::topic_config));
+        } else if (cfg.name == "segment.bytes") {
+            saw_default = true;
+            CHECK(cfg.config_source == static_cast<std::int8_t>(source::default_config));
+        }
+    }
+    CHECK(saw_retention);
+    CHECK(saw_default);
+    const auto error_of = [&](const char* n) { return by_name.at(n)->error_code; };
+    CHECK(error_of("a0") == error_code::topic_already_exists);
+    CHECK(by_name.at("a0")->error_message);
+    CHECK(error_of("bad name!") == error_code::invalid_topic_exception);
+    CHECK(error_of("zero") == error_code::invalid_partitions);
+    CHECK(error_of("rf0") == error_code::invalid_replication_factor);
+    CHECK(error_of("badcfg") == error_code::invalid_config);
+    CHECK(error_of("badvalue") == error_code::invalid_config);
+    CHECK(error_of("nullcfg") == error_code::invalid_config);
+    CHECK(error_of("dup") == error_code::invalid_request);
+    CHECK(by_name.at("dup")->error_message == std::optional<std::string_view>("Duplicate topic name."));
+    CHECK(error_of("asg") == error_code::none);
+    CHECK(by_name.at("asg")->num_partitions == 2);
+    CHECK(error_of("gap") == error_code::invalid_replica_assignment);
+    CHECK(by_name.at("bad name!")->configs == std::nullopt); // failures carry no configs
+    for (const auto* gone : {"bad name!", "zero", "rf0", "badcfg", "badvalue", "nullcfg", "dup", "gap"}) {
+        INFO(gone);
+        CHECK_FALSE(b.topic_metadata(gone));
+    }
+    CHECK(b.topic_metadata("asg")->partitions.size() == 2);
+
+    // validate_only: answered as if created, nothing created; v5 says what it would have made.
+    wire::create_topics::request vo;
+    vo.topics = {{"vo", 2, 1, {}, {{"cleanup.policy", "compact"}}}};
+    vo.validate_only = true;
+    const auto v1 = roundtrip<wire::create_topics::response>(c, 1, 4, vo);
+    CHECK(v1.topics.at(0).error_code == error_code::none);
+    const auto v5 = roundtrip<wire::create_topics::response>(c, 5, 5, vo);
+    CHECK(v5.topics.at(0).error_code == error_code::none);
+    CHECK(v5.topics[0].num_partitions == 2);
+    REQUIRE(v5.topics[0].configs);
+    CHECK_FALSE(v5.topics[0].configs->empty());
+    CHECK_FALSE(b.topic_metadata("vo"));
+    // validate_only still reports errors.
+    vo.topics[0].num_partitions = -5;
+    CHECK(roundtrip<wire::create_topics::response>(c, 1, 6, vo).topics.at(0).error_code ==
+          error_code::invalid_partitions);
+
+    // v4: -1 takes the broker's num.partitions.
+    wire::create_topics::request defaults;
+    defaults.topics = {{"defaults", -1, -1, {}, {}}};
+    CHECK(roundtrip<wire::create_topics::response>(c, 4, 7, defaults).topics.at(0).error_code == error_code::none);
+    CHECK(b.topic_metadata("defaults")->partitions.size() == static_cast<std::size_t>(b.config().num_partitions));
+}
+
+TEST_CASE("DescribeConfigs over TCP: topic overrides, defaults, broker configs and errors", "[handlers]") {
+    memory_broker b;
+    REQUIRE(b.create_topic("t", 1, {{"retention.ms", "1000"}}) == error_code::none);
+    auto srv = serve(b);
+    net::blocking_client c("127.0.0.1", srv->port());
+
+    // v0: is_default.
+    {
+        const auto resp = describe_topic(c, 0, "t", std::vector<std::string_view>{"retention.ms", "segment.bytes"});
+        const auto& res = resp.results[0];
+        CHECK(res.error_code == error_code::none);
+        CHECK(res.resource_type == wire::describe_configs::resource_type::topic);
+        CHECK(res.resource_name == "t");
+        REQUIRE(res.configs.size() == 2);
+        const auto* retention = find_config(res, "retention.ms");
+        REQUIRE(retention);
+        CHECK(retention->value == std::optional<std::string_view>("1000"));
+        CHECK_FALSE(retention->is_default);
+        const auto* segment = find_config(res, "segment.bytes");
+        REQUIRE(segment);
+        CHECK(segment->is_default);
+    }
+    // v4: sources, synonyms, types and documentation when asked for.
+    {
+        const auto resp = describe_topic(c, 4, "t");
+        const auto& res = resp.results[0];
+        CHECK(res.error_code == error_code::none);
+        CHECK(res.configs.size() > 5); // every topic config
+        const auto* retention = find_config(res, "retention.ms");
+        REQUIRE(retention);
+        CHECK(retention->config_source == source::topic_config);
+        REQUIRE_FALSE(retention->synonyms.empty());
+        CHECK(retention->synonyms[0].source == source::topic_config);
+        CHECK(retention->synonyms[0].value == std::optional<std::string_view>("1000"));
+        CHECK(retention->config_type != wire::describe_configs::config_type::unknown);
+        REQUIRE(retention->documentation);
+        CHECK_FALSE(retention->documentation->empty());
+        const auto* segment = find_config(res, "segment.bytes");
+        REQUIRE(segment);
+        CHECK(segment->config_source == source::default_config);
+        CHECK_FALSE(segment->is_default); // v0 only
+    }
+    // v1 without synonyms; v3 without documentation (the type is always there).
+    {
+        wire::describe_configs::request req;
+        req.resources.push_back({wire::describe_configs::resource_type::topic, "t", std::nullopt});
+        const auto r1 = roundtrip<wire::describe_configs::response>(c, 1, 2, req);
+        const auto* retention = find_config(r1.results.at(0), "retention.ms");
+        REQUIRE(retention);
+        CHECK(retention->config_source == source::topic_config);
+        CHECK(retention->synonyms.empty());
+        const auto r3 = roundtrip<wire::describe_configs::response>(c, 3, 3, req);
+        const auto* r3_retention = find_config(r3.results.at(0), "retention.ms");
+        REQUIRE(r3_retention);
+        CHECK_FALSE(r3_retention->documentation);
+        CHECK(r3_retention->config_type != wire::describe_configs::config_type::unknown);
+    }
+    // Broker resources: this node's id or "", anything else INVALID_REQUEST; unknown types and
+    // topics are errors of their own resource only.
+    {
+        using wire::describe_configs::resource_type;
+        wire::describe_configs::request req;
+        req.resources = {{resource_type::broker, std::to_string(b.config().node_id), std::nullopt},
+                         {resource_type::broker, "", std::vector<std::string_view>{"num.partitions"}},
+                         {resource_type::broker, "7", std::nullopt},
+                         {resource_type::broker_logger, "0", std::nullopt},
+                         {resource_type::topic, "nope", std::nullopt}};
+        const auto resp = roundtrip<wire::describe_configs::response>(c, 4, 4, req);
+        REQUIRE(resp.results.size() == 5);
+        CHECK(resp.results[0].error_code == error_code::none);
+        CHECK_FALSE(resp.results[0].configs.empty());
+        for (const auto& cfg : resp.results[0].configs) CHECK(cfg.read_only);
+        CHECK(resp.results[1].error_code == error_code::none);
+        REQUIRE(resp.results[1].configs.size() == 1);
+        CHECK(resp.results[1].configs[0].name == "num.partitions");
+        CHECK(resp.results[2].error_code == error_code::invalid_request);
+        CHECK(resp.results[2].error_message);
+        CHECK(resp.results[3].error_code == error_code::invalid_request);
+        CHECK(resp.results[4].error_code == error_code::unknown_topic_or_partition);
+        CHECK(resp.results[4].configs.empty());
+    }
+}
+
+TEST_CASE("AlterConfigs and IncrementalAlterConfigs over TCP change what DescribeConfigs shows", "[handlers]") {
+    memory_broker b;
+    REQUIRE(b.create_topic("t", 1, {{"retention.ms", "1000"}}) == error_code::none);
+    auto srv = serve(b);
+    net::blocking_client c("127.0.0.1", srv->port());
+    const auto source_of = [&](const char* key) {
+        const auto resp = describe_topic(c, 4, "t");
+        const auto* cfg = find_config(resp.results[0], key);
+        REQUIRE(cfg);
+        return std::pair{cfg->config_source, std::string(cfg->value.value_or("<null>"))};
+    };
+    using alter_type = wire::alter_configs::resource_type;
+
+    for (const std::int16_t v : {std::int16_t{0}, std::int16_t{2}}) {
+        INFO("AlterConfigs v" << v);
+        // The whole set: segment.bytes set, retention.ms (not listed) back to its default.
+        wire::alter_configs::request req;
+        req.resources = {{alter_type::topic, "t", {{"segment.bytes", "2097152"}}}};
+        const auto resp = roundtrip<wire::alter_configs::response>(c, v, 10 + v, req);
+        REQUIRE(resp.responses.size() == 1);
+        CHECK(resp.responses[0].error_code == error_code::none);
+        CHECK(resp.responses[0].resource_name == "t");
+        CHECK(source_of("segment.bytes") == std::pair{source::topic_config, std::string("2097152")});
+        CHECK(source_of("retention.ms").first == source::default_config);
+        CHECK(b.topic_config("t")->log.segment_bytes == 2097152);
+        // validate_only changes nothing; errors per resource.
+        wire::alter_configs::request more;
+        more.resources = {{alter_type::topic, "t", {{"segment.bytes", "4194304"}}},
+                          {alter_type::topic, "nope", {{"segment.bytes", "4194304"}}},
+                          {alter_type::broker, "0", {{"num.partitions", "3"}}},
+                          {static_cast<alter_type>(8), "0", {}}};
+        more.validate_only = true;
+        const auto r2 = roundtrip<wire::alter_configs::response>(c, v, 20 + v, more);
+        REQUIRE(r2.responses.size() == 4);
+        CHECK(r2.responses[0].error_code == error_code::none);
+        CHECK(r2.responses[1].error_code == error_code::unknown_topic_or_partition);
+        CHECK(r2.responses[2].error_code == error_code::invalid_request);
+        REQUIRE(r2.responses[2].error_message);
+        CHECK(r2.responses[2].error_message->find("static") != std::string_view::npos);
+        CHECK(r2.responses[3].error_code == error_code::invalid_request);
+        CHECK(source_of("segment.bytes").second == "2097152");
+        // A bad value names the key; a resource twice is answered once.
+        wire::alter_configs::request bad;
+        bad.resources = {{alter_type::topic, "t", {{"segment.bytes", "huge"}}}};
+        const auto r3 = roundtrip<wire::alter_configs::response>(c, v, 30 + v, bad);
+        CHECK(r3.responses.at(0).error_code == error_code::invalid_config);
+        REQUIRE(r3.responses[0].error_message);
+        CHECK(r3.responses[0].error_message->find("segment.bytes") != std::string_view::npos);
+        bad.resources.push_back(bad.resources[0]);
+        const auto r4 = roundtrip<wire::alter_configs::response>(c, v, 40 + v, bad);
+        REQUIRE(r4.responses.size() == 1);
+        CHECK(r4.responses[0].error_code == error_code::invalid_request);
+    }
+
+    using op = wire::incremental_alter_configs::config_operation;
+    using inc_type = wire::incremental_alter_configs::resource_type;
+    for (const std::int16_t v : {std::int16_t{0}, std::int16_t{1}}) {
+        INFO("IncrementalAlterConfigs v" << v);
+        // Only the listed keys change: segment.bytes (set by AlterConfigs) stays.
+        wire::incremental_alter_configs::request req;
+        req.resources = {{inc_type::topic, "t", {{"retention.ms", op::set, "5000"}}}};
+        const auto resp = roundtrip<wire::incremental_alter_configs::response>(c, v, 50 + v, req);
+        REQUIRE(resp.responses.size() == 1);
+        CHECK(resp.responses[0].error_code == error_code::none);
+        CHECK(source_of("retention.ms") == std::pair{source::topic_config, std::string("5000")});
+        CHECK(source_of("segment.bytes") == std::pair{source::topic_config, std::string("2097152")});
+        // DELETE goes back to the default; APPEND adds to a list.
+        req.resources = {{inc_type::topic,
+                          "t",
+                          {{"retention.ms", op::remove, std::nullopt}, {"cleanup.policy", op::append, "compact"}}}};
+        CHECK(roundtrip<wire::incremental_alter_configs::response>(c, v, 60 + v, req).responses.at(0).error_code ==
+              error_code::none);
+        CHECK(source_of("retention.ms").first == source::default_config);
+        const auto [policy_source, policy] = source_of("cleanup.policy");
+        CHECK(policy_source == source::topic_config);
+        CHECK(policy.find("compact") != std::string::npos);
+        CHECK(policy.find("delete") != std::string::npos);
+        // Back, for the next version's round.
+        req.resources = {{inc_type::topic, "t", {{"cleanup.policy", op::remove, std::nullopt}}}};
+        CHECK(roundtrip<wire::incremental_alter_configs::response>(c, v, 70 + v, req).responses.at(0).error_code ==
+              error_code::none);
+        // Errors: APPEND on a non-list, the same key twice, a broker, validate_only.
+        wire::incremental_alter_configs::request bad;
+        bad.resources = {{inc_type::topic, "t", {{"segment.bytes", op::append, "1"}}},
+                         {inc_type::broker, "0", {{"num.partitions", op::set, "2"}}}};
+        const auto r2 = roundtrip<wire::incremental_alter_configs::response>(c, v, 80 + v, bad);
+        REQUIRE(r2.responses.size() == 2);
+        CHECK(r2.responses[0].error_code == error_code::invalid_config);
+        CHECK(r2.responses[1].error_code == error_code::invalid_request);
+        bad.resources = {{inc_type::topic, "t", {{"retention.ms", op::set, "1"}, {"retention.ms", op::set, "2"}}}};
+        CHECK(roundtrip<wire::incremental_alter_configs::response>(c, v, 90 + v, bad).responses.at(0).error_code ==
+              error_code::invalid_request);
+        bad.resources = {{inc_type::topic, "t", {{"retention.ms", op::set, "1"}}}};
+        bad.validate_only = true;
+        CHECK(roundtrip<wire::incremental_alter_configs::response>(c, v, 95 + v, bad).responses.at(0).error_code ==
+              error_code::none);
+        CHECK(source_of("retention.ms").first == source::default_config);
+    }
+}
+
+TEST_CASE("CreatePartitions over TCP grows topics and refuses what Kafka refuses", "[handlers]") {
+    memory_broker b;
+    REQUIRE(b.create_topic("t", 2) == error_code::none);
+    auto srv = serve(b);
+    net::blocking_client c("127.0.0.1", srv->port());
+    const auto count = [&] { return b.topic_metadata("t")->partitions.size(); };
+
+    wire::create_partitions::request req;
+    req.timeout_ms = 1000;
+    req.topics = {{"t", 3, std::nullopt}};
+    auto resp = roundtrip<wire::create_partitions::response>(c, 0, 1, req);
+    REQUIRE(resp.results.size() == 1);
+    CHECK(resp.results[0].name == "t");
+    CHECK(resp.results[0].error_code == error_code::none);
+    CHECK(count() == 3);
+    CHECK(b.describe_topic("t", false).partition_count == 3);
+
+    // v3: explicit assignments of this node, one per new partition.
+    req.topics = {{"t", 5, std::vector<wire::create_partitions::assignment>{{{node_id{0}}}, {{node_id{0}}}}}};
+    resp = roundtrip<wire::create_partitions::response>(c, 3, 2, req);
+    CHECK(resp.results.at(0).error_code == error_code::none);
+    CHECK(count() == 5);
+
+    req.topics = {{"t", 4, std::nullopt},    // fewer
+                  {"nope", 2, std::nullopt}, // unknown
+                  {"d", 2, std::nullopt},    // twice
+                  {"d", 3, std::nullopt}};
+    resp = roundtrip<wire::create_partitions::response>(c, 3, 3, req);
+    REQUIRE(resp.results.size() == 3);
+    CHECK(resp.results[0].error_code == error_code::invalid_partitions);
+    REQUIRE(resp.results[0].error_message);
+    CHECK(resp.results[0].error_message->find("5") != std::string_view::npos);
+    CHECK(resp.results[1].error_code == error_code::unknown_topic_or_partition);
+    CHECK(resp.results[2].name == "d");
+    CHECK(resp.results[2].error_code == error_code::invalid_request);
+
+    // Assignments: the wrong count, another broker.
+    req.topics = {{"t", 7, std::vector<wire::create_partitions::assignment>{{{node_id{0}}}}}};
+    CHECK(roundtrip<wire::create_partitions::response>(c, 1, 4, req).results.at(0).error_code ==
+          error_code::invalid_replica_assignment);
+    req.topics = {{"t", 6, std::vector<wire::create_partitions::assignment>{{{node_id{3}}}}}};
+    CHECK(roundtrip<wire::create_partitions::response>(c, 2, 5, req).results.at(0).error_code ==
+          error_code::invalid_replica_assignment);
+    // validate_only grows nothing.
+    req.topics = {{"t", 8, std::nullopt}};
+    req.validate_only = true;
+    CHECK(roundtrip<wire::create_partitions::response>(c, 3, 6, req).results.at(0).error_code == error_code::none);
+    CHECK(count() == 5);
+}
+
+TEST_CASE("DeleteRecords over TCP moves the log start and answers the low watermark", "[handlers]") {
+    memory_broker b;
+    REQUIRE(b.create_topic("t", 2) == error_code::none);
+    REQUIRE(b.create_topic("compacted", 1, {{"cleanup.policy", "compact"}}) == error_code::none);
+    REQUIRE(b.produce("t", partition_id{0}, test::make_batch("x", 5), 1).error == error_code::none);
+    REQUIRE(b.produce("t", partition_id{1}, test::make_batch("y", 2), 1).error == error_code::none);
+    auto srv = serve(b);
+    net::blocking_client c("127.0.0.1", srv->port());
+
+    wire::delete_records::request req;
+    req.timeout_ms = 1000;
+    req.topics = {{"t", {{partition_id{0}, offset{3}}, {partition_id{1}, offset{-1}}, {partition_id{9}, offset{0}}}},
+                  {"compacted", {{partition_id{0}, offset{0}}}},
+                  {"nope", {{partition_id{0}, offset{0}}}}};
+    auto resp = roundtrip<wire::delete_records::response>(c, 0, 1, req);
+    REQUIRE(resp.topics.size() == 3);
+    REQUIRE(resp.topics[0].partitions.size() == 3);
+    CHECK(resp.topics[0].name == "t");
+    CHECK(resp.topics[0].partitions[0].error_code == error_code::none);
+    CHECK(resp.topics[0].partitions[0].low_watermark == offset{3});
+    CHECK(resp.topics[0].partitions[1].error_code == error_code::none);
+    CHECK(resp.topics[0].partitions[1].low_watermark == offset{2}); // -1: the high watermark
+    CHECK(resp.topics[0].partitions[2].error_code == error_code::unknown_topic_or_partition);
+    CHECK(resp.topics[1].partitions.at(0).error_code == error_code::policy_violation);
+    CHECK(resp.topics[2].partitions.at(0).error_code == error_code::unknown_topic_or_partition);
+    CHECK(b.list_offset("t", partition_id{0}, -2).found == offset{3}); // earliest
+
+    // v2 (flexible): beyond the high watermark is OFFSET_OUT_OF_RANGE; lower than the start keeps it.
+    req.topics = {{"t", {{partition_id{0}, offset{6}}, {partition_id{0}, offset{1}}, {partition_id{0}, offset{-1}}}}};
+    resp = roundtrip<wire::delete_records::response>(c, 2, 2, req);
+    REQUIRE(resp.topics.at(0).partitions.size() == 3);
+    CHECK(resp.topics[0].partitions[0].error_code == error_code::offset_out_of_range);
+    CHECK(resp.topics[0].partitions[1].error_code == error_code::none);
+    CHECK(resp.topics[0].partitions[1].low_watermark == offset{3});
+    CHECK(resp.topics[0].partitions[2].low_watermark == offset{5});
+    CHECK(b.list_offset("t", partition_id{0}, -2).found == offset{5});
+}
+
+TEST_CASE("DeleteTopics over TCP by name and by id; the name can be created again", "[handlers]") {
+    memory_broker b;
+    for (const auto* n : {"a", "b", "c", "d"}) REQUIRE(b.create_topic(n, 1) == error_code::none);
+    auto srv = serve(b);
+    net::blocking_client c("127.0.0.1", srv->port());
+
+    // v0 by name.
+    wire::delete_topics::request req;
+    req.timeout_ms = 1000;
+    req.topic_names = {"a", "nope"};
+    auto resp = roundtrip<wire::delete_topics::response>(c, 0, 1, req);
+    REQUIRE(resp.responses.size() == 2);
+    CHECK(resp.responses[0].name == "a");
+    CHECK(resp.responses[0].error_code == error_code::none);
+    CHECK(resp.responses[1].error_code == error_code::unknown_topic_or_partition);
+    CHECK_FALSE(b.topic_metadata("a"));
+    // Gone from Metadata too; created again (a new id) at once.
+    {
+        wire::metadata::request m;
+        m.topics.emplace();
+        m.topics->push_back({"a"});
+        m.allow_auto_topic_creation = false;
+        CHECK(roundtrip<wire::metadata::response>(c, 9, 2, m).topics.at(0).error_code ==
+              error_code::unknown_topic_or_partition);
+    }
+    const auto again = create_topic(c, 7, 3, "a");
+    CHECK(again.topics.at(0).error_code == error_code::none);
+    CHECK(b.topic_metadata("a"));
+
+    // v5: error messages; a name twice is answered once.
+    req.topic_names = {"b", "b", "nope"};
+    resp = roundtrip<wire::delete_topics::response>(c, 5, 4, req);
+    REQUIRE(resp.responses.size() == 2);
+    CHECK(resp.responses[0].error_code == error_code::invalid_request);
+    CHECK(resp.responses[0].error_message == std::optional<std::string_view>("Duplicate topic name."));
+    CHECK(resp.responses[1].error_code == error_code::unknown_topic_or_partition);
+    CHECK(resp.responses[1].error_message);
+    CHECK(b.topic_metadata("b"));
+
+    // v6 by id and by name; an unknown id; both or neither given.
+    const auto c_id = b.topic_metadata("c")->id;
+    const auto d_id = b.topic_metadata("d")->id;
+    wire::uuid unknown = c_id;
+    unknown.bytes[0] ^= std::byte{0xff};
+    wire::delete_topics::request v6;
+    v6.timeout_ms = 1000;
+    v6.topics = {
+        {std::string_view{}, c_id}, {"d", {}}, {std::string_view{}, unknown}, {"b", d_id}, {std::string_view{}, {}}};
+    resp = roundtrip<wire::delete_topics::response>(c, 6, 5, v6);
+    REQUIRE(resp.responses.size() == 5);
+    CHECK(resp.responses[0].error_code == error_code::none);
+    CHECK(resp.responses[0].name == "c");
+    CHECK(resp.responses[0].topic_id == c_id);
+    CHECK(resp.responses[1].error_code == error_code::none);
+    CHECK(resp.responses[1].name == "d");
+    CHECK(resp.responses[1].topic_id == d_id);
+    CHECK(resp.responses[2].error_code == error_code::unknown_topic_id);
+    CHECK(resp.responses[2].name.data() == nullptr);
+    CHECK(resp.responses[2].topic_id == unknown);
+    CHECK(resp.responses[3].error_code == error_code::invalid_request);
+    CHECK(resp.responses[4].error_code == error_code::invalid_request);
+    CHECK_FALSE(b.topic_metadata("c"));
+    CHECK_FALSE(b.topic_metadata("d"));
+    CHECK(b.topic_metadata("b")); // not deleted: named and id'd at once
+    CHECK(b.create_topic("c", 2) == error_code::none);
+    CHECK(b.topic_metadata("c")->id != c_id);
+}
+
+TEST_CASE("DescribeCluster over TCP: this node, and only the broker endpoint type", "[handlers]") {
+    memory_broker b;
+    auto srv = serve(b);
+    net::blocking_client c("127.0.0.1", srv->port());
+    using wire::describe_cluster::endpoint_type;
+    for (const std::int16_t v : {std::int16_t{0}, std::int16_t{1}}) {
+        INFO("v" << v);
+        const auto resp = roundtrip<wire::describe_cluster::response>(c, v, 1 + v, wire::describe_cluster::request{});
+        CHECK(resp.error_code == error_code::none);
+        CHECK_FALSE(resp.error_message);
+        CHECK(resp.cluster_id == "gregor-cluster");
+        CHECK(resp.controller_id == node_id{b.config().node_id});
+        REQUIRE(resp.brokers.size() == 1);
+        CHECK(resp.brokers[0].broker_id == node_id{b.config().node_id});
+        CHECK(resp.brokers[0].port == static_cast<std::int32_t>(srv->port()));
+        CHECK_FALSE(resp.brokers[0].host.empty());
+        CHECK(resp.endpoint_type == endpoint_type::brokers);
+        CHECK(resp.cluster_authorized_operations == wire::describe_cluster::authorized_operations_unknown);
+        const auto ops =
+            roundtrip<wire::describe_cluster::response>(c, v, 3 + v, wire::describe_cluster::request{true});
+        CHECK(ops.cluster_authorized_operations != wire::describe_cluster::authorized_operations_unknown);
+    }
+    const auto controllers = roundtrip<wire::describe_cluster::response>(
+        c, 1, 5, wire::describe_cluster::request{false, endpoint_type::controllers});
+    CHECK(controllers.error_code == error_code::mismatched_endpoint_type);
+    CHECK(controllers.error_message);
+    CHECK(controllers.brokers.empty());
+    const auto other = roundtrip<wire::describe_cluster::response>(
+        c, 1, 6, wire::describe_cluster::request{false, static_cast<endpoint_type>(7)});
+    CHECK(other.error_code == error_code::unsupported_endpoint_type);
 }

@@ -373,3 +373,67 @@ TEST_CASE("acks=0 over a lossy network completes every record at once, without o
     CHECK(read_partition(b, "t", 0).size() < 50);
     CHECK(p.metrics().retries == 0);
 }
+
+TEST_CASE("idempotence: lost, repeated, late and failed Metadata and InitProducerId answers lose and reorder "
+          "nothing",
+          "[faults]") {
+    broker_t b;
+    const std::int32_t partitions = 3, keys = 9, n = 20'000;
+    b.create_topic("ctl", partitions);
+    manual_clock mc{system_clock{}.wall_ms()};
+    faulty_t t(inner_t{b},
+               random_faults(77, 0.1, 200, {fault::drop_response, fault::duplicate, fault::reorder}, {}, 20ms),
+               manual_clock_ref{mc});
+    // The control plan: the first InitProducerId fails, the second is lost; then every third
+    // Metadata request meets one of the faults in turn.
+    const std::vector<fault_action> cycle{{fault::drop_request, {}, {}},
+                                          {fault::drop_response, {}, {}},
+                                          {fault::duplicate, {}, {}},
+                                          {fault::delay, {}, 30ms},
+                                          {fault::error, error_code::leader_not_available, {}},
+                                          {fault::error_after_append, error_code::unknown_topic_or_partition, {}}};
+    std::atomic<int> pid_requests{0}, metadata_requests{0};
+    t.with_control_faults([&](control_request kind, std::uint64_t) -> fault_action {
+        if (kind == control_request::init_producer_id) {
+            const int k = ++pid_requests;
+            if (k == 1) return {fault::error, error_code::coordinator_not_available, {}};
+            if (k == 2) return {fault::drop_response, {}, {}};
+            return {};
+        }
+        const int k = ++metadata_requests;
+        if (k % 3 != 0) return {};
+        return cycle[static_cast<std::size_t>(k / 3) % cycle.size()];
+    });
+    auto counters = t.counters();
+    auto cfg = fault_config();
+    cfg.metadata_max_age_ms = 50; // many refreshes, so the control faults hit many of them
+    ledger out;
+    faulty_producer<> p(cfg, std::move(t), manual_clock_ref{mc});
+    REQUIRE(p.idempotent());
+    std::vector<std::int32_t> next_seq(static_cast<std::size_t>(keys), 0);
+    for (std::int32_t i = 0; i < n; ++i) {
+        const std::int32_t k = i % keys;
+        const auto v = value_of(k, next_seq[static_cast<std::size_t>(k)]++);
+        REQUIRE(!p.send({.topic = "ctl", .key = "k" + std::to_string(k), .value = v}, out.callback(v)));
+    }
+    REQUIRE(test::drive(p, mc, [&] { return out.completions.load() == static_cast<std::size_t>(n); }));
+    CHECK(pid_requests.load() >= 3);
+    CHECK(counters->control_injected.load() >= 4);
+    REQUIRE(out.reports.size() == static_cast<std::size_t>(n));
+    for (auto& [v, reps] : out.reports) {
+        REQUIRE(reps.size() == 1);
+        REQUIRE(!reps[0].error);
+    }
+    std::size_t total = 0;
+    for (std::int32_t part = 0; part < partitions; ++part) {
+        std::map<std::string, int> last;
+        for (const auto& r : read_partition(b, "ctl", part)) {
+            ++total;
+            const auto [key, seq] = parse(*r.value);
+            auto it = last.find(key);
+            REQUIRE(seq == (it == last.end() ? 0 : it->second + 1));
+            last[key] = seq;
+        }
+    }
+    CHECK(total == static_cast<std::size_t>(n));
+}

@@ -176,3 +176,49 @@ TEST_CASE("random_faults is deterministic for a seed and stops at its budget", "
     CHECK(a != c);
     CHECK(std::count_if(a.begin(), a.end(), [](int k) { return k != 0; }) == 50);
 }
+
+TEST_CASE("a control plan applies the same faults to Metadata and InitProducerId requests", "[faulty_transport]") {
+    rig r({});
+    std::vector<fault_action> plan{{fault::drop_request, {}, {}},
+                                   {fault::drop_response, {}, {}},
+                                   {fault::duplicate, {}, {}},
+                                   {fault::delay, {}, 10ms},
+                                   {fault::error, error_code::leader_not_available, {}},
+                                   {fault::error_after_append, error_code::coordinator_not_available, {}},
+                                   {}};
+    std::vector<control_request> kinds;
+    r.t.with_control_faults([&](control_request k, std::uint64_t n) {
+        kinds.push_back(k);
+        return plan.at(n - 1);
+    });
+    for (std::uint64_t id = 1; id <= 6; ++id) r.t.send(metadata_request{id, "t"});
+    r.t.send(init_producer_id_request{7, std::nullopt, 60000});
+    std::vector<transport_event> ev;
+    r.t.poll(ev, 0ms);
+    std::map<std::uint64_t, int> seen;
+    std::map<std::uint64_t, error_code> errs;
+    for (auto& e : ev) {
+        if (auto* m = std::get_if<metadata_response>(&e)) {
+            ++seen[m->correlation_id];
+            errs[m->correlation_id] = m->error;
+        } else if (auto* i = std::get_if<init_producer_id_response>(&e)) {
+            ++seen[i->correlation_id];
+            errs[i->correlation_id] = i->error;
+        }
+    }
+    CHECK(seen.count(1) == 0);                 // dropped request
+    CHECK(seen.count(2) == 0);                 // dropped answer
+    CHECK(seen[3] == 1);                       // duplicated, answered once
+    CHECK(seen.count(4) == 0);                 // not due yet
+    CHECK(errs[5] == error_code::leader_not_available);
+    CHECK(errs[6] == error_code::coordinator_not_available);
+    CHECK(errs[7] == error_code::none);
+    r.mc.advance(10ms);
+    ev.clear();
+    r.t.poll(ev, 0ms);
+    REQUIRE(ev.size() == 1);
+    CHECK(std::get<metadata_response>(ev[0]).correlation_id == 4);
+    CHECK(kinds.back() == control_request::init_producer_id);
+    CHECK(r.t.counters()->control_requests == 7);
+    CHECK(r.t.counters()->control_injected == 6);
+}

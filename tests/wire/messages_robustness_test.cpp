@@ -3,9 +3,17 @@
 // AddressSanitizer), and whatever decodes must re-encode to bytes that decode to the same thing.
 #include "message_test_util.hpp"
 
+#include <gregor/wire/messages/alter_configs.hpp>
 #include <gregor/wire/messages/api_versions.hpp>
+#include <gregor/wire/messages/create_partitions.hpp>
+#include <gregor/wire/messages/create_topics.hpp>
+#include <gregor/wire/messages/delete_records.hpp>
+#include <gregor/wire/messages/delete_topics.hpp>
+#include <gregor/wire/messages/describe_cluster.hpp>
+#include <gregor/wire/messages/describe_configs.hpp>
 #include <gregor/wire/messages/fetch.hpp>
 #include <gregor/wire/messages/find_coordinator.hpp>
+#include <gregor/wire/messages/incremental_alter_configs.hpp>
 #include <gregor/wire/messages/init_producer_id.hpp>
 #include <gregor/wire/messages/list_offsets.hpp>
 #include <gregor/wire/messages/metadata.hpp>
@@ -172,6 +180,87 @@ std::vector<codec> all_codecs(const std::vector<std::byte>& batch) {
             find_coordinator::response{
                 0, error_code::none, "m", node_id{1}, "h", 9, {{"g", node_id{1}, "h", 9, error_code::none, "m"}}},
             v));
+    });
+    add_versions<create_topics_api>(cs, [](auto& out, std::int16_t v) {
+        create_topics::request req;
+        req.topics = {{"a", -1, -1, {{partition_id{0}, {node_id{1}}}}, {{"k", "v"}, {"n", std::nullopt}}}};
+        req.validate_only = true;
+        out.push_back(make_codec(req, v));
+        create_topics::response resp;
+        resp.throttle_time_ms = 1;
+        resp.topics = {{"a", sample_uuid(6), error_code::invalid_config, "m", error_code::invalid_config, 3, 1,
+                        std::vector<create_topics::creatable_topic_configs>{{"k", "v", true, 1, true}}}};
+        out.push_back(make_codec(resp, v));
+    });
+    add_versions<delete_topics_api>(cs, [](auto& out, std::int16_t v) {
+        out.push_back(make_codec(delete_topics::request{{{"a", sample_uuid(7)}}, {"a", "b"}, 100}, v));
+        out.push_back(
+            make_codec(delete_topics::response{1, {{"a", sample_uuid(8), error_code::unknown_topic_id, "m"}}}, v));
+    });
+    add_versions<delete_records_api>(cs, [](auto& out, std::int16_t v) {
+        out.push_back(make_codec(delete_records::request{{{"a", {{partition_id{0}, offset{3}}}}}, 100}, v));
+        out.push_back(
+            make_codec(delete_records::response{1, {{"a", {{partition_id{0}, offset{3}, error_code::none}}}}}, v));
+    });
+    add_versions<describe_configs_api>(cs, [](auto& out, std::int16_t v) {
+        using describe_configs::resource_type;
+        out.push_back(
+            make_codec(describe_configs::request{{{resource_type::topic, "a", std::vector<std::string_view>{"k"}},
+                                                  {resource_type::broker, "1", {}}},
+                                                 true,
+                                                 true},
+                       v));
+        describe_configs::config c{"k",
+                                   "v",
+                                   true,
+                                   true,
+                                   describe_configs::config_source::topic_config,
+                                   true,
+                                   {{"k", "v", describe_configs::config_source::topic_config}},
+                                   describe_configs::config_type::list,
+                                   "d"};
+        out.push_back(
+            make_codec(describe_configs::response{1, {{error_code::none, "m", resource_type::topic, "a", {c}}}}, v));
+    });
+    add_versions<alter_configs_api>(cs, [](auto& out, std::int16_t v) {
+        using alter_configs::resource_type;
+        out.push_back(make_codec(
+            alter_configs::request{{{resource_type::topic, "a", {{"k", "v"}, {"n", std::nullopt}}}}, true}, v));
+        out.push_back(
+            make_codec(alter_configs::response{1, {{error_code::invalid_config, "m", resource_type::topic, "a"}}}, v));
+    });
+    add_versions<create_partitions_api>(cs, [](auto& out, std::int16_t v) {
+        out.push_back(
+            make_codec(create_partitions::request{{{"a", 3, std::vector<create_partitions::assignment>{{{node_id{1}}}}},
+                                                   {"b", 2, std::nullopt}},
+                                                  100,
+                                                  true},
+                       v));
+        out.push_back(make_codec(create_partitions::response{1, {{"a", error_code::invalid_partitions, "m"}}}, v));
+    });
+    add_versions<incremental_alter_configs_api>(cs, [](auto& out, std::int16_t v) {
+        using incremental_alter_configs::config_operation;
+        using incremental_alter_configs::resource_type;
+        out.push_back(make_codec(incremental_alter_configs::request{{{resource_type::topic,
+                                                                      "a",
+                                                                      {{"k", config_operation::append, "v"},
+                                                                       {"n", config_operation::remove, {}}}}},
+                                                                    true},
+                                 v));
+        out.push_back(make_codec(
+            incremental_alter_configs::response{1, {{error_code::invalid_config, "m", resource_type::topic, "a"}}}, v));
+    });
+    add_versions<describe_cluster_api>(cs, [](auto& out, std::int16_t v) {
+        out.push_back(make_codec(describe_cluster::request{true, describe_cluster::endpoint_type::controllers}, v));
+        out.push_back(make_codec(describe_cluster::response{1,
+                                                            error_code::mismatched_endpoint_type,
+                                                            "m",
+                                                            describe_cluster::endpoint_type::controllers,
+                                                            "c",
+                                                            node_id{1},
+                                                            {{node_id{1}, "h", 9092, "r"}},
+                                                            0x20},
+                                 v));
     });
     return cs;
 }

@@ -5,9 +5,17 @@
 #include "message_test_util.hpp"
 
 #include <gregor/wire/header.hpp>
+#include <gregor/wire/messages/alter_configs.hpp>
 #include <gregor/wire/messages/api_versions.hpp>
+#include <gregor/wire/messages/create_partitions.hpp>
+#include <gregor/wire/messages/create_topics.hpp>
+#include <gregor/wire/messages/delete_records.hpp>
+#include <gregor/wire/messages/delete_topics.hpp>
+#include <gregor/wire/messages/describe_cluster.hpp>
+#include <gregor/wire/messages/describe_configs.hpp>
 #include <gregor/wire/messages/fetch.hpp>
 #include <gregor/wire/messages/find_coordinator.hpp>
+#include <gregor/wire/messages/incremental_alter_configs.hpp>
 #include <gregor/wire/messages/init_producer_id.hpp>
 #include <gregor/wire/messages/list_offsets.hpp>
 #include <gregor/wire/messages/metadata.hpp>
@@ -66,6 +74,14 @@ TEST_CASE("codecs implement Kafka 3.9's versions and keep the old ones", "[wire_
     CHECK(implemented_versions<list_offsets_api>() == version_range{0, 8});
     CHECK(implemented_versions<init_producer_id_api>() == version_range{0, 5});
     CHECK(implemented_versions<find_coordinator_api>() == version_range{0, 5});
+    CHECK(implemented_versions<create_topics_api>() == version_range{0, 7});
+    CHECK(implemented_versions<delete_topics_api>() == version_range{0, 6});
+    CHECK(implemented_versions<delete_records_api>() == version_range{0, 2});
+    CHECK(implemented_versions<describe_configs_api>() == version_range{0, 4});
+    CHECK(implemented_versions<alter_configs_api>() == version_range{0, 2});
+    CHECK(implemented_versions<create_partitions_api>() == version_range{0, 3});
+    CHECK(implemented_versions<incremental_alter_configs_api>() == version_range{0, 1});
+    CHECK(implemented_versions<describe_cluster_api>() == version_range{0, 1});
     // Flexible from the schemas' flexibleVersions.
     CHECK(is_flexible_version<metadata_api>(9));
     CHECK_FALSE(is_flexible_version<metadata_api>(8));
@@ -784,6 +800,49 @@ TEST_CASE("unknown top-level tagged fields are skipped by every message at every
                                    "h",
                                    1,
                                    {{"g", node_id{1}, "h", 1, error_code::none, std::nullopt}}});
+    // The admin APIs (docs/protocol.md §17).
+    unknown_tags_every_flexible_version<create_topics_api>(
+        create_topics::request{{{"a", 1, 1, {{partition_id{0}, {node_id{1}}}}, {{"k", "v"}}}}, 1000, true});
+    unknown_tags_every_flexible_version<create_topics_api>(
+        create_topics::response{0,
+                                {{"a", uuid_of(1), error_code::none, std::nullopt, error_code::invalid_config, 1, 1,
+                                  std::vector<create_topics::creatable_topic_configs>{{"k", "v", false, 1, false}}}}});
+    unknown_tags_every_flexible_version<delete_topics_api>(delete_topics::request{{{"a", uuid_of(2)}}, {"a"}, 1000});
+    unknown_tags_every_flexible_version<delete_topics_api>(
+        delete_topics::response{0, {{"a", uuid_of(2), error_code::none, std::nullopt}}});
+    unknown_tags_every_flexible_version<delete_records_api>(
+        delete_records::request{{{"a", {{partition_id{0}, offset{1}}}}}, 1000});
+    unknown_tags_every_flexible_version<delete_records_api>(
+        delete_records::response{0, {{"a", {{partition_id{0}, offset{1}, error_code::none}}}}});
+    unknown_tags_every_flexible_version<describe_configs_api>(describe_configs::request{
+        {{describe_configs::resource_type::topic, "a", std::vector<std::string_view>{"k"}}}, true, true});
+    describe_configs::response dcresp;
+    dcresp.results = {{error_code::none, std::nullopt, describe_configs::resource_type::topic, "a", {{"k", "v"}}}};
+    dcresp.results[0].configs[0].synonyms = {{"k", "v", describe_configs::config_source::topic_config}};
+    unknown_tags_every_flexible_version<describe_configs_api>(dcresp);
+    unknown_tags_every_flexible_version<alter_configs_api>(
+        alter_configs::request{{{describe_configs::resource_type::topic, "a", {{"k", "v"}}}}, false});
+    unknown_tags_every_flexible_version<alter_configs_api>(
+        alter_configs::response{0, {{error_code::none, std::nullopt, describe_configs::resource_type::topic, "a"}}});
+    unknown_tags_every_flexible_version<create_partitions_api>(create_partitions::request{
+        {{"a", 2, std::vector<create_partitions::assignment>{{{node_id{1}}}}}}, 1000, false});
+    unknown_tags_every_flexible_version<create_partitions_api>(
+        create_partitions::response{0, {{"a", error_code::none, std::nullopt}}});
+    unknown_tags_every_flexible_version<incremental_alter_configs_api>(incremental_alter_configs::request{
+        {{describe_configs::resource_type::topic, "a", {{"k", incremental_alter_configs::config_operation::set, "v"}}}},
+        false});
+    unknown_tags_every_flexible_version<incremental_alter_configs_api>(incremental_alter_configs::response{
+        0, {{error_code::none, std::nullopt, describe_configs::resource_type::topic, "a"}}});
+    unknown_tags_every_flexible_version<describe_cluster_api>(
+        describe_cluster::request{true, describe_cluster::endpoint_type::brokers});
+    unknown_tags_every_flexible_version<describe_cluster_api>(
+        describe_cluster::response{0,
+                                   error_code::none,
+                                   std::nullopt,
+                                   describe_cluster::endpoint_type::brokers,
+                                   "c",
+                                   node_id{1},
+                                   {{node_id{1}, "h", 9092, std::nullopt}}});
 }
 
 TEST_CASE("unknown tagged fields inside nested structs are skipped", "[wire_robustness]") {

@@ -356,7 +356,9 @@ public:
 
 private:
     void complete_error(raw_request& r, error_code e) {
+        const auto prev = std::exchange(current_node_, -1); // no broker answered
         if (r.done) (void)r.done(make_error_code(e), -1, nullptr, 0);
+        current_node_ = prev;
     }
 
     /// The broker `dest` names by what is known now.
@@ -379,7 +381,6 @@ private:
     void submit_to(std::int32_t node, raw_request&& r) {
         const auto it = conns_.find(node);
         if (it == conns_.end()) return complete_error(r, error_code::broker_not_available);
-        current_node_ = node;
         wrap_node(r, node);
         it->second->submit(std::move(r));
     }

@@ -178,11 +178,19 @@ public:
             fail(make_error_code(error_code::network_exception), true, &first);
             return;
         }
-        while (!queue_.empty() && queue_.front().since + s_.request_timeout + queue_.front().req.extra_timeout < now) {
-            auto w = std::move(queue_.front());
-            queue_.pop_front();
+        // Waiting requests may have different timeouts (a long poll's is longer): each its own.
+        for (std::size_t i = 0; i < queue_.size();) {
+            if (queue_[i].since + s_.request_timeout + queue_[i].req.extra_timeout >= now) {
+                ++i;
+                continue;
+            }
+            auto w = std::move(queue_[i]);
+            queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
             cnt_.timeouts.fetch_add(1, std::memory_order_relaxed);
+            auto alive = alive_;
             complete(w.req.done, make_error_code(error_code::request_timed_out), -1);
+            if (!*alive) return;
+            i = 0; // the completion may have queued or sent more
         }
     }
 
@@ -190,7 +198,7 @@ public:
     [[nodiscard]] clock::time_point next_deadline() const noexcept {
         auto t = clock::time_point::max();
         if (!out_.empty()) t = out_.front().deadline;
-        if (!queue_.empty()) t = std::min(t, queue_.front().since + s_.request_timeout + queue_.front().req.extra_timeout);
+        for (const auto& w : queue_) t = std::min(t, w.since + s_.request_timeout + w.req.extra_timeout);
         return t;
     }
 

@@ -1,48 +1,59 @@
 // fetch_transport::tcp: the consumer's transport to any Kafka broker over TCP (a gregor-broker,
-// Apache Kafka, librdkafka's mock cluster).
+// Apache Kafka, librdkafka's mock cluster), built on the client layer (client/cluster.hpp).
 //
-// Per connection it first negotiates versions with ApiVersions (v3, falling back to the range a
-// v0-shaped UNSUPPORTED_VERSION answer lists, or to v0 when the answer does not parse or the
-// broker closed: docs/protocol.md §1.4, §3) and then uses, for every API, the highest version
-// both sides implement -- nothing is hard-coded. Metadata (for the assigned topics, never
-// auto-creating) maps each partition to its leader; fetches go to the leader's connection (one per
-// broker id), all leaders' Fetch requests are written before any answer is read. Metadata is
-// refreshed when older than metadata.max.age.ms, after a disconnect, and after
-// NOT_LEADER_OR_FOLLOWER / UNKNOWN_TOPIC_OR_PARTITION / LEADER_NOT_AVAILABLE and other retriable
-// partition errors. Connections that fail are dropped and re-opened at the next call.
+// The client layer owns the connections: one per broker id (plus the bootstrap servers'), each
+// opened with ApiVersions v3 and falling back to the version a v0-shaped UNSUPPORTED_VERSION
+// answer names, or v0 when the answer does not parse or the broker hangs up (docs/protocol.md
+// §1.4, §3.1); every request then goes out at the highest version both sides implement, capped by
+// spoken_versions() below so that codecs growing newer versions do not change what this
+// transport sends (docs/protocol.md §13.1). A lost connection fails its requests and is reopened
+// on demand after reconnect.backoff.ms.
 //
-// I/O is blocking (net::blocking_client), each call bounded by request.timeout.ms (plus the fetch's
-// max_wait_ms): the consumer's poll thread is the only thread it uses.
-// Thread-safety: one thread at a time (the consumer's).
+// Metadata (for the assigned topics, never auto-creating) maps each partition to its leader. It
+// is refreshed when older than metadata.max.age.ms, after a disconnect or failed connect, and
+// after NOT_LEADER_OR_FOLLOWER / UNKNOWN_TOPIC_OR_PARTITION / LEADER_NOT_AVAILABLE and the other
+// retriable partition errors (a leader move is followed: a stale leader answers
+// NOT_LEADER_OR_FOLLOWER).
+//
+// fetch() sends one Fetch per leader, all before waiting, so that the long polls of several
+// brokers run in parallel; it then waits until every answer (or error) is in, at most
+// request.timeout.ms plus the fetch's max_wait_ms. A Fetch left without an answer at that bound
+// is reported as NETWORK_EXCEPTION for its partitions; the client layer still completes it later
+// (its own timeout closes the connection) and the late answer is dropped. The response's
+// keepalive holds the answers' frames, which the partitions' `records` point into. list_offset()
+// works the same way with one ListOffsets, bounded by request.timeout.ms.
+//
+// Threads: no thread of its own. fetch() and list_offset() run the client layer's event loop
+// (cluster::poll) on the calling thread -- the consumer's poll thread -- while they wait; between
+// calls nothing runs, and whatever the sockets did meanwhile (answers after the bound, a broker
+// hanging up) is taken in at the start of the next call.
+// Thread-safety: one thread at a time (the consumer's). Movable: the cluster lives on the heap and
+// no completion refers to the transport object itself.
 #pragma once
 
+#include <gregor/client/cluster.hpp>
 #include <gregor/consumer/consumer_config.hpp>
 #include <gregor/consumer/fetch_transport.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
-#include <gregor/net/client.hpp>
-#include <gregor/net/endpoint.hpp>
 #include <gregor/wire/api.hpp>
-#include <gregor/wire/header.hpp>
-#include <gregor/wire/messages/api_versions.hpp>
 #include <gregor/wire/messages/fetch.hpp>
 #include <gregor/wire/messages/list_offsets.hpp>
 #include <gregor/wire/messages/metadata.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <span>
-#include <stdexcept>
 #include <string>
-#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -51,13 +62,15 @@ namespace gregor::fetch_transport {
 
 class tcp {
 public:
+    /// Throws std::invalid_argument naming bootstrap.servers when it is empty or malformed.
+    /// Connects lazily, at the first call.
     explicit tcp(const consumer_config& cfg)
-            : bootstrap_(net::parse_bootstrap_servers(cfg.bootstrap_servers)), client_id_(cfg.client_id),
-              request_timeout_(cfg.request_timeout_ms), setup_timeout_(cfg.socket_connection_setup_timeout_ms),
-              metadata_max_age_(cfg.metadata_max_age_ms), max_frame_(cfg.receive_message_max_bytes) {}
+            : cluster_(std::make_unique<client::cluster>(cluster_config_for(cfg))),
+              request_timeout_(cfg.request_timeout_ms) {}
 
     fetch_response fetch(std::span<const partition_request> reqs, const fetch_options& opt) {
         fetch_response out;
+        take_in();
         if (auto ec = ensure_metadata(reqs)) {
             out.error = ec;
             return out;
@@ -66,34 +79,30 @@ public:
         std::map<std::int32_t, std::vector<std::size_t>> by_leader;
         for (std::size_t i = 0; i < reqs.size(); ++i) {
             out.partitions[i].tp = reqs[i].tp;
-            const auto it = leaders_.find(*reqs[i].tp);
-            if (it == leaders_.end() || it->second.second != error_code::none || it->second.first < 0) {
-                const auto e = it == leaders_.end()                    ? error_code::unknown_topic_or_partition
-                               : it->second.second != error_code::none ? it->second.second
-                                                                       : error_code::leader_not_available;
-                out.partitions[i].error = make_error_code(e);
-                metadata_stale_ = true;
+            const auto l = leader_for(*reqs[i].tp);
+            if (l.error != error_code::none) {
+                out.partitions[i].error = make_error_code(l.error);
+                cluster_->request_metadata_update();
                 continue;
             }
-            by_leader[it->second.first].push_back(i);
+            by_leader[l.leader].push_back(i);
         }
-        // Write every leader's request first, so that their long polls run in parallel.
-        struct pending {
-            connection* conn = nullptr;
-            std::int16_t version = 0;
-            std::int32_t correlation = 0;
-            std::vector<std::size_t> idx;
+
+        // Every leader's request goes out before any waiting, so that their long polls overlap.
+        // The answers land in `round`, shared with the completions: one that comes after the
+        // bound below finds it still alive and changes nothing the caller sees.
+        struct fetch_round {
+            std::deque<std::string> names; // the requests' topic names point here until written
+            std::vector<std::optional<client::reply<wire::fetch::response>>> replies;
+            std::size_t pending = 0;
         };
-        std::vector<pending> sent;
-        for (auto& [leader, idx] : by_leader) {
-            auto* c = connection_for(leader);
-            std::optional<std::int16_t> v = c ? c->version<wire::fetch_api>() : std::nullopt;
-            if (!c || !v) {
-                fail_partitions(out, idx,
-                                c ? make_error_code(local_error::unsupported)
-                                  : make_error_code(error_code::network_exception));
-                continue;
-            }
+        auto round = std::make_shared<fetch_round>();
+        round->replies.resize(by_leader.size());
+        std::vector<const std::vector<std::size_t>*> groups;
+        client::send_options so;
+        so.max_version = spoken_versions<wire::fetch_api>().max;
+        so.extra_timeout = std::chrono::milliseconds(std::max(opt.max_wait_ms, 0));
+        for (const auto& [leader, idx] : by_leader) {
             wire::fetch::request req;
             req.max_wait_ms = opt.max_wait_ms;
             req.min_bytes = opt.min_bytes;
@@ -101,51 +110,56 @@ public:
             req.isolation_level = opt.isolation;
             for (auto i : idx) {
                 const auto& r = reqs[i];
-                if (req.topics.empty() || req.topics.back().name != r.tp->topic)
-                    req.topics.push_back({r.tp->topic, {}});
+                if (req.topics.empty() || req.topics.back().name != r.tp->topic) {
+                    round->names.push_back(r.tp->topic);
+                    req.topics.push_back({round->names.back(), {}});
+                }
                 wire::fetch::fetch_partition fp;
                 fp.partition_index = r.tp->partition;
                 fp.fetch_offset = r.fetch_offset;
                 fp.partition_max_bytes = r.max_bytes;
                 req.topics.back().partitions.push_back(fp);
             }
-            const auto corr = c->send(req, *v, client_id_, request_timeout_);
-            if (corr < 0) {
-                drop(leader);
-                fail_partitions(out, idx, make_error_code(error_code::network_exception));
-                continue;
-            }
-            sent.push_back({c, *v, corr, idx});
+            const auto k = groups.size();
+            groups.push_back(&idx);
+            ++round->pending; // before send: a completion may run inside it
+            cluster_->send(
+                client::destination::node(leader), std::move(req),
+                [round, k](client::reply<wire::fetch::response>& rep) {
+                    round->replies[k] = std::move(rep);
+                    --round->pending;
+                },
+                so);
         }
-        auto buffers = std::make_shared<std::vector<std::shared_ptr<byte_buffer>>>();
-        for (auto& s : sent) {
-            auto frame = std::make_shared<byte_buffer>();
-            const auto wait = request_timeout_ + std::chrono::milliseconds(opt.max_wait_ms);
-            auto body = s.conn->receive(*frame, wire::api_key::fetch, s.version, s.correlation, wait);
-            std::optional<wire::fetch::response> resp;
-            if (body) {
-                byte_reader r(*body);
-                resp = wire::fetch::response::decode(r, s.version);
-            }
-            if (!resp) {
-                drop(s.conn->node);
-                fail_partitions(out, s.idx, make_error_code(error_code::network_exception));
+        run_until([&] { return round->pending == 0; },
+                  client::clock::now() + request_timeout_ + std::chrono::milliseconds(std::max(opt.max_wait_ms, 0)));
+
+        auto frames = std::make_shared<std::vector<std::shared_ptr<const byte_buffer>>>();
+        for (std::size_t k = 0; k < groups.size(); ++k) {
+            const auto& idx = *groups[k];
+            auto& slot = round->replies[k];
+            if (!slot || slot->error) {
+                const auto ec = request_failed(slot ? slot->error : std::error_code{});
+                fail_partitions(out, idx, ec);
                 continue;
             }
-            buffers->push_back(frame);
-            if (resp->error_code != error_code::none) { // v7+: the whole request failed
-                fail_partitions(out, s.idx, make_error_code(resp->error_code));
-                if (retriable(resp->error_code)) metadata_stale_ = true;
+            auto& rep = *slot;
+            used_[wire::api_key::fetch] = rep.version;
+            frames->push_back(std::move(rep.frame)); // the views in rep.body stay valid: same buffer
+            const auto& resp = *rep.body;
+            if (resp.error_code != error_code::none) { // v7+: the whole request failed
+                fail_partitions(out, idx, make_error_code(resp.error_code));
+                note(resp.error_code);
                 continue;
             }
-            for (const auto& t : resp->responses) {
+            for (const auto& t : resp.responses) {
                 for (const auto& p : t.partitions) {
-                    for (auto i : s.idx) {
+                    for (auto i : idx) {
                         auto& pd = out.partitions[i];
                         if (pd.tp->topic != t.name || pd.tp->partition != p.partition_index) continue;
                         if (p.error_code != error_code::none) {
                             pd.error = make_error_code(p.error_code);
-                            if (retriable(p.error_code)) metadata_stale_ = true;
+                            note(p.error_code);
                         }
                         pd.high_watermark = p.high_watermark;
                         pd.last_stable_offset = p.last_stable_offset;
@@ -156,54 +170,54 @@ public:
                 }
             }
         }
-        out.keepalive = std::move(buffers);
+        out.keepalive = std::move(frames);
         return out;
     }
 
     list_offset_result list_offset(const topic_partition& tp, std::int64_t ts, wire::isolation_level iso) {
         list_offset_result out;
+        take_in();
         partition_request one{&tp, offset{0}, 0};
         if (auto ec = ensure_metadata({&one, 1})) {
             out.error = ec;
             return out;
         }
-        const auto it = leaders_.find(tp);
-        if (it == leaders_.end() || it->second.second != error_code::none || it->second.first < 0) {
-            metadata_stale_ = true;
-            out.error = make_error_code(it == leaders_.end()                    ? error_code::unknown_topic_or_partition
-                                        : it->second.second != error_code::none ? it->second.second
-                                                                                : error_code::leader_not_available);
+        const auto l = leader_for(tp);
+        if (l.error != error_code::none) {
+            cluster_->request_metadata_update();
+            out.error = make_error_code(l.error);
             return out;
         }
-        auto* c = connection_for(it->second.first);
-        if (!c) {
-            out.error = make_error_code(error_code::network_exception);
-            return out;
-        }
-        const auto v = c->version<wire::list_offsets_api>();
-        if (!v) {
-            out.error = make_error_code(local_error::unsupported);
-            return out;
-        }
+        struct list_round {
+            std::string name; // the request's topic name points here until written
+            std::optional<client::reply<wire::list_offsets::response>> reply;
+        };
+        auto round = std::make_shared<list_round>();
+        round->name = tp.topic;
         wire::list_offsets::request req;
         req.isolation_level = iso;
-        req.topics.push_back({tp.topic, {{tp.partition, ts, 1}}});
-        byte_buffer frame;
-        auto resp = c->call<wire::list_offsets::response>(req, *v, client_id_, request_timeout_, frame);
-        if (!resp) {
-            drop(c->node);
-            out.error = make_error_code(error_code::network_exception);
+        req.topics.push_back({round->name, {{tp.partition, ts, 1}}});
+        client::send_options so;
+        so.max_version = spoken_versions<wire::list_offsets_api>().max;
+        cluster_->send(
+            client::destination::node(l.leader), std::move(req),
+            [round](client::reply<wire::list_offsets::response>& rep) { round->reply = std::move(rep); }, so);
+        run_until([&] { return round->reply.has_value(); }, client::clock::now() + request_timeout_);
+        if (!round->reply || round->reply->error) {
+            out.error = request_failed(round->reply ? round->reply->error : std::error_code{});
             return out;
         }
-        for (const auto& t : resp->topics) {
+        const auto& rep = *round->reply;
+        used_[wire::api_key::list_offsets] = rep.version;
+        for (const auto& t : rep.body->topics) {
             for (const auto& p : t.partitions) {
                 if (t.name != tp.topic || p.partition_index != tp.partition) continue;
                 if (p.error_code != error_code::none) {
-                    if (retriable(p.error_code)) metadata_stale_ = true;
+                    note(p.error_code);
                     out.error = make_error_code(p.error_code);
                     return out;
                 }
-                if (*v == 0)
+                if (rep.version == 0)
                     out.found = offset{p.old_style_offsets.empty() ? -1 : p.old_style_offsets.front()};
                 else
                     out.found = p.offset;
@@ -231,212 +245,154 @@ public:
         return {Api::min_version, std::min(Api::max_version, cap)};
     }
 
-    /// The version negotiated with the leader of `tp` (or any connected broker) for `key`; for tests.
+    /// The version used for `key`: the one the last answer of that kind came at, else the one a
+    /// negotiated connection (a broker's first, then a bootstrap server's) would use; for tests.
     [[nodiscard]] std::optional<std::int16_t> negotiated(wire::api_key key) const {
-        for (const auto& [id, c] : conns_) {
-            if (!c) continue;
-            if (auto it = c->chosen.find(key); it != c->chosen.end()) return it->second;
-        }
+        if (const auto it = used_.find(key); it != used_.end()) return it->second;
+        if (!cluster_) return std::nullopt;
+        auto on = [key](const client::connection* c) -> std::optional<std::int16_t> {
+            if (key == wire::api_key::api_versions) {
+                if (c->api_versions_version() >= 0) return c->api_versions_version();
+                return std::nullopt;
+            }
+            const auto ours = spoken_range(key);
+            if (!ours) return std::nullopt;
+            return c->version_for(key, *ours);
+        };
+        for (const auto& [id, b] : cluster_->metadata().brokers)
+            if (const auto* c = cluster_->connection_to(id))
+                if (auto v = on(c)) return v;
+        // Bootstrap servers are nodes -1, -2, ... (client/cluster.hpp).
+        for (std::int32_t id = -1; const auto* c = cluster_->connection_to(id); --id)
+            if (auto v = on(c)) return v;
         return std::nullopt;
     }
 
     /// How many ApiVersions requests this transport sent (fallbacks included); for tests.
-    [[nodiscard]] int api_versions_requests() const noexcept { return api_versions_sent_; }
+    [[nodiscard]] int api_versions_requests() const noexcept {
+        return cluster_ ? static_cast<int>(cluster_->stats().api_versions_requests.load()) : 0;
+    }
 
 private:
-    using clock = std::chrono::steady_clock;
-    static constexpr std::int32_t bootstrap_node = -1000;
-
-    struct connection {
-        std::int32_t node = bootstrap_node;
-        std::unique_ptr<net::blocking_client> client;
-        std::vector<wire::api_versions::api_version> apis;
-        std::map<wire::api_key, std::int16_t> chosen;
-        std::int32_t correlation = 0;
-
-        template <typename Api>
-        std::optional<std::int16_t> version() {
-            for (const auto& a : apis) {
-                if (a.key != Api::key) continue;
-                auto v = wire::highest_common_version(spoken_versions<Api>(), {a.min_version, a.max_version});
-                if (v) chosen[Api::key] = *v;
-                return v;
-            }
-            return std::nullopt;
-        }
-
-        // Returns the correlation id, or -1 if the write failed.
-        template <typename Req>
-        std::int32_t send(const Req& body, std::int16_t v, const std::string& client_id, std::chrono::milliseconds t) {
-            byte_buffer buf;
-            const auto corr = ++correlation;
-            wire::encode_request_frame(buf, v, corr, std::string_view(client_id), body);
-            if (client->send_raw(buf.view(), t) != net::blocking_client::status::ok) return -1;
-            return corr;
-        }
-
-        // The response body (a view into `frame`), or nullopt on timeout/close/mismatch.
-        std::optional<bytes_view> receive(byte_buffer& frame, wire::api_key key, std::int16_t v, std::int32_t corr,
-                                          std::chrono::milliseconds t) {
-            if (client->read_frame(frame, t) != net::blocking_client::status::ok) return std::nullopt;
-            byte_reader r(frame.view());
-            const auto h = wire::response_header::decode(r, wire::response_header_version(key, v));
-            if (!h || h->correlation_id != corr) return std::nullopt;
-            return frame.view().subspan(frame.size() - r.remaining());
-        }
-
-        template <typename Resp, typename Req>
-        std::optional<Resp> call(const Req& body, std::int16_t v, const std::string& client_id,
-                                 std::chrono::milliseconds t, byte_buffer& frame) {
-            const auto corr = send(body, v, client_id, t);
-            if (corr < 0) return std::nullopt;
-            auto b = receive(frame, Req::api::key, v, corr, t);
-            if (!b) return std::nullopt;
-            byte_reader r(*b);
-            return Resp::decode(r, v);
-        }
+    struct leader_lookup {
+        std::int32_t leader = -1;
+        error_code error = error_code::none;
     };
+
+    static std::chrono::milliseconds capped_ms(std::int64_t ms) {
+        // Far beyond any sensible setting, and far below what the loop clock's time points hold.
+        return std::chrono::milliseconds(std::clamp<std::int64_t>(ms, 0, std::int64_t{1} << 40));
+    }
+
+    static client::cluster_config cluster_config_for(const consumer_config& cfg) {
+        client::cluster_config c;
+        c.bootstrap_servers = cfg.bootstrap_servers;
+        c.connection.client_id = cfg.client_id;
+        c.connection.software_name = "gregor";
+        c.connection.software_version = "0";
+        c.connection.request_timeout = std::chrono::milliseconds(cfg.request_timeout_ms);
+        c.connection.reconnect_backoff = capped_ms(cfg.reconnect_backoff_ms);
+        c.connection.socket.connection_setup_timeout_ms = cfg.socket_connection_setup_timeout_ms;
+        c.connection.socket.max_frame_bytes = cfg.receive_message_max_bytes;
+        c.metadata_max_age = capped_ms(cfg.metadata_max_age_ms);
+        c.metadata_max_version = spoken_versions<wire::metadata_api>().max;
+        return c;
+    }
+
+    static std::optional<wire::version_range> spoken_range(wire::api_key key) noexcept {
+        switch (key) {
+        case wire::api_key::api_versions: return spoken_versions<wire::api_versions_api>();
+        case wire::api_key::metadata: return spoken_versions<wire::metadata_api>();
+        case wire::api_key::fetch: return spoken_versions<wire::fetch_api>();
+        case wire::api_key::list_offsets: return spoken_versions<wire::list_offsets_api>();
+        default: return std::nullopt;
+        }
+    }
 
     static void fail_partitions(fetch_response& out, const std::vector<std::size_t>& idx, std::error_code ec) {
         for (auto i : idx) out.partitions[i].error = ec;
     }
 
-    void drop(std::int32_t node) {
-        conns_.erase(node);
-        metadata_stale_ = true;
-    }
-
-    // Connects and negotiates; nullptr on failure.
-    std::unique_ptr<connection> open(const net::endpoint& ep, std::int32_t node) {
-        auto c = std::make_unique<connection>();
-        c->node = node;
-        auto reconnect = [&]() -> bool {
-            try {
-                c->client = std::make_unique<net::blocking_client>(ep.host, ep.port, setup_timeout_, max_frame_);
-                return true;
-            } catch (const std::exception&) {
-                return false;
-            }
-        };
-        if (!reconnect()) return nullptr;
-        std::int16_t v = spoken_versions<wire::api_versions_api>().max;
-        for (int attempt = 0; attempt < 3; ++attempt) {
-            wire::api_versions::request req{"gregor", "0"};
-            ++api_versions_sent_;
-            const auto corr = c->send(req, v, client_id_, request_timeout_);
-            byte_buffer frame;
-            std::optional<bytes_view> body;
-            if (corr >= 0) body = c->receive(frame, wire::api_key::api_versions, v, corr, request_timeout_);
-            std::optional<wire::api_versions::response> resp;
-            if (body) resp = wire::api_versions::response::decode_or_fallback(*body, v);
-            if (resp && resp->error_code == error_code::none) {
-                c->apis = resp->api_keys;
-                c->chosen[wire::api_key::api_versions] = v;
-                return c;
-            }
-            if (v == 0) return nullptr;
-            v = wire::api_versions::fallback_version(resp, v);
-            if (!body && !reconnect()) return nullptr; // the broker closed on the unknown version
+    /// Runs the network on this thread until `done()` or `deadline`.
+    template <typename Done>
+    void run_until(Done&& done, client::clock::time_point deadline) {
+        while (!done()) {
+            const auto now = client::clock::now();
+            if (now >= deadline) return;
+            cluster_->poll(deadline - now);
         }
-        return nullptr;
     }
 
-    connection* connection_for(std::int32_t node) {
-        if (auto it = conns_.find(node); it != conns_.end() && it->second) return it->second.get();
-        const auto b = brokers_.find(node);
-        if (b == brokers_.end()) return nullptr;
-        auto c = open(b->second, node);
-        if (!c) {
-            metadata_stale_ = true;
-            return nullptr;
+    /// Takes in what the sockets did since the last call: late answers, closed connections.
+    void take_in() { cluster_->poll(client::clock::duration::zero()); }
+
+    /// A Kafka error a broker answered: the retriable ones (the leader moved, the partition is not
+    /// there yet...) make the next call refresh metadata first.
+    void note(error_code e) {
+        cluster_->note_error(e);
+        if (retriable(e)) cluster_->request_metadata_update();
+    }
+
+    /// The error for a request no broker answered (`ec` empty: none came within the bound). No
+    /// common version is this build's limit, not the network's; anything else -- refused, cut,
+    /// timed out, unknown broker -- is NETWORK_EXCEPTION, and the leader may have moved.
+    std::error_code request_failed(std::error_code ec) {
+        if (ec == make_error_code(error_code::unsupported_version)) return make_error_code(local_error::unsupported);
+        cluster_->note_error(error_code::network_exception);
+        return make_error_code(error_code::network_exception);
+    }
+
+    leader_lookup leader_for(const topic_partition& tp) const {
+        const auto& topics = cluster_->metadata().topics;
+        const auto t = topics.find(tp.topic);
+        if (t == topics.end()) return {-1, error_code::unknown_topic_or_partition};
+        const auto p = tp.partition.value();
+        if (p >= 0 && static_cast<std::size_t>(p) < t->second.partitions.size()) {
+            const auto& pi = t->second.partitions[static_cast<std::size_t>(p)];
+            if (pi.error != error_code::none) return {-1, pi.error};
+            if (pi.leader < 0) return {-1, error_code::leader_not_available};
+            return {pi.leader, error_code::none};
         }
-        return (conns_[node] = std::move(c)).get();
+        // A topic-level error (UNKNOWN_TOPIC_OR_PARTITION, TOPIC_AUTHORIZATION_FAILED, ...) comes
+        // with no partitions.
+        if (t->second.error != error_code::none && t->second.partitions.empty()) return {-1, t->second.error};
+        return {-1, error_code::unknown_topic_or_partition};
     }
 
-    // Any working connection for metadata: a known broker, else a bootstrap server.
-    connection* any_connection() {
-        for (auto& [id, c] : conns_)
-            if (c) return c.get();
-        for (auto& [id, ep] : brokers_)
-            if (auto* c = connection_for(id)) return c;
-        for (std::size_t i = 0; i < bootstrap_.size(); ++i) {
-            const auto& ep = bootstrap_[(next_bootstrap_ + i) % bootstrap_.size()];
-            if (auto c = open(ep, bootstrap_node)) {
-                next_bootstrap_ = (next_bootstrap_ + i + 1) % bootstrap_.size();
-                return (conns_[bootstrap_node] = std::move(c)).get();
-            }
-        }
-        return nullptr;
-    }
-
+    /// Refreshes metadata for every topic seen so far when it is stale, a topic is new, or a
+    /// connection failed since the last call; each attempt bounded by request.timeout.ms.
     std::error_code ensure_metadata(std::span<const partition_request> reqs) {
-        bool need = metadata_stale_ || clock::now() - metadata_time_ > metadata_max_age_;
-        for (const auto& r : reqs) {
-            if (!topics_.count(r.tp->topic)) {
-                topics_.insert(r.tp->topic);
-                need = true;
-            }
+        const auto& st = cluster_->stats();
+        const auto failures = st.disconnects.load() + st.connect_failures.load();
+        if (failures != failures_seen_) {
+            failures_seen_ = failures;
+            cluster_->request_metadata_update();
         }
+        bool need = cluster_->metadata_stale();
+        for (const auto& r : reqs)
+            if (topics_.insert(r.tp->topic).second) need = true;
         if (!need) return {};
+        // Two attempts, as a broker that just failed is backing off and the second goes elsewhere.
         for (int attempt = 0; attempt < 2; ++attempt) {
-            auto* c = any_connection();
-            if (!c) return make_error_code(error_code::network_exception);
-            const auto v = c->version<wire::metadata_api>();
-            if (!v) return make_error_code(local_error::unsupported);
-            wire::metadata::request req;
-            req.topics.emplace();
-            for (const auto& t : topics_) req.topics->push_back({t});
-            req.allow_auto_topic_creation = false;
-            byte_buffer frame;
-            auto resp = c->call<wire::metadata::response>(req, *v, client_id_, request_timeout_, frame);
-            if (!resp) {
-                drop(c->node);
-                continue;
-            }
-            std::map<std::int32_t, net::endpoint> brokers;
-            for (const auto& b : resp->brokers)
-                brokers[b.node_id.value()] = {std::string(b.host), static_cast<std::uint16_t>(b.port)};
-            leaders_.clear();
-            for (const auto& t : resp->topics) {
-                for (const auto& p : t.partitions)
-                    leaders_[topic_partition{std::string(t.name), p.partition_index}] = {p.leader_id.value(),
-                                                                                         p.error_code};
-                if (t.error_code != error_code::none && t.partitions.empty()) {
-                    for (const auto& r : reqs)
-                        if (r.tp->topic == t.name) leaders_[*r.tp] = {-1, t.error_code};
-                }
-            }
-            // Connections to brokers whose address changed (or that left) are closed.
-            for (auto it = conns_.begin(); it != conns_.end();) {
-                const auto nb = brokers.find(it->first);
-                const auto ob = brokers_.find(it->first);
-                const bool keep = it->first == bootstrap_node ||
-                                  (nb != brokers.end() && ob != brokers_.end() && nb->second.host == ob->second.host &&
-                                   nb->second.port == ob->second.port);
-                it = keep ? std::next(it) : conns_.erase(it);
-            }
-            brokers_ = std::move(brokers);
-            metadata_stale_ = false;
-            metadata_time_ = clock::now();
-            return {};
+            auto result = std::make_shared<std::optional<std::error_code>>();
+            cluster_->refresh_metadata(
+                std::vector<std::string>(topics_.begin(), topics_.end()),
+                [result](std::error_code ec) { *result = ec; },
+                /*allow_auto_create=*/false);
+            run_until([&] { return result->has_value(); }, client::clock::now() + request_timeout_);
+            if (!result->has_value()) continue;
+            if (!**result) return {};
+            if (**result == make_error_code(error_code::unsupported_version))
+                return make_error_code(local_error::unsupported);
         }
         return make_error_code(error_code::network_exception);
     }
 
-    std::vector<net::endpoint> bootstrap_;
-    std::size_t next_bootstrap_ = 0;
-    std::string client_id_;
+    std::unique_ptr<client::cluster> cluster_;
     std::chrono::milliseconds request_timeout_;
-    std::chrono::milliseconds setup_timeout_;
-    std::chrono::milliseconds metadata_max_age_;
-    std::int32_t max_frame_;
-    std::map<std::int32_t, std::unique_ptr<connection>> conns_;
-    std::map<std::int32_t, net::endpoint> brokers_;
-    std::map<topic_partition, std::pair<std::int32_t, error_code>> leaders_;
-    std::set<std::string> topics_;
-    bool metadata_stale_ = true;
-    clock::time_point metadata_time_{};
-    int api_versions_sent_ = 0;
+    std::set<std::string> topics_;               // every topic asked for so far
+    std::map<wire::api_key, std::int16_t> used_; // version of the last answer per API
+    std::uint64_t failures_seen_ = 0;            // disconnects + failed connects seen
 };
 
 } // namespace gregor::fetch_transport

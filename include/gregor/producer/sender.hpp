@@ -632,7 +632,10 @@ private:
         time_point next = std::min(next_expiry_, next_metadata_refresh_);
         for (const auto& q : inflight_) next = std::min(next, q.deadline);
         for (const auto& m : meta_inflight_) next = std::min(next, m.topic->metadata_deadline);
-        for (topic_entry* t : meta_pending_) next = std::min(next, std::max(t->metadata_retry_at, now));
+        // A topic whose refresh is wanted while one is in flight waits for that answer (or its
+        // deadline, above); counting it as due now would spin the sender until the answer came.
+        for (topic_entry* t : meta_pending_)
+            if (!t->metadata_request) next = std::min(next, std::max(t->metadata_retry_at, now));
         if (pid_request_)
             next = std::min(next, pid_deadline_);
         else if (idempotent_ && (pid_.value() < 0 || need_fresh_pid_))

@@ -11,7 +11,11 @@
 //                       when no other request comes)
 //   error               not forwarded; answered at once with `error` for every batch
 //   error_after_append  forwarded (appended), answered with `error` instead of the real answer
-// Metadata and InitProducerId requests pass through untouched.
+// Metadata and InitProducerId requests are numbered separately (1, 2, ...) and pass untouched
+// unless a control plan is set (with_control_faults): then drop_request, drop_response,
+// duplicate, delay, reorder (= a delay of at least 1 ms), error (answered at once with `error`)
+// and error_after_append (forwarded, answered with `error`) apply to them as well, so a test can
+// lose a producer's metadata refresh or its InitProducerId answer.
 //
 // Plans: testing::random_faults (seeded: a fault with a given probability per request, until a
 // budget is spent), testing::scripted_faults (request number -> fault) and any callable
@@ -41,6 +45,7 @@
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace gregor::testing {
@@ -68,6 +73,8 @@ struct fault_counters {
     std::array<std::atomic<std::uint64_t>, fault_kinds> by_kind{};
     std::atomic<std::uint64_t> produce_requests{0};
     std::atomic<std::uint64_t> forwarded{0}; // produce requests that reached the inner transport
+    std::atomic<std::uint64_t> control_requests{0}; // Metadata and InitProducerId requests
+    std::atomic<std::uint64_t> control_injected{0}; // faults a control plan injected into them
 
     [[nodiscard]] std::uint64_t count(fault f) const noexcept {
         return by_kind[static_cast<std::size_t>(f)].load(std::memory_order_relaxed);
@@ -81,6 +88,10 @@ struct fault_counters {
 };
 
 using fault_plan = std::function<fault_action(const produce_request&, std::uint64_t number)>;
+
+/// The requests a control plan sees.
+enum class control_request { metadata, init_producer_id };
+using control_fault_plan = std::function<fault_action(control_request, std::uint64_t number)>;
 
 /// A seeded random plan: each produce request gets a fault with probability `probability` until
 /// `budget` faults were injected. Kinds are drawn uniformly from `kinds`; `error`-like kinds use
@@ -176,8 +187,14 @@ public:
         }
     }
 
-    void send(metadata_request&& m) { inner_.send(std::move(m)); }
-    void send(init_producer_id_request&& i) { inner_.send(std::move(i)); }
+    /// Applies `plan` to Metadata and InitProducerId requests from now on.
+    faulty_transport& with_control_faults(control_fault_plan plan) {
+        control_plan_ = std::move(plan);
+        return *this;
+    }
+
+    void send(metadata_request&& m) { send_control(control_request::metadata, control{std::move(m)}); }
+    void send(init_producer_id_request&& i) { send_control(control_request::init_producer_id, control{std::move(i)}); }
 
     std::size_t poll(std::vector<transport_event>& out, duration max_wait) {
         const auto now = clock_.now();
@@ -196,9 +213,21 @@ public:
             forward_held(std::move(*std::exchange(reordered_, std::nullopt)));
             released = true;
         }
+        for (std::size_t i = 0; i < delayed_control_.size();) {
+            if (delayed_control_[i].first <= now) {
+                auto c = std::move(delayed_control_[i].second);
+                delayed_control_.erase(delayed_control_.begin() + static_cast<std::ptrdiff_t>(i));
+                forward_control(std::move(c));
+                released = true;
+            } else {
+                ++i;
+            }
+        }
         const std::size_t before = out.size();
         for (auto& e : local_) out.push_back(std::move(e));
         local_.clear();
+        for (auto& e : local_control_) out.push_back(std::move(e));
+        local_control_.clear();
         duration wait = (released || out.size() > before) ? duration::zero() : max_wait;
         if constexpr (std::is_same_v<Clock, system_clock>) {
             if (auto due = next_due())
@@ -209,6 +238,8 @@ public:
         for (auto& e : tmp_) {
             if (auto* p = std::get_if<produce_response>(&e)) {
                 if (!keep(*p)) continue;
+            } else if (!keep_control(e)) {
+                continue;
             }
             out.push_back(std::move(e));
         }
@@ -259,8 +290,79 @@ private:
         if (reordered_) forward_held(std::move(*std::exchange(reordered_, std::nullopt)));
     }
 
+    using control = std::variant<metadata_request, init_producer_id_request>;
+
+    static std::uint64_t& control_id(control& c) {
+        return std::visit([](auto& r) -> std::uint64_t& { return r.correlation_id; }, c);
+    }
+
+    void forward_control(control&& c) {
+        std::visit([&](auto&& r) { inner_.send(std::move(r)); }, std::move(c));
+    }
+
+    void send_control(control_request kind, control&& c) {
+        const std::uint64_t n = ++control_number_;
+        counters_->control_requests.fetch_add(1, std::memory_order_relaxed);
+        const fault_action a = control_plan_ ? control_plan_(kind, n) : fault_action{};
+        if (a.kind != fault::none) counters_->control_injected.fetch_add(1, std::memory_order_relaxed);
+        const auto id = control_id(c);
+        switch (a.kind) {
+        case fault::none: return forward_control(std::move(c));
+        case fault::drop_request: return;
+        case fault::drop_response:
+            swallow_control_.push_back(id);
+            return forward_control(std::move(c));
+        case fault::duplicate: {
+            control twin = c;
+            control_id(twin) |= duplicate_bit;
+            forward_control(std::move(c));
+            return forward_control(std::move(twin));
+        }
+        case fault::delay:
+        case fault::reorder:
+            delayed_control_.emplace_back(clock_.now() + std::max<duration>(a.delay, std::chrono::milliseconds{1}),
+                                          std::move(c));
+            return;
+        case fault::error:
+            if (kind == control_request::metadata)
+                local_control_.emplace_back(metadata_response{id, std::get<metadata_request>(c).topic, a.error, {}});
+            else
+                local_control_.emplace_back(init_producer_id_response{id, a.error, producer_id{-1}, producer_epoch{-1}});
+            return;
+        case fault::error_after_append:
+            rewrite_control_[id] = a.error;
+            return forward_control(std::move(c));
+        }
+    }
+
+    /// Metadata and InitProducerId answers: duplicates and swallowed ones go, rewritten ones change.
+    bool keep_control(transport_event& e) {
+        auto* m = std::get_if<metadata_response>(&e);
+        auto* i = std::get_if<init_producer_id_response>(&e);
+        if (m == nullptr && i == nullptr) return true;
+        const auto id = m ? m->correlation_id : i->correlation_id;
+        if (id & duplicate_bit) return false;
+        if (auto it = std::find(swallow_control_.begin(), swallow_control_.end(), id); it != swallow_control_.end()) {
+            swallow_control_.erase(it);
+            return false;
+        }
+        if (auto it = rewrite_control_.find(id); it != rewrite_control_.end()) {
+            if (m) {
+                m->error = it->second;
+                m->leaders.clear();
+            } else {
+                i->error = it->second;
+                i->id = producer_id{-1};
+                i->epoch = producer_epoch{-1};
+            }
+            rewrite_control_.erase(it);
+        }
+        return true;
+    }
+
     std::optional<time_point> next_due() const {
         std::optional<time_point> d;
+        for (const auto& c : delayed_control_) d = d ? std::min(*d, c.first) : c.first;
         for (const auto& h : delayed_) d = d ? std::min(*d, h.due) : h.due;
         if (reordered_) d = d ? std::min(*d, reordered_->due) : reordered_->due;
         return d;
@@ -291,6 +393,12 @@ private:
     std::vector<produce_response> local_;
     std::deque<std::vector<byte_buffer>> keep_alive_;
     std::vector<transport_event> tmp_;
+    control_fault_plan control_plan_;
+    std::uint64_t control_number_ = 0;
+    std::vector<std::uint64_t> swallow_control_;
+    std::unordered_map<std::uint64_t, error_code> rewrite_control_;
+    std::vector<std::pair<time_point, control>> delayed_control_;
+    std::vector<transport_event> local_control_;
 };
 
 } // namespace gregor::testing

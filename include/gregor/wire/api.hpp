@@ -40,6 +40,8 @@ enum class api_key : std::int16_t {
     list_groups = 16,
     api_versions = 18,
     create_topics = 19,
+    delete_topics = 20,
+    delete_records = 21,
     init_producer_id = 22,
     offset_for_leader_epoch = 23,
     add_partitions_to_txn = 24,
@@ -48,6 +50,10 @@ enum class api_key : std::int16_t {
     write_txn_markers = 27,
     txn_offset_commit = 28,
     describe_configs = 32,
+    alter_configs = 33,
+    create_partitions = 37,
+    incremental_alter_configs = 44,
+    describe_cluster = 60,
 };
 
 /// "No version of this API is flexible" (or the key is unknown here).
@@ -60,7 +66,7 @@ struct api_info {
     std::int16_t first_flexible;
 };
 // First flexible versions from apache/kafka's message JSON (docs/protocol.md §4).
-inline constexpr std::array<api_info, 24> api_table{{
+inline constexpr std::array<api_info, 30> api_table{{
     {api_key::produce, "Produce", 9},
     {api_key::fetch, "Fetch", 12},
     {api_key::list_offsets, "ListOffsets", 6},
@@ -77,6 +83,8 @@ inline constexpr std::array<api_info, 24> api_table{{
     {api_key::list_groups, "ListGroups", 3},
     {api_key::api_versions, "ApiVersions", 3},
     {api_key::create_topics, "CreateTopics", 5},
+    {api_key::delete_topics, "DeleteTopics", 4},
+    {api_key::delete_records, "DeleteRecords", 2},
     {api_key::init_producer_id, "InitProducerId", 2},
     {api_key::offset_for_leader_epoch, "OffsetForLeaderEpoch", 4},
     {api_key::add_partitions_to_txn, "AddPartitionsToTxn", 3},
@@ -85,6 +93,10 @@ inline constexpr std::array<api_info, 24> api_table{{
     {api_key::write_txn_markers, "WriteTxnMarkers", 1},
     {api_key::txn_offset_commit, "TxnOffsetCommit", 3},
     {api_key::describe_configs, "DescribeConfigs", 4},
+    {api_key::alter_configs, "AlterConfigs", 2},
+    {api_key::create_partitions, "CreatePartitions", 2},
+    {api_key::incremental_alter_configs, "IncrementalAlterConfigs", 1},
+    {api_key::describe_cluster, "DescribeCluster", 0},
 }};
 // An index rather than a pointer: GCC's UBSan instrumentation makes pointer tests non-constant.
 inline constexpr std::size_t not_found = api_table.size();
@@ -246,6 +258,80 @@ struct find_coordinator_api {
     static constexpr version_range advertised{0, 5};
 };
 
+// The admin APIs (docs/protocol.md §17): codecs for every version Kafka 3.9 serves (§13).
+
+struct create_topics_api {
+    static constexpr api_key key = api_key::create_topics;
+    static constexpr std::string_view name = "CreateTopics";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 7;
+    static constexpr std::int16_t first_flexible = 5;
+    static constexpr version_range advertised{0, 7};
+};
+
+struct delete_topics_api {
+    static constexpr api_key key = api_key::delete_topics;
+    static constexpr std::string_view name = "DeleteTopics";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 6;
+    static constexpr std::int16_t first_flexible = 4;
+    static constexpr version_range advertised{0, 6};
+};
+
+struct delete_records_api {
+    static constexpr api_key key = api_key::delete_records;
+    static constexpr std::string_view name = "DeleteRecords";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 2;
+    static constexpr std::int16_t first_flexible = 2;
+    static constexpr version_range advertised{0, 2};
+};
+
+struct describe_configs_api {
+    static constexpr api_key key = api_key::describe_configs;
+    static constexpr std::string_view name = "DescribeConfigs";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 4;
+    static constexpr std::int16_t first_flexible = 4;
+    static constexpr version_range advertised{0, 4};
+};
+
+struct alter_configs_api {
+    static constexpr api_key key = api_key::alter_configs;
+    static constexpr std::string_view name = "AlterConfigs";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 2;
+    static constexpr std::int16_t first_flexible = 2;
+    static constexpr version_range advertised{0, 2};
+};
+
+struct create_partitions_api {
+    static constexpr api_key key = api_key::create_partitions;
+    static constexpr std::string_view name = "CreatePartitions";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 3;
+    static constexpr std::int16_t first_flexible = 2;
+    static constexpr version_range advertised{0, 3};
+};
+
+struct incremental_alter_configs_api {
+    static constexpr api_key key = api_key::incremental_alter_configs;
+    static constexpr std::string_view name = "IncrementalAlterConfigs";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 1;
+    static constexpr std::int16_t first_flexible = 1;
+    static constexpr version_range advertised{0, 1};
+};
+
+struct describe_cluster_api {
+    static constexpr api_key key = api_key::describe_cluster;
+    static constexpr std::string_view name = "DescribeCluster";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 1;
+    static constexpr std::int16_t first_flexible = 0; // flexible from v0
+    static constexpr version_range advertised{0, 1};
+};
+
 static_assert(kafka_api<api_versions_api>, "gregor::wire: api_versions_api must model kafka_api");
 static_assert(kafka_api<metadata_api>, "gregor::wire: metadata_api must model kafka_api");
 static_assert(kafka_api<produce_api>, "gregor::wire: produce_api must model kafka_api");
@@ -253,6 +339,15 @@ static_assert(kafka_api<fetch_api>, "gregor::wire: fetch_api must model kafka_ap
 static_assert(kafka_api<list_offsets_api>, "gregor::wire: list_offsets_api must model kafka_api");
 static_assert(kafka_api<init_producer_id_api>, "gregor::wire: init_producer_id_api must model kafka_api");
 static_assert(kafka_api<find_coordinator_api>, "gregor::wire: find_coordinator_api must model kafka_api");
+static_assert(kafka_api<create_topics_api>, "gregor::wire: create_topics_api must model kafka_api");
+static_assert(kafka_api<delete_topics_api>, "gregor::wire: delete_topics_api must model kafka_api");
+static_assert(kafka_api<delete_records_api>, "gregor::wire: delete_records_api must model kafka_api");
+static_assert(kafka_api<describe_configs_api>, "gregor::wire: describe_configs_api must model kafka_api");
+static_assert(kafka_api<alter_configs_api>, "gregor::wire: alter_configs_api must model kafka_api");
+static_assert(kafka_api<create_partitions_api>, "gregor::wire: create_partitions_api must model kafka_api");
+static_assert(kafka_api<incremental_alter_configs_api>,
+              "gregor::wire: incremental_alter_configs_api must model kafka_api");
+static_assert(kafka_api<describe_cluster_api>, "gregor::wire: describe_cluster_api must model kafka_api");
 
 /// One entry of an ApiVersions answer.
 struct advertised_api {
@@ -275,7 +370,11 @@ inline constexpr std::array broker_advertised_apis{
     advertise<produce_api>(),          advertise<fetch_api>(),
     advertise<list_offsets_api>(),     advertise<metadata_api>(),
     advertise<find_coordinator_api>(), advertise<api_versions_api>(),
-    advertise<init_producer_id_api>(),
+    advertise<create_topics_api>(),    advertise<delete_topics_api>(),
+    advertise<delete_records_api>(),   advertise<init_producer_id_api>(),
+    advertise<describe_configs_api>(), advertise<alter_configs_api>(),
+    advertise<create_partitions_api>(), advertise<incremental_alter_configs_api>(),
+    advertise<describe_cluster_api>(),
 };
 
 } // namespace gregor::wire

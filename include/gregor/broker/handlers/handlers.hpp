@@ -3,10 +3,18 @@
 // API is one handler header and one entry here (docs/broker.md, "Adding a Kafka API").
 #pragma once
 
+#include <gregor/broker/handlers/alter_configs.hpp>
 #include <gregor/broker/handlers/api_versions.hpp>
+#include <gregor/broker/handlers/create_partitions.hpp>
+#include <gregor/broker/handlers/create_topics.hpp>
+#include <gregor/broker/handlers/delete_records.hpp>
+#include <gregor/broker/handlers/delete_topics.hpp>
+#include <gregor/broker/handlers/describe_cluster.hpp>
+#include <gregor/broker/handlers/describe_configs.hpp>
 #include <gregor/broker/handlers/fetch.hpp>
 #include <gregor/broker/handlers/find_coordinator.hpp>
 #include <gregor/broker/handlers/handler_list.hpp>
+#include <gregor/broker/handlers/incremental_alter_configs.hpp>
 #include <gregor/broker/handlers/init_producer_id.hpp>
 #include <gregor/broker/handlers/list_offsets.hpp>
 #include <gregor/broker/handlers/metadata.hpp>
@@ -18,7 +26,11 @@
 namespace gregor::broker_handlers {
 
 using all_handlers = handler_list<api_versions_handler, metadata_handler, produce_handler, fetch_handler,
-                                  list_offsets_handler, init_producer_id_handler, find_coordinator_handler>;
+                                  list_offsets_handler, init_producer_id_handler, find_coordinator_handler,
+                                  // The admin APIs (docs/protocol.md §17).
+                                  create_topics_handler, delete_topics_handler, delete_records_handler,
+                                  describe_configs_handler, alter_configs_handler, create_partitions_handler,
+                                  incremental_alter_configs_handler, describe_cluster_handler>;
 
 /// What the broker answers in ApiVersions, ordered by key.
 inline constexpr std::array broker_advertised = advertised_apis(all_handlers{});

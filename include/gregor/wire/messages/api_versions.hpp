@@ -33,8 +33,11 @@
 
 namespace gregor::wire::api_versions {
 
+struct response;
+
 struct request {
     using api = api_versions_api;
+    using response_type = response;
 
     std::string_view client_software_name;    // v3+ (librdkafka: "librdkafka")
     std::string_view client_software_version; // v3+

@@ -82,8 +82,11 @@ struct forgotten_topic {
     wire::uuid topic_id{}; // v13+
 };
 
+struct response;
+
 struct request {
     using api = fetch_api;
+    using response_type = response;
 
     gregor::node_id replica_id{-1}; // -1 consumer, >= 0 follower broker id; v15+ in replica_state
     std::int32_t max_wait_ms = 500;

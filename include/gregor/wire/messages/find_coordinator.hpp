@@ -30,8 +30,11 @@ namespace gregor::wire::find_coordinator {
 
 enum class coordinator_type : std::int8_t { group = 0, transaction = 1 };
 
+struct response;
+
 struct request {
     using api = find_coordinator_api;
+    using response_type = response;
 
     std::string_view key;                                // v0-3: group id or transactional id
     coordinator_type key_type = coordinator_type::group; // v1+

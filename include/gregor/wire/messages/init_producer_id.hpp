@@ -25,8 +25,11 @@
 
 namespace gregor::wire::init_producer_id {
 
+struct response;
+
 struct request {
     using api = init_producer_id_api;
+    using response_type = response;
 
     std::optional<std::string_view> transactional_id;
     std::int32_t transaction_timeout_ms = 60000;

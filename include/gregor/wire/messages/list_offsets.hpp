@@ -52,8 +52,11 @@ struct request_topic {
     std::vector<request_partition> partitions;
 };
 
+struct response;
+
 struct request {
     using api = list_offsets_api;
+    using response_type = response;
 
     gregor::node_id replica_id{-1};
     wire::isolation_level isolation_level = wire::isolation_level::read_uncommitted; // v2+

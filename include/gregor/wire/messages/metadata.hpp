@@ -50,8 +50,11 @@ struct request_topic {
     wire::uuid topic_id{}; // v10+
 };
 
+struct response;
+
 struct request {
     using api = metadata_api;
+    using response_type = response;
 
     std::optional<std::vector<request_topic>> topics;   // nullopt = all topics
     bool allow_auto_topic_creation = true;              // v4+ (before v4 the broker's config decides)

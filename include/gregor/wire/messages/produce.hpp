@@ -50,8 +50,11 @@ struct topic_data {
     std::vector<partition_data> partitions;
 };
 
+struct response;
+
 struct request {
     using api = produce_api;
+    using response_type = response;
 
     std::optional<std::string_view> transactional_id; // v3+; null unless transactional
     std::int16_t acks = -1;                           // 0, 1 or -1 (all)
