@@ -6,13 +6,16 @@
 //   // ... srv.port() is the bound port; srv.stop() or the destructor stops it.
 //
 // APIs: one handler each under broker/handlers/, listed once in handlers/handlers.hpp, which
-// generates both the dispatch below and the ApiVersions answer. Today: ApiVersions 0-3 (answered
-// with a v0 body and UNSUPPORTED_VERSION above 3, KIP-511), Metadata 0-6 (auto-creating topics
-// when the request and auto.create.topics.enable allow), Produce 3-7 (0-7 advertised so
-// librdkafka compresses; 0-2 close the connection as Kafka 4 does), Fetch 4-11 (long-polling up
-// to max_wait_ms for min_bytes, records sent zero-copy from the log), ListOffsets 0-3,
-// InitProducerId 0-4, FindCoordinator 0-2 (this node). Any other key or version closes the
-// connection, as Kafka does. A request that does not decode closes its connection only.
+// generates both the dispatch below and the ApiVersions answer. Today: ApiVersions 0-4 (answered
+// with a v0 body and UNSUPPORTED_VERSION above, KIP-511), Metadata 0-12 (auto-creating topics
+// when the request and auto.create.topics.enable allow), Produce 3-11 (0-11 advertised so
+// librdkafka compresses; 0-2 close the connection as Kafka 4 does), Fetch 4-16 (long-polling up
+// to max_wait_ms for min_bytes, records sent zero-copy from the log), ListOffsets 0-8,
+// InitProducerId 0-5, FindCoordinator 0-5 (this node), and the admin APIs (docs/admin.md):
+// CreateTopics 0-7, DeleteTopics 0-6, DeleteRecords 0-2, DescribeConfigs 0-4, AlterConfigs 0-2,
+// CreatePartitions 0-3, IncrementalAlterConfigs 0-1, DescribeCluster 0-1. Any other key or
+// version closes the connection, as Kafka does. A request that does not decode closes its
+// connection only.
 //
 // Threading: one event loop thread owned by the server runs every handler, and no handler waits
 // on it. A produce appends at once (a page-cache write) and its answer goes out when the
