@@ -26,8 +26,17 @@
 // `replication-offset-checkpoint` (high watermarks) and `recovery-point-offset-checkpoint`
 // (flushed offsets); per partition, `leader-epoch-checkpoint` and producer-state snapshots. A data
 // dir from before the topic table gets one built from its partition directories at start.
+//
+// Admin operations (docs/protocol.md §17; types in admin.hpp): create_topic with a request,
+// delete_topic, create_partitions, describe/set/alter topic configs and delete_records. Each
+// changes the topic table first (the commit point), then the live partitions: altered configs
+// reach running partitions at once (partition::set_config), deleted topics' partitions are closed
+// and their directories renamed "<topic>-<p>.<topic id hex>-delete" (Kafka's form, which start-up
+// never mistakes for a partition) and removed before the call returns, and log start offsets moved
+// by delete_records are kept in `log-start-offset-checkpoint`.
 #pragma once
 
+#include <gregor/broker/admin.hpp>
 #include <gregor/broker/broker_config.hpp>
 #include <gregor/broker/broker_policies.hpp>
 #include <gregor/broker/flusher.hpp>
@@ -44,6 +53,7 @@
 #include <gregor/detail/unique_function.hpp>
 #include <gregor/storage/checkpoint.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -54,6 +64,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -130,20 +141,248 @@ public:
     /// topic keys: retention.ms, segment.bytes, min.insync.replicas, ...), recorded in the topic
     /// table before its partitions exist. TOPIC_ALREADY_EXISTS, INVALID_TOPIC_EXCEPTION,
     /// INVALID_PARTITIONS, INVALID_CONFIG or KAFKA_STORAGE_ERROR (the table could not be written)
-    /// on error.
+    /// on error. The request form below with the partition count given and one replica.
     error_code create_topic(std::string_view name, std::int32_t partitions,
                             const std::map<std::string, std::string>& configs = {}) {
         if (!valid_topic_name(name)) return error_code::invalid_topic_exception;
-        if (partitions <= 0 || partitions > 100000) return error_code::invalid_partitions;
+        if (partitions <= 0) return error_code::invalid_partitions; // -1 is the request form's default
+        create_topic_request req;
+        req.partitions = partitions;
+        req.replication_factor = 1;
+        req.configs = configs;
+        return create_topic(name, req).error;
+    }
+
+    /// CreateTopics semantics (docs/protocol.md §17.1), checked in Kafka's order: the name
+    /// (INVALID_TOPIC_EXCEPTION), TOPIC_ALREADY_EXISTS, a collision with another topic once '.'
+    /// and '_' are taken as one (INVALID_TOPIC_EXCEPTION), the configs (INVALID_CONFIG naming the
+    /// key), then either the assignment (INVALID_REQUEST with partitions or replication factor
+    /// given too; INVALID_REPLICA_ASSIGNMENT for an empty or duplicate broker list, an unknown
+    /// broker or uneven replica counts) or the numbers (INVALID_REPLICATION_FACTOR for 0, < -1 or
+    /// more than this one broker; INVALID_PARTITIONS for 0, < -1 or more than 100000).
+    /// validate_only: every check, nothing created. KAFKA_STORAGE_ERROR if the table or a
+    /// partition directory cannot be written.
+    admin_result create_topic(std::string_view name, const create_topic_request& req) {
+        if (auto problem = topic_name_problem(name); !problem.empty())
+            return {error_code::invalid_topic_exception, std::move(problem)};
+        const std::string tname(name);
+        std::unique_lock lk(topics_mu_);
+        if (topics_.count(name)) return {error_code::topic_already_exists, "Topic '" + tname + "' already exists."};
+        if (const auto other = colliding_topic_locked(name))
+            return {error_code::invalid_topic_exception,
+                    "Topic '" + tname + "' collides with existing topic: " + *other};
         std::unique_ptr<broker_config> tcfg;
         try {
-            tcfg = std::make_unique<broker_config>(checked(effective_topic_config(cfg_, configs)));
-        } catch (const std::invalid_argument&) {
-            return error_code::invalid_config;
+            tcfg = std::make_unique<broker_config>(checked(effective_topic_config(cfg_, req.configs)));
+        } catch (const std::invalid_argument& e) {
+            return {error_code::invalid_config, e.what()};
         }
+        std::int32_t partitions = 0;
+        if (!req.assignment.empty()) {
+            if (req.partitions != -1 || req.replication_factor != -1)
+                return {error_code::invalid_request,
+                        "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be "
+                        "used at the same time."};
+            if (auto r = check_assignment(req.assignment); !r) return r;
+            if (req.assignment.size() > max_partitions)
+                return {error_code::invalid_partitions, too_many_partitions(req.assignment.size())};
+            partitions = static_cast<std::int32_t>(req.assignment.size());
+        } else {
+            if (req.replication_factor == 0 || req.replication_factor < -1)
+                return {error_code::invalid_replication_factor,
+                        "Replication factor must be larger than 0, or -1 to use the default value."};
+            if (req.partitions == 0 || req.partitions < -1)
+                return {error_code::invalid_partitions, "Number of partitions was set to an invalid non-positive value."};
+            const std::int32_t rf = req.replication_factor == -1 ? cfg_.default_replication_factor
+                                                                 : req.replication_factor;
+            if (rf > 1) {
+                const auto n = std::to_string(rf);
+                return {error_code::invalid_replication_factor,
+                        "Unable to replicate the partition " + n + " time(s): The target replication factor of " + n +
+                            " cannot be reached because only 1 broker(s) are registered."};
+            }
+            partitions = req.partitions == -1 ? cfg_.num_partitions : req.partitions;
+            if (static_cast<std::size_t>(partitions) > max_partitions)
+                return {error_code::invalid_partitions, too_many_partitions(static_cast<std::size_t>(partitions))};
+        }
+        if (req.validate_only) return {};
+        const auto e = add_new_topic_locked(tname, partitions, req.configs, std::move(tcfg));
+        if (e != error_code::none) return {e, "Topic '" + tname + "' could not be created: storage error."};
+        return {};
+    }
+
+    /// Removes the topic (docs/protocol.md §17.2): the table is written without it first (the
+    /// commit point; KAFKA_STORAGE_ERROR and nothing changed if that fails), then its partitions
+    /// are closed and their directories renamed aside and removed, all before returning, so the
+    /// name can be created again at once (a new topic id, empty partitions). A crash after the
+    /// table write leaves renamed directories, which the next start removes.
+    /// UNKNOWN_TOPIC_OR_PARTITION if absent.
+    ///
+    /// In-flight calls on its partitions: find_partition() hands out raw pointers (the Kafka
+    /// handlers, parked fetches and acks=all waits keep them, the flusher queues them), so a
+    /// deleted partition is never freed while the broker lives: it moves to a graveyard freed with
+    /// the broker. Closed, it refuses appends (NOT_LEADER_OR_FOLLOWER) and reads
+    /// (UNKNOWN_TOPIC_OR_PARTITION), and its monitor ends every wait with `shutdown` (answered
+    /// NOT_LEADER_OR_FOLLOWER). What it keeps is small: its segments and their file handles are
+    /// let go at once (a read result still holding a file keeps only that file alive).
+    admin_result delete_topic(std::string_view name) {
+        std::vector<std::unique_ptr<partition_type>> parts;
+        std::vector<std::filesystem::path> doomed;
+        {
+            std::unique_lock lk(topics_mu_);
+            const auto it = topics_.find(name);
+            const auto mit = meta_.find(name);
+            if (it == topics_.end() || mit == meta_.end())
+                return {error_code::unknown_topic_or_partition, unknown_topic_message(name)};
+            if (write_table(table_locked(nullptr, name)))
+                return {error_code::kafka_storage_error, "The topic table could not be written."};
+            const auto id = mit->second.rec.id;
+            const std::string tname(it->first);
+            parts = std::move(it->second);
+            topics_.erase(it);
+            meta_.erase(mit);
+            // Under the lock, so a topic created with this name right after finds no old directory.
+            for (std::size_t i = 0; i < parts.size(); ++i) {
+                parts[i]->abandon(!persistent());
+                if (!persistent()) continue;
+                const auto dir = partition_dir(tname, static_cast<std::int32_t>(i));
+                auto aside = dir;
+                aside += "." + uuid_hex(id) + "-delete";
+                std::error_code ec;
+                std::filesystem::rename(dir, aside, ec);
+                if (ec) {
+                    // Could not set it aside: remove it in place (the name must be free now).
+                    std::filesystem::remove_all(dir, ec);
+                } else {
+                    doomed.push_back(std::move(aside));
+                }
+            }
+        }
+        // Waits end outside the topic lock: their callbacks may call back into the broker.
+        for (auto& part : parts) part->monitor().shutdown();
+        for (const auto& d : doomed) {
+            std::error_code ec;
+            std::filesystem::remove_all(d, ec); // left for the next start if it fails
+        }
+        // The checkpoints without the topic; the forced write also syncs the data dir, which makes
+        // the renames above durable.
+        (void)write_offset_checkpoints(true);
+        std::lock_guard lk(graveyard_mu_);
+        for (auto& part : parts) graveyard_.push_back(std::move(part));
+        return {};
+    }
+
+    /// Grows the topic to `new_total` partitions (docs/protocol.md §17.3): the table records the
+    /// new partitions' assignment first, then they are created empty.
+    /// UNKNOWN_TOPIC_OR_PARTITION; INVALID_PARTITIONS when new_total is not above the current
+    /// count or above 100000; KAFKA_STORAGE_ERROR if the table or a directory cannot be written.
+    /// validate_only: the checks only.
+    admin_result create_partitions(std::string_view name, std::int32_t new_total, bool validate_only = false) {
         std::unique_lock lk(topics_mu_);
-        if (topics_.count(name)) return error_code::topic_already_exists;
-        return add_new_topic_locked(std::string(name), partitions, configs, std::move(tcfg));
+        const auto it = topics_.find(name);
+        const auto mit = meta_.find(name);
+        if (it == topics_.end() || mit == meta_.end())
+            return {error_code::unknown_topic_or_partition, unknown_topic_message(name)};
+        const auto current = static_cast<std::int32_t>(it->second.size());
+        if (new_total == current)
+            return {error_code::invalid_partitions, "Topic already has " + std::to_string(current) + " partitions."};
+        if (new_total < current)
+            return {error_code::invalid_partitions, "Topic currently has " + std::to_string(current) +
+                                                        " partitions, which is higher than the requested " +
+                                                        std::to_string(new_total) + "."};
+        if (static_cast<std::size_t>(new_total) > max_partitions)
+            return {error_code::invalid_partitions, too_many_partitions(static_cast<std::size_t>(new_total))};
+        if (validate_only) return {};
+        auto rec = mit->second.rec;
+        const node_id self{cfg_.node_id};
+        while (static_cast<std::int32_t>(rec.partitions.size()) < new_total)
+            rec.partitions.push_back({{self}, self, leader_epoch{0}, {self}});
+        if (write_table(table_replacing_locked(rec)))
+            return {error_code::kafka_storage_error, "The topic table could not be written."};
+        std::vector<std::unique_ptr<partition_type>> added;
+        try {
+            for (auto i = current; i < new_total; ++i)
+                added.push_back(make_partition(rec, i, *mit->second.cfg));
+        } catch (const std::exception&) {
+            (void)write_table(table_locked()); // best effort: back to the table as it was
+            return {error_code::kafka_storage_error, "The new partitions could not be created."};
+        }
+        for (auto& part : added) it->second.push_back(std::move(part));
+        mit->second.rec = std::move(rec);
+        return {};
+    }
+
+    /// Every topic-level config of the topic (docs/protocol.md §17.4), by name, with the value it
+    /// runs with and its source: its override (config_source::topic), else static_broker when the
+    /// broker's own value for the synonym is not the built-in default, else default_config; with
+    /// synonyms and documentation. `keys` empty = all (unknown keys are left out). nullopt if the
+    /// topic does not exist.
+    std::optional<std::vector<config_entry>> describe_topic_configs(std::string_view name,
+                                                                     std::span<const std::string> keys = {}) const {
+        std::shared_lock lk(topics_mu_);
+        const auto it = meta_.find(name);
+        if (it == meta_.end()) return std::nullopt;
+        return describe_topic_config_entries(cfg_, it->second.rec.configs, keys);
+    }
+
+    /// The broker's own configs (every key of broker_keys and storage::log_keys, or those named
+    /// in `keys`), read-only, static_broker when not the built-in default, else default_config.
+    std::vector<config_entry> describe_broker_configs(std::span<const std::string> keys = {}) const {
+        return describe_broker_config_entries(cfg_, keys);
+    }
+
+    /// Replaces the topic's whole override set (AlterConfigs, docs/protocol.md §17.5: keys not
+    /// given go back to the broker's value). UNKNOWN_TOPIC_OR_PARTITION; INVALID_CONFIG naming the
+    /// key for an unknown key or a bad value; KAFKA_STORAGE_ERROR if the table cannot be written.
+    /// Persisted in the topic table, then applied to the running partitions: retention from the
+    /// next retention pass, segment.bytes/segment.ms from the next append, max.message.bytes,
+    /// min.insync.replicas and message.timestamp.type from the next produce, flush.* from the next
+    /// append or tick. validate_only: the checks only.
+    admin_result set_topic_configs(std::string_view name, std::map<std::string, std::string> overrides,
+                                   bool validate_only = false) {
+        std::unique_lock lk(topics_mu_);
+        return set_topic_configs_locked(name, std::move(overrides), validate_only);
+    }
+
+    /// IncrementalAlterConfigs (docs/protocol.md §17.6): the changes applied to the topic's
+    /// current overrides (set/remove; append/subtract only on list keys such as cleanup.policy,
+    /// else INVALID_CONFIG; the same name twice or a missing value is INVALID_REQUEST), then as
+    /// set_topic_configs.
+    admin_result alter_topic_configs(std::string_view name, std::span<const config_change> changes,
+                                     bool validate_only = false) {
+        std::unique_lock lk(topics_mu_);
+        const auto mit = meta_.find(name);
+        if (mit == meta_.end()) return {error_code::unknown_topic_or_partition, unknown_topic_message(name)};
+        auto overrides = mit->second.rec.configs;
+        if (auto r = apply_config_changes(overrides, changes, *mit->second.cfg); !r) return r;
+        return set_topic_configs_locked(name, std::move(overrides), validate_only);
+    }
+
+    /// DeleteRecords on one partition (docs/protocol.md §17.8): offset -1 = the high watermark;
+    /// any other offset < 0 or one beyond the high watermark is OFFSET_OUT_OF_RANGE; a topic whose
+    /// cleanup.policy lacks "delete" gets POLICY_VIOLATION; UNKNOWN_TOPIC_OR_PARTITION. Otherwise
+    /// the log start offset becomes max(current, offset): written to `log-start-offset-checkpoint`
+    /// first (KAFKA_STORAGE_ERROR if that fails, nothing moved), then moved, which deletes the
+    /// segments wholly below it. Fetches below it get OFFSET_OUT_OF_RANGE and ListOffsets earliest
+    /// answers it, also after a restart. Returns the new low watermark (the log start offset: one
+    /// replica).
+    delete_records_result delete_records(std::string_view topic, partition_id p, offset o) {
+        auto* part = find_or_create(topic, p, false);
+        if (!part) return {error_code::unknown_topic_or_partition, offset{-1}};
+        // One move at a time, written in the order made, so the file never goes back.
+        std::lock_guard ck(checkpoint_mu_);
+        const auto [err, to] = part->check_delete_records(o);
+        if (err != error_code::none) return {err, offset{-1}};
+        if (persistent()) {
+            const auto text = storage::encode_offset_checkpoint(log_starts(part, to));
+            if (text != last_lso_checkpoint_) {
+                if (storage::write_text_file(*meta_backend_, storage::log_start_offset_checkpoint_file, text))
+                    return {error_code::kafka_storage_error, offset{-1}};
+                last_lso_checkpoint_ = text;
+            }
+        }
+        const auto [err2, start] = part->delete_records(to);
+        return {err2, start};
     }
 
     /// What the topic table holds for `name` (id, config overrides, assignment), if it exists.
@@ -330,25 +569,36 @@ public:
         (void)write_offset_checkpoints();
     }
 
-    /// Writes `replication-offset-checkpoint` (high watermarks) and
-    /// `recovery-point-offset-checkpoint` (flushed offsets) when they changed; tick() and close()
-    /// call it. The first error is returned (the previous files stay, as write_file is atomic).
-    std::error_code write_offset_checkpoints() {
+    /// Writes `replication-offset-checkpoint` (high watermarks), `recovery-point-offset-checkpoint`
+    /// (flushed offsets) and `log-start-offset-checkpoint` when they changed (the last one always
+    /// with `force_log_start`); tick() and close() call it. The first error is returned (the
+    /// previous files stay, as write_file is atomic).
+    std::error_code write_offset_checkpoints(bool force_log_start = false) {
         if (!persistent()) return {};
-        std::vector<storage::partition_offset> hw, recovery;
+        // Offsets are gathered under checkpoint_mu_ so a value delete_records() wrote is never
+        // overwritten by an older one gathered before it.
+        std::lock_guard lk(checkpoint_mu_);
+        std::vector<storage::partition_offset> hw, recovery, starts;
         {
-            std::shared_lock lk(topics_mu_);
+            std::shared_lock tlk(topics_mu_);
             for (auto& [name, parts] : topics_) {
                 for (auto& part : parts) {
                     const auto o = part->offsets();
                     hw.push_back({name, part->id().value(), o.high_watermark});
                     recovery.push_back({name, part->id().value(), o.flushed_offset});
+                    starts.push_back({name, part->id().value(), o.log_start_offset});
                 }
             }
         }
-        std::lock_guard lk(checkpoint_mu_);
         const auto hw_text = storage::encode_offset_checkpoint(hw);
         const auto rp_text = storage::encode_offset_checkpoint(recovery);
+        const auto ls_text = storage::encode_offset_checkpoint(starts);
+        if (force_log_start || ls_text != last_lso_checkpoint_) {
+            if (auto ec =
+                    storage::write_text_file(*meta_backend_, storage::log_start_offset_checkpoint_file, ls_text))
+                return ec;
+            last_lso_checkpoint_ = ls_text;
+        }
         if (hw_text != last_hw_checkpoint_) {
             if (auto ec =
                     storage::write_text_file(*meta_backend_, storage::replication_offset_checkpoint_file, hw_text))
@@ -439,6 +689,126 @@ private:
         d(st->result);
     }
 
+    static constexpr std::size_t max_partitions = 100000;
+
+    static std::string too_many_partitions(std::size_t n) {
+        return "Number of partitions " + std::to_string(n) + " exceeds the limit of " +
+               std::to_string(max_partitions) + ".";
+    }
+
+    static std::string unknown_topic_message(std::string_view name) {
+        return "The topic '" + std::string(name) + "' does not exist.";
+    }
+
+    // Kafka's messages for a name that breaks its rules (Topic.validate); "" when valid.
+    static std::string topic_name_problem(std::string_view name) {
+        if (valid_topic_name(name)) return {};
+        const std::string n(name);
+        if (name.empty()) return "Topic name is illegal, it can't be empty";
+        if (name == "." || name == "..") return "Topic name cannot be \".\" or \"..\"";
+        if (name.size() > 249)
+            return "Topic name is illegal, it can't be longer than 249 characters, topic name: " + n;
+        return "Topic name \"" + n +
+               "\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'";
+    }
+
+    // Another topic whose name equals `name` once '.' and '_' are taken as one (their metric
+    // names would collide, so Kafka refuses the second).
+    std::optional<std::string> colliding_topic_locked(std::string_view name) const {
+        if (name.find_first_of("._") == std::string_view::npos) return std::nullopt;
+        const auto unify = [](std::string_view v) {
+            std::string out(v);
+            std::replace(out.begin(), out.end(), '.', '_');
+            return out;
+        };
+        const auto key = unify(name);
+        for (const auto& [n, m] : meta_)
+            if (n != name && unify(n) == key) return n;
+        return std::nullopt;
+    }
+
+    // A manual assignment (CreateTopics Assignments, index = partition) for this single broker,
+    // with Kafka's messages (docs/protocol.md §17.1).
+    admin_result check_assignment(const std::vector<std::vector<std::int32_t>>& assignment) const {
+        std::size_t rf = 0;
+        for (std::size_t i = 0; i < assignment.size(); ++i) {
+            const auto& brokers = assignment[i];
+            if (brokers.empty())
+                return {error_code::invalid_replica_assignment,
+                        "The manual partition assignment includes an empty replica list."};
+            for (std::size_t j = 0; j < brokers.size(); ++j) {
+                if (std::find(brokers.begin(), brokers.begin() + static_cast<std::ptrdiff_t>(j), brokers[j]) !=
+                    brokers.begin() + static_cast<std::ptrdiff_t>(j))
+                    return {error_code::invalid_replica_assignment, "The manual partition assignment includes the broker " +
+                                                                        std::to_string(brokers[j]) + " more than once."};
+                if (brokers[j] != cfg_.node_id)
+                    return {error_code::invalid_replica_assignment,
+                            "The manual partition assignment includes broker " + std::to_string(brokers[j]) +
+                                ", but no such broker is registered."};
+            }
+            if (i > 0 && brokers.size() != rf)
+                return {error_code::invalid_replica_assignment,
+                        "The manual partition assignment includes a partition with " + std::to_string(brokers.size()) +
+                            " replica(s), but this is not consistent with previous partitions, which have " +
+                            std::to_string(rf) + " replica(s)."};
+            rf = brokers.size();
+        }
+        return {};
+    }
+
+    // Lower-case hex of a topic id (the "<topic>-<p>.<id>-delete" names of deleted partitions).
+    static std::string uuid_hex(const wire::uuid& u) {
+        static constexpr char digits[] = "0123456789abcdef";
+        std::string out;
+        for (const auto b : u.bytes) {
+            const auto v = std::to_integer<unsigned>(b);
+            out += digits[v >> 4];
+            out += digits[v & 15];
+        }
+        return out;
+    }
+
+    // Shared by set_topic_configs and alter_topic_configs, under the topic lock (unique).
+    admin_result set_topic_configs_locked(std::string_view name, std::map<std::string, std::string> overrides,
+                                          bool validate_only) {
+        const auto mit = meta_.find(name);
+        const auto it = topics_.find(name);
+        if (mit == meta_.end() || it == topics_.end())
+            return {error_code::unknown_topic_or_partition, unknown_topic_message(name)};
+        broker_config next;
+        try {
+            next = checked(effective_topic_config(cfg_, overrides));
+        } catch (const std::invalid_argument& e) {
+            return {error_code::invalid_config, e.what()};
+        }
+        if (validate_only) return {};
+        auto rec = mit->second.rec;
+        rec.configs = std::move(overrides);
+        // Persisted first: a restart must run the topic with what the caller was told is set.
+        if (write_table(table_replacing_locked(rec)))
+            return {error_code::kafka_storage_error, "The topic table could not be written."};
+        mit->second.rec = std::move(rec);
+        *mit->second.cfg = next;
+        // Validated above, so no partition refuses it.
+        for (auto& part : it->second) (void)part->set_config(next);
+        return {};
+    }
+
+    // Every partition's log start offset, with `moved` at max(its own, `to`). Caller holds
+    // checkpoint_mu_ (not topics_mu_).
+    std::vector<storage::partition_offset> log_starts(const partition_type* moved, offset to) {
+        std::vector<storage::partition_offset> out;
+        std::shared_lock lk(topics_mu_);
+        for (auto& [name, parts] : topics_) {
+            for (auto& part : parts) {
+                auto o = part->offsets().log_start_offset;
+                if (part.get() == moved) o = std::max(o, to);
+                out.push_back({name, part->id().value(), o});
+            }
+        }
+        return out;
+    }
+
     std::filesystem::path partition_dir(const std::string& topic, std::int32_t p) const {
         return cfg_.data_dir / (topic + "-" + std::to_string(p));
     }
@@ -456,6 +826,13 @@ private:
         if (!persistent()) return nullptr;
         std::filesystem::create_directories(cfg_.data_dir);
         return std::make_unique<backend_type>(cfg_.data_dir, backend_opts_);
+    }
+
+    // The table as it would be with `rec` in place of the record of the same name.
+    std::vector<topic_record> table_replacing_locked(const topic_record& rec) const {
+        std::vector<topic_record> out;
+        for (const auto& [n, m] : meta_) out.push_back(n == rec.name ? rec : m.rec);
+        return out;
     }
 
     // The table as it would be with `extra` added (and `without` left out).
@@ -503,16 +880,24 @@ private:
         return e;
     }
 
+    // Opens partition `i` of `rec` with the topic's settings and hooks it to the broker's threads.
+    // A log start offset restored from log-start-offset-checkpoint applies at start only.
+    std::unique_ptr<partition_type> make_partition(const topic_record& rec, std::int32_t i, const broker_config& tcfg) {
+        offset start{-1};
+        if (const auto it = restored_log_starts_.find({rec.name, i}); it != restored_log_starts_.end())
+            start = it->second;
+        auto part = std::make_unique<partition_type>(rec.name, partition_id{i}, partition_dir(rec.name, i), tcfg,
+                                                     backend_opts_, clock_,
+                                                     rec.partitions[static_cast<std::size_t>(i)].epoch, start);
+        part->attach(&scheduler_, [this](partition_type* q) { flusher_.request(q); });
+        return part;
+    }
+
     error_code add_topic_locked(const topic_record& rec, std::unique_ptr<broker_config> tcfg) {
         std::vector<std::unique_ptr<partition_type>> parts;
         try {
-            for (std::size_t i = 0; i < rec.partitions.size(); ++i) {
-                const auto id = static_cast<std::int32_t>(i);
-                parts.push_back(std::make_unique<partition_type>(rec.name, partition_id{id},
-                                                                 partition_dir(rec.name, id), *tcfg, backend_opts_,
-                                                                 clock_, rec.partitions[i].epoch));
-            }
-            for (auto& part : parts) part->attach(&scheduler_, [this](partition_type* q) { flusher_.request(q); });
+            for (std::size_t i = 0; i < rec.partitions.size(); ++i)
+                parts.push_back(make_partition(rec, static_cast<std::int32_t>(i), *tcfg));
         } catch (const std::exception&) {
             return error_code::kafka_storage_error;
         }
@@ -546,6 +931,8 @@ private:
     // table existed (or a topic whose directories appeared without it) gets entries with fresh
     // ids and no overrides, recorded before anything is served.
     void load_topics() {
+        remove_deleted_dirs();
+        load_log_starts();
         std::vector<topic_record> table;
         byte_buffer buf;
         if (const auto ec = meta_backend_->read_file(topic_table_file, buf)) {
@@ -582,6 +969,52 @@ private:
             if (add_topic_locked(rec, std::move(tcfg)) != error_code::none)
                 throw std::system_error(make_error_code(local_error::io_error), "cannot open topic " + rec.name);
         }
+        // Entries of partitions that no longer exist (a topic deleted just before a crash) must
+        // not reach a topic created later under the same name: rewritten without them now.
+        bool stale = false;
+        for (const auto& [tp, o] : restored_log_starts_) {
+            const auto it = topics_.find(tp.first);
+            stale |= it == topics_.end() || static_cast<std::size_t>(tp.second) >= it->second.size();
+        }
+        restored_log_starts_.clear();
+        if (stale) {
+            std::vector<storage::partition_offset> starts;
+            for (auto& [name, parts] : topics_)
+                for (auto& part : parts) starts.push_back({name, part->id().value(), part->offsets().log_start_offset});
+            last_lso_checkpoint_ = storage::encode_offset_checkpoint(starts);
+            if (auto ec = storage::write_text_file(*meta_backend_, storage::log_start_offset_checkpoint_file,
+                                                   last_lso_checkpoint_))
+                throw std::system_error(ec, "gregor: cannot write log-start-offset-checkpoint");
+        }
+    }
+
+    // Partition directories of deleted topics ("<topic>-<p>.<id>-delete") left by a crash or a
+    // failed removal.
+    void remove_deleted_dirs() {
+        std::error_code ec;
+        for (const auto& de : std::filesystem::directory_iterator(cfg_.data_dir, ec)) {
+            const auto name = de.path().filename().string();
+            if (name.size() > 7 && name.compare(name.size() - 7, 7, "-delete") == 0 && de.is_directory()) {
+                std::error_code rec;
+                std::filesystem::remove_all(de.path(), rec);
+            }
+        }
+    }
+
+    // log-start-offset-checkpoint, read before the partitions open (they start there).
+    void load_log_starts() {
+        std::error_code ec;
+        const auto text = storage::read_text_file(*meta_backend_, storage::log_start_offset_checkpoint_file, ec);
+        if (!text) {
+            if (storage::missing_file(ec)) return;
+            throw std::system_error(ec, "gregor: cannot read log-start-offset-checkpoint");
+        }
+        const auto entries = storage::decode_offset_checkpoint(*text);
+        if (!entries)
+            throw std::system_error(make_error_code(local_error::corrupt_data),
+                                    "gregor: log-start-offset-checkpoint is damaged");
+        for (const auto& e : *entries) restored_log_starts_[{e.topic, e.partition}] = e.value;
+        last_lso_checkpoint_ = *text;
     }
 
     // transactional-ids: one line per id, "txn =<id> <producer id> <epoch>", sealed.
@@ -670,7 +1103,8 @@ private:
     broker_detail::flusher<partition_type> flusher_;
     static constexpr const char* transactional_ids_file = "transactional-ids";
 
-    // A topic's table entry and the settings its partitions point at (stable address).
+    // A topic's table entry and its effective settings (topic_config(); each partition runs with
+    // its own copy, replaced through partition::set_config when the overrides change).
     struct topic_meta {
         topic_record rec;
         std::unique_ptr<broker_config> cfg;
@@ -686,8 +1120,14 @@ private:
     mutable std::shared_mutex topics_mu_;
     std::map<std::string, std::vector<std::unique_ptr<partition_type>>, std::less<>> topics_;
     std::map<std::string, topic_meta, std::less<>> meta_;
+    // Lock order: checkpoint_mu_, then topics_mu_, then a partition's mutex.
     std::mutex checkpoint_mu_;
-    std::string last_hw_checkpoint_, last_recovery_checkpoint_;
+    std::string last_hw_checkpoint_, last_recovery_checkpoint_, last_lso_checkpoint_;
+    // Read at start, used while the partitions open, then cleared.
+    std::map<std::pair<std::string, std::int32_t>, offset> restored_log_starts_;
+    // Partitions of deleted topics, kept until the broker is destroyed (see delete_topic).
+    std::mutex graveyard_mu_;
+    std::vector<std::unique_ptr<partition_type>> graveyard_;
     std::mutex txn_mu_;
     std::unordered_map<std::string, std::pair<producer_id, producer_epoch>> txn_ids_;
     std::mutex maint_mu_;

@@ -10,6 +10,19 @@
 // thread (request_flush), one sync covering every append that arrived before it (group commit).
 // Every change of an offset is published to the monitor after the partition's lock is released,
 // so callbacks may call back into the partition.
+//
+// Settings: the partition owns a copy of its topic's effective broker_config, replaced at run time
+// by set_config() (AlterConfigs, docs/protocol.md §17.5) while appenders, the maintenance thread and
+// the flusher use the partition. The copy (and the log's own log_config) is read and replaced only
+// under the partition's mutex, so every locked step sees one whole config, old or new. The two
+// values append() needs before it takes the lock (max.message.bytes and message.timestamp.type, so
+// the batch checks stay outside the lock) are mirrored in atomics: a batch racing with a change
+// may be judged by either value, never by a torn one.
+//
+// A deleted topic's partitions are abandon()ed: the log lets go of its segments and the partition
+// answers every later call as closed (appends NOT_LEADER_OR_FOLLOWER, reads
+// UNKNOWN_TOPIC_OR_PARTITION), and the broker keeps the object itself alive until it closes, since
+// handlers, monitors' wait handles and the flusher may still hold a pointer to it.
 #pragma once
 
 #include <gregor/broker/broker_config.hpp>
@@ -23,6 +36,7 @@
 #include <gregor/wire/record_batch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -76,13 +90,21 @@ public:
         std::vector<aborted_transaction> aborted;
     };
 
-    /// Opens (recovering) the partition's log in `dir`. `epoch` is the leader epoch the topic
-    /// table records for it; batches appended here are stamped with it.
+    /// Opens (recovering) the partition's log in `dir` with a copy of `cfg` (the topic's
+    /// effective settings). `epoch` is the leader epoch the topic table records for it; batches
+    /// appended here are stamped with it. `log_start` is a log start offset recorded before a
+    /// restart (DeleteRecords; capped at the recovered log end), -1 for none.
     partition(std::string topic, partition_id id, std::filesystem::path dir, const broker_config& cfg,
               typename Policies::storage_backend::options backend_opts, clock_type clk,
-              leader_epoch epoch = leader_epoch{0})
-            : topic_(std::move(topic)), id_(id), dir_(std::move(dir)), cfg_(&cfg),
+              leader_epoch epoch = leader_epoch{0}, offset log_start = offset{-1})
+            : topic_(std::move(topic)), id_(id), dir_(std::move(dir)), cfg_(cfg),
+              max_message_bytes_(cfg.message_max_bytes),
+              log_append_time_(cfg.message_timestamp_type == timestamp_type::log_append_time),
               log_(dir_, cfg.log, std::move(backend_opts), clk), clock_(clk), leader_epoch_(epoch) {
+        if (log_start > log_.log_start_offset()) {
+            if (auto ec = log_.advance_log_start(std::min(log_start, log_.log_end_offset())))
+                throw std::system_error(ec, "gregor: cannot restore the log start offset of " + topic_);
+        }
         epochs_ = broker_detail::leader_epoch_cache<typename Policies::storage_backend>(&log_.backend());
         // Recovery may have cut the log's tail, retention its head: epochs the log no longer
         // holds leave the checkpoint too (docs/protocol.md §14.6.1).
@@ -110,7 +132,7 @@ public:
     append_result append(mutable_bytes_view batch, std::int16_t acks, bool verify_records = true) {
         append_result res;
         if (acks != 0 && acks != 1 && acks != -1) return fail(res, error_code::invalid_required_acks);
-        if (batch.size() > static_cast<std::size_t>(cfg_->message_max_bytes))
+        if (batch.size() > static_cast<std::size_t>(max_message_bytes_.load(std::memory_order_relaxed)))
             return fail(res, error_code::message_too_large);
         const auto verdict = wire::validate(
             bytes_view{batch}, {.check_records = verify_records, .client_batch = true, .reject_control = true});
@@ -119,7 +141,7 @@ public:
         // (clients may leave it -1, and ListOffsets and retention go by it), or the append time on
         // a LogAppendTime topic (docs/protocol.md §2.5). Batches this process built itself
         // (verify_records=false) already carry the right maximum.
-        const bool append_time = cfg_->message_timestamp_type == timestamp_type::log_append_time;
+        const bool append_time = log_append_time_.load(std::memory_order_relaxed);
         if (append_time) {
             res.log_append_time_ms = clock_.wall_ms();
             wire::restamp_max_timestamp(batch, true, res.log_append_time_ms);
@@ -165,7 +187,7 @@ public:
             if (h.is_idempotent()) producers_.update(h);
             res.base_offset = base;
             res.last_offset = h.last_offset();
-            advance_replica_leo_locked(node_id{cfg_->node_id}, log_.log_end_offset());
+            advance_replica_leo_locked(node_id{cfg_.node_id}, log_.log_end_offset());
             res.log_start_offset = log_.log_start_offset();
             if (acks == -1 && high_watermark_ <= res.last_offset) res.wait_high_watermark = res.last_offset + 1;
             // The flush policy's sync (log.flush.interval.messages) is part of the append, as in
@@ -240,9 +262,15 @@ public:
         if (!t.needed) return;
         std::error_code ec;
         if constexpr (log_type::sync_is_concurrent) {
+            syncing_ = true;
             lk.unlock();
             ec = log_.flush_sync(t);
             lk.lock();
+            syncing_ = false;
+            if (deleted_) {
+                log_.release_backend();
+                return;
+            }
         } else {
             ec = log_.flush_sync(t);
         }
@@ -262,6 +290,10 @@ public:
     read_result read(offset from, std::size_t max_bytes, isolation iso, bool follower = false) {
         std::lock_guard lk(mu_);
         read_result r;
+        if (deleted_) {
+            r.error = error_code::unknown_topic_or_partition;
+            return r;
+        }
         fill_offsets(r, iso);
         if (from < log_.log_start_offset() || from > log_.log_end_offset()) {
             r.error = error_code::offset_out_of_range;
@@ -290,6 +322,7 @@ public:
     /// -1/-2). nullopt when no readable record qualifies.
     std::optional<wire::timestamp_offset> list_offset(std::int64_t ts, isolation iso) {
         std::lock_guard lk(mu_);
+        if (deleted_) return std::nullopt;
         if (ts == -2) return wire::timestamp_offset{-1, log_.log_start_offset()};
         const offset latest = iso == isolation::read_committed ? last_stable_offset() : high_watermark_;
         if (ts == -1) return wire::timestamp_offset{-1, latest};
@@ -308,7 +341,7 @@ public:
             log_.enforce_retention();
             // A failed checkpoint write leaves the old entries, which still hold; retried next time.
             (void)epochs_.truncate_from_start(log_.log_start_offset());
-            producers_.expire(clock_.wall_ms() - cfg_->producer_id_expiration_ms);
+            producers_.expire(clock_.wall_ms() - cfg_.producer_id_expiration_ms);
         }
         if (log_.log_end_offset() != last_snapshot_) take_snapshot();
         lk.unlock();
@@ -338,6 +371,69 @@ public:
         monitor_.shutdown();
     }
 
+    /// The topic's settings this partition runs with now (a copy).
+    broker_config config() {
+        std::lock_guard lk(mu_);
+        return cfg_;
+    }
+
+    /// Replaces the settings at run time (AlterConfigs): the next append, roll, retention pass,
+    /// flush and acks=all check use the new values (see the note at the top of this file).
+    /// local_error::invalid_argument (nothing changed) when the log settings are out of range.
+    std::error_code set_config(const broker_config& c) {
+        std::lock_guard lk(mu_);
+        if (auto ec = log_.set_config(c.log)) return ec;
+        cfg_ = c;
+        max_message_bytes_.store(c.message_max_bytes, std::memory_order_relaxed);
+        log_append_time_.store(c.message_timestamp_type == timestamp_type::log_append_time,
+                               std::memory_order_relaxed);
+        return {};
+    }
+
+    /// DeleteRecords' checks for `o` on this partition (docs/protocol.md §17.8): POLICY_VIOLATION
+    /// when cleanup.policy has no "delete", OFFSET_OUT_OF_RANGE for an offset < 0 (other than -1,
+    /// the high watermark) or beyond the high watermark, UNKNOWN_TOPIC_OR_PARTITION once deleted.
+    /// Otherwise the log start offset it would move to: max(current, o).
+    std::pair<error_code, offset> check_delete_records(offset o) {
+        std::lock_guard lk(mu_);
+        return check_delete_records_locked(o);
+    }
+
+    /// Moves the log start offset to max(current, o) after the same checks: reads below it get
+    /// OFFSET_OUT_OF_RANGE, ListOffsets earliest answers it, and the segments wholly below it are
+    /// deleted. Returns the new log start offset (the low watermark of a single replica). The
+    /// caller makes it durable (the broker's log-start-offset-checkpoint).
+    std::pair<error_code, offset> delete_records(offset o) {
+        std::pair<error_code, offset> r;
+        {
+            std::lock_guard lk(mu_);
+            r = check_delete_records_locked(o);
+            if (r.first != error_code::none) return r;
+            if (auto ec = log_.advance_log_start(r.second)) return {to_kafka(ec), offset{-1}};
+            // Epochs that began below the new start no longer describe any record.
+            (void)epochs_.truncate_from_start(log_.log_start_offset());
+            r.second = log_.log_start_offset();
+        }
+        publish();
+        return r;
+    }
+
+    /// The topic was deleted: closes the log without a snapshot (its directory is going away),
+    /// lets go of its segment files (removing them through the backend when `remove_files`, for
+    /// backends whose files outlive the log object, like a shared memory store) and refuses every
+    /// later call. Waits still parked on the monitor end when the caller runs monitor().shutdown()
+    /// (outside any broker lock, since callbacks may call back into the broker).
+    void abandon(bool remove_files) {
+        std::lock_guard lk(mu_);
+        closed_ = true;
+        deleted_ = true;
+        log_.abandon(remove_files);
+        // The backend (a directory handle, an io_uring instance) goes now unless the flusher is
+        // syncing outside the lock; then run_flush lets go of it when it comes back.
+        if (!syncing_) log_.release_backend();
+        producers_ = producer_state_table{};
+    }
+
     /// For the replication layer and tests: a replica's log end offset moved.
     void update_replica_leo(node_id replica, offset leo) {
         {
@@ -356,7 +452,7 @@ public:
             std::vector<replica> next;
             for (const auto id : replicas) {
                 offset leo{0};
-                if (id == node_id{cfg_->node_id}) leo = log_.log_end_offset();
+                if (id == node_id{cfg_.node_id}) leo = log_.log_end_offset();
                 for (const auto& r : replicas_)
                     if (r.id == id) leo = r.log_end_offset;
                 next.push_back({id, leo});
@@ -386,8 +482,16 @@ private:
         return r;
     }
 
+    std::pair<error_code, offset> check_delete_records_locked(offset o) const {
+        if (deleted_) return {error_code::unknown_topic_or_partition, offset{-1}};
+        if (cfg_.log.cleanup_policy == storage::cleanup_policy::compact) return {error_code::policy_violation, offset{-1}};
+        const offset target = o == offset{-1} ? high_watermark_ : o;
+        if (target < offset{0} || target > high_watermark_) return {error_code::offset_out_of_range, offset{-1}};
+        return {error_code::none, std::max(target, log_.log_start_offset())};
+    }
+
     std::int32_t effective_min_isr() const {
-        return std::min<std::int32_t>(cfg_->min_insync_replicas, static_cast<std::int32_t>(replicas_.size()));
+        return std::min<std::int32_t>(cfg_.min_insync_replicas, static_cast<std::int32_t>(replicas_.size()));
     }
 
     void advance_replica_leo_locked(node_id replica, offset leo) {
@@ -482,7 +586,9 @@ private:
     std::string topic_;
     partition_id id_;
     std::filesystem::path dir_;
-    const broker_config* cfg_;
+    broker_config cfg_; // under mu_
+    std::atomic<std::int32_t> max_message_bytes_;
+    std::atomic<bool> log_append_time_;
     std::mutex mu_;
     log_type log_;
     clock_type clock_;
@@ -495,6 +601,8 @@ private:
     offset last_snapshot_{-1};
     std::uint64_t snapshot_failures_ = 0;
     bool closed_ = false;
+    bool deleted_ = false;
+    bool syncing_ = false; // run_flush is syncing outside the lock
     error_code flush_error_ = error_code::none;
     std::function<void(partition*)> flush_requester_;
     offset_monitor monitor_; // last member: destroyed first, its waiters told `shutdown`

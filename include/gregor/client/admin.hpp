@@ -389,7 +389,9 @@ public:
     std::vector<records_deleted> delete_records(const std::string& topic, const std::map<std::int32_t, std::int64_t>& upto,
                                                 duration timeout = std::chrono::seconds(30)) {
         std::vector<records_deleted> out;
-        for (const auto& [p, o] : upto) {
+        for (const auto& entry : upto) {
+            const std::int32_t p = entry.first; // lambdas cannot capture structured bindings (clang)
+            const std::int64_t o = entry.second;
             wire::delete_records::request req;
             req.timeout_ms = static_cast<std::int32_t>(timeout.count());
             req.topics.push_back({topic, {{partition_id{p}, offset{o}}}});

@@ -121,7 +121,9 @@ namespace gregor {
     X(broker_id_not_registered, 102, "BROKER_ID_NOT_REGISTERED")                                                       \
     X(inconsistent_topic_id, 103, "INCONSISTENT_TOPIC_ID")                                                             \
     X(inconsistent_cluster_id, 104, "INCONSISTENT_CLUSTER_ID")                                                         \
-    X(transactional_id_not_found, 105, "TRANSACTIONAL_ID_NOT_FOUND")
+    X(transactional_id_not_found, 105, "TRANSACTIONAL_ID_NOT_FOUND")                                                   \
+    X(mismatched_endpoint_type, 114, "MISMATCHED_ENDPOINT_TYPE")                                                       \
+    X(unsupported_endpoint_type, 115, "UNSUPPORTED_ENDPOINT_TYPE")
 
 /// Kafka's wire error codes; the enumerator value is the int16 sent on the wire.
 enum class error_code : std::int16_t {

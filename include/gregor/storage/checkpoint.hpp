@@ -3,7 +3,8 @@
 //
 //   leader-epoch-checkpoint (per partition dir)      "<epoch> <start offset>"
 //   replication-offset-checkpoint,
-//   recovery-point-offset-checkpoint (per data dir)  "<topic> <partition> <offset>"
+//   recovery-point-offset-checkpoint,
+//   log-start-offset-checkpoint (per data dir)       "<topic> <partition> <offset>"
 //
 // Files are replaced whole through a storage backend's write_file (temporary + fsync + rename), so
 // a reader sees the old file or the new one, never a torn mix; a file that does not parse is
@@ -30,6 +31,9 @@ namespace gregor::storage {
 inline constexpr const char* leader_epoch_checkpoint_file = "leader-epoch-checkpoint";
 inline constexpr const char* replication_offset_checkpoint_file = "replication-offset-checkpoint";
 inline constexpr const char* recovery_point_checkpoint_file = "recovery-point-offset-checkpoint";
+/// Log start offsets moved by DeleteRecords (docs/protocol.md §17.8), which may fall inside a
+/// segment and so are not implied by the segment files.
+inline constexpr const char* log_start_offset_checkpoint_file = "log-start-offset-checkpoint";
 
 /// One leader-epoch-checkpoint entry: the first offset written in `epoch`.
 struct epoch_entry {

@@ -49,6 +49,7 @@
 #include <limits>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -127,7 +128,7 @@ public:
     /// std::system_error on I/O failure or when the backend is unavailable (io_uring), and
     /// std::invalid_argument when `cfg` is out of range.
     log(std::filesystem::path dir, log_config cfg, typename Backend::options opts = {}, Clock clk = {})
-            : dir_(std::move(dir)), cfg_(checked(cfg)), backend_(dir_, opts), flush_(cfg_), clock_(clk) {
+            : dir_(std::move(dir)), cfg_(checked(cfg)), backend_(std::in_place, dir_, opts), flush_(cfg_), clock_(clk) {
         open_();
     }
     log(const log&) = delete;
@@ -163,8 +164,8 @@ public:
             sync = false;
         }
         const auto pos = s.size;
-        if (auto ec = backend_.append(s.file, pos, batch, sync)) {
-            (void)backend_.truncate(s.file, pos); // best effort; the next append overwrites it anyway
+        if (auto ec = backend_->append(s.file, pos, batch, sync)) {
+            (void)backend_->truncate(s.file, pos); // best effort; the next append overwrites it anyway
             return ec;
         }
         if (s.size == 0) s.roll_start_ms = now_ms;
@@ -199,7 +200,7 @@ public:
             }
             const auto [end, stopped] = extend(s, pos, budget, upper_bound, first);
             if (end > pos) {
-                backend_.slices(s.file, pos, static_cast<std::size_t>(end - pos), r.slices);
+                backend_->slices(s.file, pos, static_cast<std::size_t>(end - pos), r.slices);
                 r.bytes += static_cast<std::size_t>(end - pos);
                 budget -= std::min(budget, end - pos);
                 first = false;
@@ -228,14 +229,14 @@ public:
         for (const auto& s : segments_) n += s.size;
         return n;
     }
-    [[nodiscard]] Backend& backend() noexcept { return backend_; }
+    [[nodiscard]] Backend& backend() noexcept { return *backend_; }
 
     /// Makes everything appended so far durable.
     std::error_code flush() {
         if (flushed_ >= log_end_) return {};
         if (closed_) return make_error_code(local_error::closed);
         // Only the active segment can hold unsynced bytes: a roll syncs the segment it leaves.
-        if (auto ec = backend_.sync(segments_.back().file)) return ec;
+        if (auto ec = backend_->sync(segments_.back().file)) return ec;
         flushed_ = log_end_;
         flush_wanted_ = false;
         flush_.on_flushed(clock_.now());
@@ -275,9 +276,9 @@ public:
     std::error_code flush_sync(flush_ticket& t) {
         if (!t.needed) return {};
         if constexpr (sync_is_concurrent)
-            return backend_.sync_upto(t.file, t.size);
+            return backend_->sync_upto(t.file, t.size);
         else
-            return backend_.sync(t.file);
+            return backend_->sync(t.file);
     }
     void flush_end(const flush_ticket& t) {
         if (!t.needed || t.target <= flushed_) return;
@@ -333,8 +334,8 @@ public:
             new_end = at->second.base_offset;
         }
         if (cut < s.size) {
-            if (auto ec = backend_.truncate(s.file, cut)) return ec;
-            if (auto ec = backend_.sync(s.file)) return ec;
+            if (auto ec = backend_->truncate(s.file, cut)) return ec;
+            if (auto ec = backend_->sync(s.file)) return ec;
         }
         if (cut == 0) new_end = s.base;
         if (auto ec = rebuild_index(s, cut)) return ec;
@@ -348,9 +349,11 @@ public:
     /// Deletes whole segments from the oldest while they are past log.retention.ms (by their
     /// largest batch timestamp) or while the log without them is still at least
     /// log.retention.bytes, moving the log start offset. The active segment goes too when it is
-    /// expired (a new empty one is rolled first). Returns the number of segments deleted.
+    /// expired (a new empty one is rolled first). Segments wholly below a log start offset that
+    /// advance_log_start() moved are deleted as well (all but the active one). Returns the number
+    /// of segments deleted.
     std::size_t enforce_retention() {
-        if (closed_ || (cfg_.retention_ms < 0 && cfg_.retention_bytes < 0)) return 0;
+        if (closed_) return 0;
         const auto now_ms = clock_.wall_ms();
         std::uint64_t total = size_bytes();
         std::size_t deleted = 0;
@@ -362,16 +365,84 @@ public:
             const bool by_time = cfg_.retention_ms >= 0 && s.size > 0 && now_ms - newest > cfg_.retention_ms;
             const bool by_size = cfg_.retention_bytes >= 0 && s.size > 0 &&
                                  total - s.size >= static_cast<std::uint64_t>(cfg_.retention_bytes);
-            if (!(by_time || by_size || s.size == 0)) break;
+            // Kafka's log-start-offset breach: the next segment starts at or below the log start.
+            const bool by_start = !active && s.next <= log_start_;
+            if (!(by_time || by_size || by_start || s.size == 0)) break;
             if (active && roll_()) break;
             total -= segments_.front().size;
             remove_files(segments_.front().base);
             segments_.erase(segments_.begin());
             ++deleted;
         }
-        log_start_ = segments_.front().base;
+        // The log start may lie inside the first segment (advance_log_start), never below it.
+        log_start_ = std::max(log_start_, segments_.front().base);
         if (flushed_ < log_start_) flushed_ = log_start_;
         return deleted;
+    }
+
+    /// Moves the log start offset up to `o` (DeleteRecords, docs/protocol.md §17.8): reads below it
+    /// find nothing, and the segments wholly below it are deleted at once (the active segment
+    /// stays until it rolls). The start may fall inside a segment or a batch: the owner keeps it
+    /// durable (the broker's log-start-offset-checkpoint) and hands it back after a restart, when
+    /// the log itself starts again at its first segment. `o` at or below the current start changes
+    /// nothing; above the log end is local_error::invalid_argument.
+    std::error_code advance_log_start(offset o) {
+        if (closed_) return make_error_code(local_error::closed);
+        if (o > log_end_) return make_error_code(local_error::invalid_argument);
+        if (o <= log_start_) return {};
+        log_start_ = o;
+        if (flushed_ < log_start_) flushed_ = log_start_;
+        while (segments_.size() > 1 && segments_.front().next <= log_start_) {
+            remove_files(segments_.front().base);
+            segments_.erase(segments_.begin());
+        }
+        return {};
+    }
+
+    /// Replaces the settings (a topic's configs altered at run time, docs/protocol.md §17.5):
+    /// segment.bytes and segment.ms apply from the next append, retention from the next
+    /// enforce_retention(), index.interval.bytes from the next batch indexed, and the flush policy
+    /// is rebuilt from the new numbers when it can be assigned (its counters restart; pending
+    /// unflushed data is reported to it again so an interval flush still comes). A config out of range is
+    /// local_error::invalid_argument and changes nothing.
+    std::error_code set_config(const log_config& c) {
+        try {
+            c.validate();
+        } catch (const std::invalid_argument&) {
+            return make_error_code(local_error::invalid_argument);
+        }
+        const bool flush_changed =
+            c.flush_interval_messages != cfg_.flush_interval_messages || c.flush_interval_ms != cfg_.flush_interval_ms;
+        cfg_ = c;
+        if constexpr (std::is_move_assignable_v<Flush>) {
+            if (flush_changed) {
+                flush_ = Flush(cfg_);
+                if (flushed_ < log_end_) (void)flush_.on_append(0, clock_.now());
+            }
+        }
+        return {};
+    }
+
+    /// Closes the log for good (its topic was deleted) and lets go of its segments, so their file
+    /// handles close once no read result holds them. With `remove_files` every file in the
+    /// directory goes too, through the backend (what a shared memory store needs; a broker on
+    /// disk renames and removes the whole directory instead). Afterwards the log is empty at
+    /// offset 0 and closed: appends fail with local_error::closed, reads find nothing.
+    void abandon(bool remove_files) {
+        closed_ = true;
+        segments_.clear();
+        log_start_ = log_end_ = flushed_ = offset{0};
+        flush_wanted_ = false;
+        if (!remove_files || !backend_) return;
+        std::error_code ec;
+        for (const auto& n : backend_->list(ec)) (void)backend_->remove(n);
+    }
+
+    /// After abandon(): destroys the backend too (its directory handle, an io_uring instance), for
+    /// an owner that must keep the log object itself. No call but the destructor may follow, and
+    /// none may be running: a flush_sync() the owner started outside its lock must have returned.
+    void release_backend() noexcept {
+        if (closed_ && segments_.empty()) backend_.reset();
     }
 
     /// ListOffsets by timestamp, as Kafka answers it (docs/protocol.md §4): the offset and timestamp
@@ -387,7 +458,7 @@ public:
             if (s.size == 0 || s.max_timestamp < ts_ms) continue;
             std::uint64_t pos = 0;
             if (const auto e = s.tindex.lookup(ts_ms)) pos = s.index.lookup(e->relative_offset);
-            detail::header_walker<Backend> w(backend_, s.file, pos, s.size);
+            detail::header_walker<Backend> w(*backend_, s.file, pos, s.size);
             while (const auto h = w.peek()) {
                 if (h->max_timestamp >= ts_ms) {
                     if (const auto r = search_batch(s, w.position(), *h, ts_ms, false)) return r;
@@ -415,7 +486,7 @@ public:
             if (s.size > 0 && s.max_timestamp >= 0 && (!best || s.max_timestamp > best->max_timestamp)) best = &s;
         if (!best) return std::nullopt;
         const auto& s = *best;
-        detail::header_walker<Backend> w(backend_, s.file, s.index.lookup(rel(s, s.offset_of_max_timestamp)), s.size);
+        detail::header_walker<Backend> w(*backend_, s.file, s.index.lookup(rel(s, s.offset_of_max_timestamp)), s.size);
         while (const auto h = w.peek()) {
             if (h->max_timestamp == s.max_timestamp) {
                 if (const auto r = search_batch(s, w.position(), *h, s.max_timestamp, true)) return r;
@@ -444,10 +515,10 @@ public:
                 pos = at->first;
                 first = false;
             }
-            detail::header_walker<Backend> w(backend_, s.file, pos, s.size);
+            detail::header_walker<Backend> w(*backend_, s.file, pos, s.size);
             while (const auto h = w.peek()) {
                 std::error_code ec;
-                const auto b = backend_.read(s.file, w.position(), h->total_size(), scratch, ec);
+                const auto b = backend_->read(s.file, w.position(), h->total_size(), scratch, ec);
                 if (ec) return ec;
                 if (b.size() != h->total_size()) return make_error_code(local_error::io_error);
                 if constexpr (std::is_convertible_v<std::invoke_result_t<F&, bytes_view>, bool>) {
@@ -471,7 +542,7 @@ public:
         auto& s = segments_.back();
         finalize_time_index(s);
         if (!ec) ec = write_indexes(s);
-        if (!ec) (void)backend_.write_file(std::string(clean_shutdown_marker), {});
+        if (!ec) (void)backend_->write_file(std::string(clean_shutdown_marker), {});
     }
 
 private:
@@ -532,22 +603,22 @@ private:
     std::error_code write_indexes(const segment& s) {
         byte_buffer buf;
         s.index.encode(buf);
-        if (auto ec = backend_.write_file(segment_file_name(s.base, index_suffix), buf.view())) return ec;
+        if (auto ec = backend_->write_file(segment_file_name(s.base, index_suffix), buf.view())) return ec;
         s.tindex.encode(buf);
-        return backend_.write_file(segment_file_name(s.base, time_index_suffix), buf.view());
+        return backend_->write_file(segment_file_name(s.base, time_index_suffix), buf.view());
     }
 
     void remove_files(offset base) {
-        (void)backend_.remove(segment_file_name(base, log_suffix));
-        (void)backend_.remove(segment_file_name(base, index_suffix));
-        (void)backend_.remove(segment_file_name(base, time_index_suffix));
+        (void)backend_->remove(segment_file_name(base, log_suffix));
+        (void)backend_->remove(segment_file_name(base, index_suffix));
+        (void)backend_->remove(segment_file_name(base, time_index_suffix));
     }
 
     segment new_segment(offset base, std::error_code& ec) {
         segment s;
         s.base = s.next = base;
-        s.file = backend_.open(segment_file_name(base, log_suffix), ec);
-        if (!ec && backend_.size(s.file) != 0) ec = backend_.truncate(s.file, 0); // a stale leftover
+        s.file = backend_->open(segment_file_name(base, log_suffix), ec);
+        if (!ec && backend_->size(s.file) != 0) ec = backend_->truncate(s.file, 0); // a stale leftover
         s.roll_start_ms = s.last_append_ms = clock_.wall_ms();
         return s;
     }
@@ -557,7 +628,7 @@ private:
         auto& old = segments_.back();
         if (old.size == 0) return {};
         if (flushed_ < log_end_) {
-            if (auto ec = backend_.sync(old.file)) return ec;
+            if (auto ec = backend_->sync(old.file)) return ec;
             flushed_ = log_end_;
             flush_wanted_ = false;
             flush_.on_flushed(clock_.now());
@@ -583,7 +654,7 @@ private:
     /// Position and header of the first batch of `s` whose last offset is >= o.
     std::optional<std::pair<std::uint64_t, wire::batch_header>> locate(const segment& s, offset o) const {
         const std::uint64_t start = o <= s.base ? 0 : s.index.lookup(rel(s, o));
-        detail::header_walker<Backend> w(backend_, s.file, start, s.size);
+        detail::header_walker<Backend> w(*backend_, s.file, start, s.size);
         while (const auto h = w.peek()) {
             if (h->last_offset() >= o) return std::pair{w.position(), *h};
             w.skip(*h);
@@ -613,7 +684,7 @@ private:
         const auto last = std::min(by_pos, by_off);
         if (last != e.begin() && std::prev(last)->position > p) p = std::prev(last)->position;
 
-        detail::header_walker<Backend> w(backend_, s.file, p, s.size);
+        detail::header_walker<Backend> w(*backend_, s.file, p, s.size);
         while (const auto h = w.peek()) {
             if (h->base_offset >= upper) return {w.position(), true};
             const auto end = w.position() + h->total_size();
@@ -640,7 +711,7 @@ private:
         }
         byte_buffer scratch;
         std::error_code ec;
-        const auto b = backend_.read(s.file, pos, h.total_size(), scratch, ec);
+        const auto b = backend_->read(s.file, pos, h.total_size(), scratch, ec);
         if (ec || b.size() != h.total_size()) return std::nullopt;
         return exact ? wire::first_record_with_timestamp(b, ts) : wire::first_record_at_or_after(b, ts);
     }
@@ -653,7 +724,7 @@ private:
         s.bytes_since_index = 0;
         s.size = 0;
         s.next = s.base;
-        detail::header_walker<Backend> w(backend_, s.file, 0, end);
+        detail::header_walker<Backend> w(*backend_, s.file, 0, end);
         while (const auto h = w.peek()) {
             index_batch(s, *h, w.position());
             w.skip(*h);
@@ -665,7 +736,7 @@ private:
 
     void open_() {
         std::error_code ec;
-        const auto names = backend_.list(ec);
+        const auto names = backend_->list(ec);
         if (ec) throw std::system_error(ec, where("cannot list the log directory"));
         const std::set<std::string> present(names.begin(), names.end());
         const bool clean = present.count(std::string(clean_shutdown_marker)) > 0;
@@ -682,7 +753,7 @@ private:
                               n == std::string(clean_shutdown_marker) + ".tmp");
             auto b = parse_segment_file_name(n, index_suffix);
             if (!b) b = parse_segment_file_name(n, time_index_suffix);
-            if (tmp || (b && !std::binary_search(bases.begin(), bases.end(), *b))) (void)backend_.remove(n);
+            if (tmp || (b && !std::binary_search(bases.begin(), bases.end(), *b))) (void)backend_->remove(n);
         }
 
         bool drop_rest = false;
@@ -701,7 +772,7 @@ private:
             }
             segment s;
             s.base = s.next = bases[i];
-            s.file = backend_.open(segment_file_name(bases[i], log_suffix), ec);
+            s.file = backend_->open(segment_file_name(bases[i], log_suffix), ec);
             if (ec)
                 throw std::system_error(ec, where("cannot open segment " + segment_file_name(bases[i], log_suffix)));
             const bool last = i + 1 == bases.size();
@@ -718,9 +789,9 @@ private:
         // After a crash of the process (not of the machine) the page cache may hold what the disk
         // does not: sync before calling it flushed.
         if (!clean && !synced_at_open) {
-            if (const auto e = backend_.sync(segments_.back().file))
+            if (const auto e = backend_->sync(segments_.back().file))
                 throw std::system_error(e, where("cannot sync the recovered segment"));
-        } else if (const auto e = backend_.remove(std::string(clean_shutdown_marker))) {
+        } else if (const auto e = backend_->remove(std::string(clean_shutdown_marker))) {
             throw std::system_error(e, where("cannot remove the clean-shutdown marker"));
         }
         const auto now_ms = clock_.wall_ms();
@@ -732,14 +803,14 @@ private:
 
     /// Loads one segment's state; false if it had to be cut (what follows it must go).
     bool load_segment(segment& s, bool clean, bool last, const std::set<std::string>& present) {
-        const auto file_size = backend_.size(s.file);
+        const auto file_size = backend_->size(s.file);
         const auto iname = segment_file_name(s.base, index_suffix);
         const auto tname = segment_file_name(s.base, time_index_suffix);
         if ((clean || !last) && present.count(iname) && present.count(tname)) {
             byte_buffer buf;
-            if (!backend_.read_file(iname, buf)) {
+            if (!backend_->read_file(iname, buf)) {
                 auto oi = offset_index::decode(buf.view(), file_size);
-                if (oi && !backend_.read_file(tname, buf)) {
+                if (oi && !backend_->read_file(tname, buf)) {
                     if (auto ti = time_index::decode(buf.view())) {
                         s.index = std::move(*oi);
                         s.tindex = std::move(*ti);
@@ -763,7 +834,7 @@ private:
             s.max_timestamp = t->timestamp;
             s.offset_of_max_timestamp = s.base + t->relative_offset;
         }
-        detail::header_walker<Backend> w(backend_, s.file, start, file_size);
+        detail::header_walker<Backend> w(*backend_, s.file, start, file_size);
         byte_buffer scratch;
         std::optional<offset> expect;
         if (e.empty()) expect = s.base;
@@ -791,7 +862,7 @@ private:
 
     bool valid_batch(const segment& s, std::uint64_t pos, const wire::batch_header& h, byte_buffer& scratch) const {
         std::error_code ec;
-        const auto b = backend_.read(s.file, pos, h.total_size(), scratch, ec);
+        const auto b = backend_->read(s.file, pos, h.total_size(), scratch, ec);
         if (ec) throw std::system_error(ec, where("cannot read segment"));
         if (b.size() != h.total_size()) return false;
         wire::validate_options opt;
@@ -808,7 +879,7 @@ private:
         s.bytes_since_index = 0;
         s.size = 0;
         s.next = s.base;
-        detail::header_walker<Backend> w(backend_, s.file, 0, file_size);
+        detail::header_walker<Backend> w(*backend_, s.file, 0, file_size);
         byte_buffer scratch;
         while (const auto h = w.peek()) {
             if (h->base_offset != s.next || h->last_offset() - s.base > std::numeric_limits<std::int32_t>::max()) break;
@@ -818,15 +889,15 @@ private:
         }
         if (w.error()) throw std::system_error(w.error(), where("cannot read segment"));
         if (s.size == file_size) return true;
-        if (auto ec = backend_.truncate(s.file, s.size))
+        if (auto ec = backend_->truncate(s.file, s.size))
             throw std::system_error(ec, where("cannot truncate a corrupt segment tail"));
-        if (auto ec = backend_.sync(s.file)) throw std::system_error(ec, where("cannot sync a recovered segment"));
+        if (auto ec = backend_->sync(s.file)) throw std::system_error(ec, where("cannot sync a recovered segment"));
         return false;
     }
 
     std::filesystem::path dir_;
     log_config cfg_;
-    Backend backend_;
+    std::optional<Backend> backend_; // empty only after abandon() + release_backend()
     [[no_unique_address]] Flush flush_;
     [[no_unique_address]] Clock clock_;
     std::vector<segment> segments_;
