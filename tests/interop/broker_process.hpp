@@ -1,13 +1,17 @@
 // Runs the real gregor-broker program as a child process for interop tests: starts it on a free
-// port, waits (bounded) for its "listening on" line, and stops it with SIGTERM.
+// port, waits (bounded) for its "listening on" line, stops it with SIGTERM, and can restart it
+// with the same arguments (same data dir).
 #pragma once
 
 #include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fcntl.h>
@@ -19,29 +23,8 @@ namespace gregor::test {
 
 class broker_process {
 public:
-    broker_process(const std::string& exe, std::vector<std::string> args) {
-        int out[2];
-        if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-        pid_ = ::fork();
-        if (pid_ < 0) throw std::runtime_error("fork");
-        if (pid_ == 0) {
-            ::dup2(out[1], 1);
-            std::vector<char*> argv;
-            argv.push_back(const_cast<char*>(exe.c_str()));
-            args.insert(args.begin(), {"--listen", "127.0.0.1:0"});
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execv(exe.c_str(), argv.data());
-            std::perror("execv gregor-broker");
-            ::_exit(127);
-        }
-        ::close(out[1]);
-        out_ = out[0];
-        const std::string line = read_line(std::chrono::seconds(30));
-        const auto colon = line.rfind(':');
-        if (line.rfind("gregor-broker listening on ", 0) != 0 || colon == std::string::npos)
-            throw std::runtime_error("gregor-broker did not start: '" + line + "'");
-        port_ = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
+    broker_process(std::string exe, std::vector<std::string> args) : exe_(std::move(exe)), args_(std::move(args)) {
+        start();
     }
     broker_process(const broker_process&) = delete;
     broker_process& operator=(const broker_process&) = delete;
@@ -77,7 +60,53 @@ public:
         return -1;
     }
 
+    /// stop(timeout), then starts the same program with the same arguments again (same data dir;
+    /// a new port, so clients must reconnect to the new bootstrap()). Returns stop()'s status.
+    int restart(std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+        const int status = stop(timeout);
+        if (out_ >= 0) ::close(out_);
+        out_ = -1;
+        port_ = 0;
+        start();
+        return status;
+    }
+
 private:
+    void start() {
+        // argv is built before fork: the test process may run client threads (librdkafka), so the
+        // child must not allocate before execv.
+        std::vector<std::string> args{"--listen", "127.0.0.1:0"};
+        args.insert(args.end(), args_.begin(), args_.end());
+        std::vector<char*> argv;
+        argv.push_back(exe_.data());
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        int out[2];
+        if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+        pid_ = ::fork();
+        if (pid_ < 0) throw std::runtime_error("fork");
+        if (pid_ == 0) {
+            ::dup2(out[1], 1);
+            ::execv(exe_.c_str(), argv.data());
+            constexpr char msg[] = "execv gregor-broker failed\n";
+            (void)!::write(2, msg, sizeof msg - 1);
+            ::_exit(127);
+        }
+        ::close(out[1]);
+        out_ = out[0];
+        const std::string line = read_line(std::chrono::seconds(30));
+        const auto colon = line.rfind(':');
+        if (line.rfind("gregor-broker listening on ", 0) != 0 || colon == std::string::npos) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+            pid_ = -1;
+            ::close(out_);
+            out_ = -1;
+            throw std::runtime_error("gregor-broker did not start: '" + line + "'");
+        }
+        port_ = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
+    }
+
     std::string read_line(std::chrono::milliseconds timeout) {
         std::string line;
         const auto until = std::chrono::steady_clock::now() + timeout;
@@ -94,10 +123,19 @@ private:
         return line;
     }
 
+    std::string exe_;
+    std::vector<std::string> args_;
     pid_t pid_ = -1;
     int out_ = -1;
     std::uint16_t port_ = 0;
 };
+
+/// The gregor-broker program under test: $GREGOR_BROKER (meson.build sets it).
+inline std::string broker_exe() {
+    const char* e = std::getenv("GREGOR_BROKER");
+    if (e == nullptr || *e == 0) throw std::runtime_error("GREGOR_BROKER is not set");
+    return e;
+}
 
 /// Runs a shell command, returning its exit status and standard output.
 inline std::pair<int, std::string> run(const std::string& cmd) {

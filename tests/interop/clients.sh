@@ -2,14 +2,21 @@
 # Runs Kafka clients that carry their own protocol code against a fresh gregor-broker:
 # @platformatic/kafka and kafkajs (npm, installed into the build dir on first use) and kafka-python
 # (Debian python3-kafka). Each client script asserts on what came back (offsets, records,
-# timestamps). A client whose runtime is missing is skipped (exit 77), never passed silently.
-# Usage: clients.sh GREGOR_BROKER WORK_DIR CLIENT   (CLIENT: platformatic | kafkajs | kafka-python)
+# timestamps). The *-admin clients drive the admin APIs (create/delete topics, configs, partitions,
+# records) against a broker without topic auto-creation, so only the admin requests create topics.
+# A client whose runtime is missing is skipped (exit 77), never passed silently.
+# Usage: clients.sh GREGOR_BROKER WORK_DIR CLIENT
+#   CLIENT: platformatic | kafkajs | kafka-python | platformatic-admin | kafkajs-admin | kafka-python-admin
 set -euo pipefail
 exe=$1 work=$2 client=$3
 here=$(cd "$(dirname "$0")/clients" && pwd)
 mkdir -p "$work"
+broker_args=()
 case $client in
-platformatic|kafkajs)
+*-admin) broker_args=(-X auto.create.topics.enable=false) ;;
+esac
+case $client in
+platformatic|kafkajs|platformatic-admin|kafkajs-admin)
   command -v node >/dev/null && command -v npm >/dev/null || { echo "node/npm missing: skipped"; exit 77; }
   if [ ! -d "$work/node_modules/kafkajs" ] || [ ! -d "$work/node_modules/@platformatic/kafka" ] ||
      ! cmp -s "$here/package.json" "$work/package.json"; then
@@ -18,17 +25,17 @@ platformatic|kafkajs)
       { echo "npm install failed"; exit 1; }
   fi
   cp "$here"/*.mjs "$work/"
-  run=(node "$work/$client.mjs") ;;
-kafka-python)
+  run=(node "$work/${client//-/_}.mjs") ;;
+kafka-python|kafka-python-admin)
   py=/usr/bin/python3
   "$py" -c 'import kafka' 2>/dev/null || { echo "python3-kafka missing: skipped"; exit 77; }
-  run=("$py" "$here/kafka_python.py") ;;
+  run=("$py" "$here/${client//-/_}.py") ;;
 *) echo "unknown client $client"; exit 2 ;;
 esac
 
 data=$(mktemp -d)
 log=$(mktemp)
-"$exe" --listen 127.0.0.1:0 --data-dir "$data" >"$log" 2>&1 &
+"$exe" --listen 127.0.0.1:0 --data-dir "$data" ${broker_args[@]+"${broker_args[@]}"} >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data" "$log"' EXIT
 for _ in $(seq 1 100); do
@@ -38,4 +45,10 @@ for _ in $(seq 1 100); do
 done
 addr=$(sed -n 's/^gregor-broker listening on //p' "$log")
 [ -n "$addr" ] || { cat "$log"; echo "gregor-broker did not say where it listens"; exit 1; }
-timeout 120 "${run[@]}" "$addr"
+rc=0
+timeout 120 "${run[@]}" "$addr" || rc=$?
+if [ $rc -ne 0 ]; then
+  [ $rc -eq 124 ] && echo "$client: timed out after 120 s"
+  echo "--- gregor-broker output (last 20 lines):"; tail -n 20 "$log"
+fi
+exit $rc

@@ -132,15 +132,16 @@ TEST_CASE("gregor-topics reports usage errors with status 2 and --help like Kafk
 
 TEST_CASE("gregor-topics lists and describes the topics of librdkafka's mock cluster", "[topics_tool]") {
     rdkafka_mock_cluster mock(3);
-    REQUIRE(rd_kafka_mock_topic_create(mock.mc, "mocked", 4, 2) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(rd_kafka_mock_topic_create(mock.mc, "mocked", 4, 3) == RD_KAFKA_RESP_ERR_NO_ERROR);
     const auto bs = mock.bootstraps();
     auto [rc, out] = topics(bs, "--list");
     INFO(out);
     REQUIRE(rc == 0);
     CHECK(out.find("mocked\n") != std::string::npos);
     std::tie(rc, out) = topics(bs, "--describe --topic mocked");
+    INFO(out);
     REQUIRE(rc == 0);
-    CHECK(out.find("PartitionCount: 4\tReplicationFactor: 2") != std::string::npos);
+    CHECK(out.find("PartitionCount: 4\tReplicationFactor: 3") != std::string::npos);
     CHECK(count_lines(out, "\tTopic: mocked\tPartition: ") == 4);
     // The 2.0.2 mock has no admin APIs: a clear error and status 1, not a hang.
     std::tie(rc, out) = topics(bs, "--create --topic fresh --partitions 2");

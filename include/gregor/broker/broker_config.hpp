@@ -34,6 +34,7 @@ struct broker_config {
     std::int32_t num_partitions = 1;
     std::int32_t message_max_bytes = 1048588;
     std::int32_t min_insync_replicas = 1;
+    bool unclean_leader_election_enable = false;
     std::int16_t default_replication_factor = 1;
     std::int64_t producer_id_expiration_ms = 86400000;
     std::int64_t transaction_max_timeout_ms = 900000;
@@ -105,11 +106,18 @@ inline constexpr auto broker_keys = std::to_array<detail::config::key<broker_con
      .max = 2147483647,
      .doc = "In-sync replicas an acks=all produce needs (capped at the replica count).",
      GREGOR_CONFIG_FIELD(broker_config, min_insync_replicas)},
+    {.name = "unclean.leader.election.enable",
+     .topic_name = "unclean.leader.election.enable",
+     .type = detail::config::type::boolean,
+     .default_text = "false",
+     .doc = "Whether a replica outside the ISR may become leader, losing acknowledged records. Kept "
+            "and reported per topic; a single broker never elects one.",
+     GREGOR_CONFIG_FIELD(broker_config, unclean_leader_election_enable)},
     {.name = "default.replication.factor",
      .default_text = "1",
      .min = 1,
      .max = 32767,
-     .doc = "Accepted for compatibility, no effect: one node holds one replica of each partition.",
+     .doc = "Replicas of a topic created with replication factor -1 (CreateTopics v4+); above the broker count such a create fails with INVALID_REPLICATION_FACTOR.",
      GREGOR_CONFIG_FIELD(broker_config, default_replication_factor)},
     {.name = "producer.id.expiration.ms",
      .default_text = "86400000",

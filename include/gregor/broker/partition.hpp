@@ -336,7 +336,7 @@ public:
         std::unique_lock lk(mu_);
         if (closed_) return;
         const bool flush_now = flush_requester_ && log_.flush_due_by_time();
-        log_.tick();
+        log_.tick(false); // retention only on the broker's log.retention.check.interval.ms
         if (run_retention) {
             log_.enforce_retention();
             // A failed checkpoint write leaves the old entries, which still hold; retried next time.

@@ -294,14 +294,15 @@ public:
     }
 
     /// Time-driven work, called periodically by the owner: the interval flush
-    /// (log.flush.interval.ms), the time-based roll (log.roll.ms) and retention.
-    void tick() {
+    /// (log.flush.interval.ms), the time-based roll (log.roll.ms) and, unless the owner runs it on
+    /// its own schedule (a broker's log.retention.check.interval.ms), retention.
+    void tick(bool run_retention = true) {
         if (closed_) return;
         const auto now = clock_.now();
         if (!defer_flushes_ && flushed_ < log_end_ && flush_.on_tick(now)) (void)flush();
         const auto& a = segments_.back();
         if (a.size > 0 && clock_.wall_ms() - a.roll_start_ms >= cfg_.segment_ms) (void)roll_();
-        enforce_retention();
+        if (run_retention) enforce_retention();
     }
 
     /// Drops everything at and after `o`. Batches are atomic: when `o` falls inside a batch, that
