@@ -4,8 +4,8 @@
 //
 // Exit status: 0 on success, 1 when the cluster answered an error (or could not be reached),
 // 2 on a usage error.
-#include <gregor/client/admin.hpp>
 #include <gregor/broker/topic_table.hpp>
+#include <gregor/client/admin.hpp>
 
 #include <charconv>
 #include <cstdint>
@@ -74,7 +74,8 @@ template <typename Int>
 Int parse_int(const std::string& flag, const std::string& v) {
     Int out{};
     const auto r = std::from_chars(v.data(), v.data() + v.size(), out);
-    if (r.ec != std::errc{} || r.ptr != v.data() + v.size()) throw usage_error{flag + " needs a number, got '" + v + "'"};
+    if (r.ec != std::errc{} || r.ptr != v.data() + v.size())
+        throw usage_error{flag + " needs a number, got '" + v + "'"};
     return out;
 }
 
@@ -85,7 +86,8 @@ options parse(const std::vector<std::string>& args) {
         return args[++i];
     };
     auto set_action = [&](const std::string& a) {
-        if (!o.action.empty()) throw usage_error{"only one of --list, --create, --describe, --alter, --alter-config, --delete"};
+        if (!o.action.empty())
+            throw usage_error{"only one of --list, --create, --describe, --alter, --alter-config, --delete"};
         o.action = a;
     };
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -124,9 +126,11 @@ options parse(const std::vector<std::string>& args) {
             throw usage_error{"unknown option '" + a + "'"};
         }
     }
-    if (o.action.empty()) throw usage_error{"one of --list, --create, --describe, --alter, --alter-config, --delete is required"};
+    if (o.action.empty())
+        throw usage_error{"one of --list, --create, --describe, --alter, --alter-config, --delete is required"};
     if (o.bootstrap.empty()) throw usage_error{"--bootstrap-server is required"};
-    const bool needs_topic = o.action == "create" || o.action == "alter" || o.action == "alter-config" || o.action == "delete";
+    const bool needs_topic =
+        o.action == "create" || o.action == "alter" || o.action == "alter-config" || o.action == "delete";
     if (needs_topic && !o.topic) throw usage_error{"--" + o.action + " needs --topic"};
     if (o.action == "alter" && !o.partitions) throw usage_error{"--alter needs --partitions (the new total)"};
     if (o.action == "alter-config" && o.configs.empty() && o.delete_configs.empty())
@@ -181,8 +185,7 @@ int run(const options& o) {
         const auto r = a.delete_topics({*o.topic}, timeout);
         if (r.empty()) return fail("no answer for topic '" + *o.topic + "'");
         if (is_unknown_topic(r[0].error) && o.if_exists) return 0;
-        if (is_unknown_topic(r[0].error))
-            return fail("Topic '" + *o.topic + "' does not exist as expected");
+        if (is_unknown_topic(r[0].error)) return fail("Topic '" + *o.topic + "' does not exist as expected");
         if (r[0].error) return fail(describe_error(r[0].error, r[0].message));
         std::cout << "Deleted topic " << *o.topic << ".\n";
         return 0;

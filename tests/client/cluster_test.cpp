@@ -104,8 +104,7 @@ TEST_CASE("the cluster view learns brokers, controller and leaders from Metadata
     CHECK(c.metadata_stale());
 }
 
-TEST_CASE("send works for any message at the highest version both sides support, capped on request",
-          "[client]") {
+TEST_CASE("send works for any message at the highest version both sides support, capped on request", "[client]") {
     served_broker sb;
     REQUIRE(sb.b.create_topic("t", 2) == error_code::none);
     REQUIRE(sb.b.produce("t", partition_id{1}, test::make_batch("v", 5), -1).error == error_code::none);
@@ -152,11 +151,10 @@ TEST_CASE("a destination that cannot be resolved is answered with an error, once
     CHECK(err == make_error_code(error_code::leader_not_available));
 
     calls = 0;
-    c.send(client::destination::node(4242), wire::metadata::request{},
-           [&](client::reply<wire::metadata::response>& r) {
-               ++calls;
-               err = r.error;
-           });
+    c.send(client::destination::node(4242), wire::metadata::request{}, [&](client::reply<wire::metadata::response>& r) {
+        ++calls;
+        err = r.error;
+    });
     REQUIRE(poll_until(c, [&] { return calls > 0; }));
     CHECK(calls == 1);
     CHECK(err == make_error_code(error_code::broker_not_available));
@@ -190,9 +188,10 @@ TEST_CASE("pipelined requests beyond the in-flight bound all come back once, in 
     std::vector<int> order;
     constexpr int n = 200;
     for (int i = 0; i < n; ++i)
-        c.send(client::destination::any(), latest_of("p", 1), [&order, i](client::reply<wire::list_offsets::response>& r) {
-            if (!r.error) order.push_back(i);
-        });
+        c.send(client::destination::any(), latest_of("p", 1),
+               [&order, i](client::reply<wire::list_offsets::response>& r) {
+                   if (!r.error) order.push_back(i);
+               });
     REQUIRE(poll_until(c, [&] { return order.size() == n; }));
     for (int i = 0; i < n; ++i) CHECK(order[static_cast<std::size_t>(i)] == i);
     CHECK(c.stats().connects.load() == 1);
@@ -226,21 +225,23 @@ TEST_CASE("under dropped, delayed, swapped and cut answers every request complet
     int ok = 0, failed = 0;
     for (int i = 0; i < n; ++i) {
         // Sent in waves, so that some go out on fresh connections after a cut.
-        c.send(client::destination::node(-1), latest_of("f", 1), [&, i](client::reply<wire::list_offsets::response>& r) {
-            ++calls[static_cast<std::size_t>(i)];
-            if (r.error) {
-                ++failed;
-                CHECK((r.error == make_error_code(error_code::network_exception) ||
-                       r.error == make_error_code(error_code::request_timed_out)));
-            } else {
-                ++ok;
-                REQUIRE(r.body->topics.size() == 1);
-                CHECK(r.body->topics[0].partitions[0].error_code == error_code::none);
-            }
-        });
+        c.send(client::destination::node(-1), latest_of("f", 1),
+               [&, i](client::reply<wire::list_offsets::response>& r) {
+                   ++calls[static_cast<std::size_t>(i)];
+                   if (r.error) {
+                       ++failed;
+                       CHECK((r.error == make_error_code(error_code::network_exception) ||
+                              r.error == make_error_code(error_code::request_timed_out)));
+                   } else {
+                       ++ok;
+                       REQUIRE(r.body->topics.size() == 1);
+                       CHECK(r.body->topics[0].partitions[0].error_code == error_code::none);
+                   }
+               });
         if (i % 10 == 9) c.poll(5ms);
     }
-    REQUIRE(poll_until(c, [&] { return ok + failed == n; }, 60s));
+    REQUIRE(poll_until(
+        c, [&] { return ok + failed == n; }, 60s));
     c.poll(500ms); // nothing may come twice, also late
     for (int i = 0; i < n; ++i) CHECK(calls[static_cast<std::size_t>(i)] == 1);
     CHECK(ok > 0);
@@ -264,7 +265,8 @@ TEST_CASE("a broker that never answers times the request out and the connection 
         ++calls;
         err = r.error;
     });
-    REQUIRE(poll_until(c, [&] { return calls > 0; }, 10s));
+    REQUIRE(poll_until(
+        c, [&] { return calls > 0; }, 10s));
     CHECK(err == make_error_code(error_code::request_timed_out));
     CHECK(std::chrono::steady_clock::now() - t0 >= 300ms);
     CHECK(c.stats().timeouts.load() == 1);
@@ -272,8 +274,9 @@ TEST_CASE("a broker that never answers times the request out and the connection 
 
 TEST_CASE("destroying the cluster completes what is still open", "[client]") {
     served_broker sb;
-    test::fault_proxy proxy(sb.server->port(),
-                            [](std::uint64_t k) { return k == 1 ? test::answer_fault::pass : test::answer_fault::drop; });
+    test::fault_proxy proxy(sb.server->port(), [](std::uint64_t k) {
+        return k == 1 ? test::answer_fault::pass : test::answer_fault::drop;
+    });
     int calls = 0;
     {
         client::cluster c(config_for("127.0.0.1:" + std::to_string(proxy.port())));

@@ -6,12 +6,6 @@
 
 #include <gregor/core/buffer.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -22,6 +16,12 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace gregor::test {
 
@@ -100,7 +100,9 @@ private:
             if (!write_all(p.client, frame.data(), frame.size())) kill(p);
             break;
         case answer_fault::drop: break;
-        case answer_fault::delay: p.delayed.push_back({std::move(frame), std::chrono::steady_clock::now() + delay_}); return;
+        case answer_fault::delay:
+            p.delayed.push_back({std::move(frame), std::chrono::steady_clock::now() + delay_});
+            return;
         case answer_fault::swap_with_next: p.swapped = std::move(frame); return;
         case answer_fault::disconnect: kill(p); return;
         }

@@ -35,8 +35,7 @@ std::size_t count_lines(const std::string& s, const std::string& needle) {
 
 } // namespace
 
-TEST_CASE("gregor-topics creates, lists, describes, alters and deletes topics on a gregor broker",
-          "[topics_tool]") {
+TEST_CASE("gregor-topics creates, lists, describes, alters and deletes topics on a gregor broker", "[topics_tool]") {
     temp_dir dir;
     broker_process b(broker_exe(), {"--data-dir", dir.path.string()});
     const auto bs = b.bootstrap();
@@ -78,7 +77,8 @@ TEST_CASE("gregor-topics creates, lists, describes, alters and deletes topics on
     std::tie(rc, out) = topics(bs, "--alter --topic orders --partitions 2");
     CHECK(rc == 1);
     CHECK(out.find("partitions") != std::string::npos); // "Topic currently has 5 partitions, ..."
-    std::tie(rc, out) = topics(bs, "--alter-config --topic orders --config retention.ms=999 --config segment.bytes=1048576");
+    std::tie(rc, out) =
+        topics(bs, "--alter-config --topic orders --config retention.ms=999 --config segment.bytes=1048576");
     REQUIRE(rc == 0);
     CHECK(out.find("Completed updating config for topic orders.") != std::string::npos);
     std::tie(rc, out) = topics(bs, "--alter-config --topic orders --delete-config segment.bytes");
@@ -125,7 +125,8 @@ TEST_CASE("gregor-topics reports usage errors with status 2 and --help like Kafk
     std::tie(rc, out) = run("timeout 30 " + topics_exe() + " --bootstrap-server nonsense --list 2>&1");
     CHECK(rc == 2);
     // Nothing listens there: a clear error, status 1, within the timeout.
-    std::tie(rc, out) = run("timeout 30 " + topics_exe() + " --bootstrap-server 127.0.0.1:1 --list --timeout-ms 1000 2>&1");
+    std::tie(rc, out) =
+        run("timeout 30 " + topics_exe() + " --bootstrap-server 127.0.0.1:1 --list --timeout-ms 1000 2>&1");
     CHECK(rc == 1);
     CHECK(out.find("Error while executing topic command") != std::string::npos);
 }

@@ -117,7 +117,8 @@ inline constexpr auto broker_keys = std::to_array<detail::config::key<broker_con
      .default_text = "1",
      .min = 1,
      .max = 32767,
-     .doc = "Replicas of a topic created with replication factor -1 (CreateTopics v4+); above the broker count such a create fails with INVALID_REPLICATION_FACTOR.",
+     .doc = "Replicas of a topic created with replication factor -1 (CreateTopics v4+); above the broker count such a "
+            "create fails with INVALID_REPLICATION_FACTOR.",
      GREGOR_CONFIG_FIELD(broker_config, default_replication_factor)},
     {.name = "producer.id.expiration.ms",
      .default_text = "86400000",

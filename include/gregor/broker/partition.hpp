@@ -385,8 +385,7 @@ public:
         if (auto ec = log_.set_config(c.log)) return ec;
         cfg_ = c;
         max_message_bytes_.store(c.message_max_bytes, std::memory_order_relaxed);
-        log_append_time_.store(c.message_timestamp_type == timestamp_type::log_append_time,
-                               std::memory_order_relaxed);
+        log_append_time_.store(c.message_timestamp_type == timestamp_type::log_append_time, std::memory_order_relaxed);
         return {};
     }
 
@@ -484,7 +483,8 @@ private:
 
     std::pair<error_code, offset> check_delete_records_locked(offset o) const {
         if (deleted_) return {error_code::unknown_topic_or_partition, offset{-1}};
-        if (cfg_.log.cleanup_policy == storage::cleanup_policy::compact) return {error_code::policy_violation, offset{-1}};
+        if (cfg_.log.cleanup_policy == storage::cleanup_policy::compact)
+            return {error_code::policy_violation, offset{-1}};
         const offset target = o == offset{-1} ? high_watermark_ : o;
         if (target < offset{0} || target > high_watermark_) return {error_code::offset_out_of_range, offset{-1}};
         return {error_code::none, std::max(target, log_.log_start_offset())};

@@ -171,7 +171,8 @@ public:
         return out;
     }
 
-    std::vector<result> delete_topics(const std::vector<std::string>& names, duration timeout = std::chrono::seconds(30)) {
+    std::vector<result> delete_topics(const std::vector<std::string>& names,
+                                      duration timeout = std::chrono::seconds(30)) {
         wire::delete_topics::request req;
         req.timeout_ms = static_cast<std::int32_t>(timeout.count());
         for (const auto& n : names) {
@@ -269,9 +270,8 @@ public:
         wire::describe_configs::request req;
         req.resources.push_back({static_cast<wire::describe_configs::resource_type>(type), name, std::nullopt});
         config_description out;
-        const auto dest = type == resource::broker && !name.empty()
-                              ? gregor::client::destination::node(std::stoi(name))
-                              : gregor::client::destination::controller();
+        const auto dest = type == resource::broker && !name.empty() ? gregor::client::destination::node(std::stoi(name))
+                                                                    : gregor::client::destination::controller();
         run(dest, req, timeout, [&](auto& rep) {
             out = {};
             if (rep.error) {
@@ -290,8 +290,8 @@ public:
                 e.name = std::string(c.name);
                 if (c.value) e.value = std::string(*c.value);
                 e.source = c.config_source != config_source::not_given ? c.config_source
-                           : c.is_default                               ? config_source::default_config
-                                                                        : config_source::unknown;
+                           : c.is_default                              ? config_source::default_config
+                                                                       : config_source::unknown;
                 e.read_only = c.read_only;
                 e.sensitive = c.is_sensitive;
                 out.entries.push_back(std::move(e));
@@ -386,7 +386,8 @@ public:
 
     /// Deletes the records of `topic` below the given offsets (per partition; -1 = the high
     /// watermark), each partition at its leader. Returns the new low watermarks.
-    std::vector<records_deleted> delete_records(const std::string& topic, const std::map<std::int32_t, std::int64_t>& upto,
+    std::vector<records_deleted> delete_records(const std::string& topic,
+                                                const std::map<std::int32_t, std::int64_t>& upto,
                                                 duration timeout = std::chrono::seconds(30)) {
         std::vector<records_deleted> out;
         for (const auto& entry : upto) {
@@ -406,7 +407,8 @@ public:
                 for (const auto& t : rep.body->topics)
                     for (const auto& pr : t.partitions)
                         if (pr.partition_index.value() == p) {
-                            rd.error = pr.error_code == error_code::none ? std::error_code{} : make_error_code(pr.error_code);
+                            rd.error =
+                                pr.error_code == error_code::none ? std::error_code{} : make_error_code(pr.error_code);
                             rd.low_watermark = pr.low_watermark.value();
                         }
                 return leader_moved(rd.error);
@@ -440,7 +442,8 @@ public:
             for (const auto& rt : rep.body->topics)
                 for (const auto& rp : rt.partitions)
                     if (rp.partition_index.value() == partition) {
-                        out.error = rp.error_code == error_code::none ? std::error_code{} : make_error_code(rp.error_code);
+                        out.error =
+                            rp.error_code == error_code::none ? std::error_code{} : make_error_code(rp.error_code);
                         out.offset = rp.offset.value();
                         out.timestamp = rp.timestamp;
                     }
@@ -480,8 +483,9 @@ private:
                ec == make_error_code(error_code::leader_not_available);
     }
     bool controller_moved(const std::vector<result>& out) {
-        const bool moved = std::any_of(out.begin(), out.end(),
-                                       [](const result& r) { return r.error == make_error_code(error_code::not_controller); });
+        const bool moved = std::any_of(out.begin(), out.end(), [](const result& r) {
+            return r.error == make_error_code(error_code::not_controller);
+        });
         if (moved) c_.request_metadata_update();
         return moved;
     }

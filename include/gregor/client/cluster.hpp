@@ -58,9 +58,9 @@
 namespace gregor::client {
 
 struct cluster_config {
-    std::string bootstrap_servers;                                // bootstrap.servers
-    connection_settings connection{};                             // shared by every connection
-    clock::duration metadata_max_age = std::chrono::minutes(5);   // metadata.max.age.ms
+    std::string bootstrap_servers;                              // bootstrap.servers
+    connection_settings connection{};                           // shared by every connection
+    clock::duration metadata_max_age = std::chrono::minutes(5); // metadata.max.age.ms
     std::int16_t metadata_max_version = wire::metadata_api::max_version;
 };
 
@@ -150,10 +150,8 @@ constexpr bool calls_for_metadata_refresh(error_code e) noexcept {
     case error_code::replica_not_available:
     case error_code::kafka_storage_error:
     case error_code::network_exception:
-    case error_code::request_timed_out:
-        return true;
-    default:
-        return false;
+    case error_code::request_timed_out: return true;
+    default: return false;
     }
 }
 
@@ -189,8 +187,8 @@ public:
         r.extra_timeout = opt.extra_timeout;
         r.encode = [req = std::move(req)](byte_writer& w, std::int16_t v) { req.encode(w, v); };
         r.done = [this, fn = std::forward<Fn>(on_reply)](std::error_code ec, std::int16_t v,
-                                                          const std::shared_ptr<const byte_buffer>& frame,
-                                                          std::size_t off) mutable {
+                                                         const std::shared_ptr<const byte_buffer>& frame,
+                                                         std::size_t off) mutable {
             ++completed_;
             reply<Resp> rep;
             rep.error = ec;
@@ -226,13 +224,12 @@ public:
             for (const auto& n : **names) req.topics->push_back({n, {}});
         }
         req.allow_auto_topic_creation = allow_auto_create;
-        send(
-            destination::any(), std::move(req),
-            [this, names, done = std::move(done)](reply<wire::metadata::response>& rep) mutable {
-                if (!rep.error) update_metadata(*rep.body, !names->has_value());
-                if (done) done(rep.error);
-            },
-            {.max_version = cfg_.metadata_max_version});
+        send(destination::any(), std::move(req),
+             [this, names, done = std::move(done)](reply<wire::metadata::response>& rep) mutable {
+                 if (!rep.error) update_metadata(*rep.body, !names->has_value());
+                 if (done) done(rep.error);
+             },
+             {.max_version = cfg_.metadata_max_version});
     }
 
     /// The cache as the last refresh left it.
@@ -421,14 +418,13 @@ private:
             if (dest.k == destination::kind::controller) // KRaft clusters may name none: any broker
                 return submit_to(least_loaded(), std::move(r));
             return complete_error(r, dest.k == destination::kind::leader ? error_code::leader_not_available
-                                                                          : error_code::broker_not_available);
+                                                                         : error_code::broker_not_available);
         }
         auto held = std::make_shared<raw_request>(std::move(r));
         std::optional<std::vector<std::string>> topics;
         if (dest.k == destination::kind::leader) topics = std::vector<std::string>{dest.topic};
-        refresh_metadata(std::move(topics), [this, dest, held](std::error_code) mutable {
-            route(dest, std::move(*held), false);
-        });
+        refresh_metadata(std::move(topics),
+                         [this, dest, held](std::error_code) mutable { route(dest, std::move(*held), false); });
     }
 
 public:
@@ -473,7 +469,6 @@ public:
     }
 
 private:
-
     void learn_broker(std::int32_t id, const std::string& host, std::int32_t port) {
         if (id < 0 || port <= 0 || port > 65535) return;
         net::endpoint ep{host, static_cast<std::uint16_t>(port)};

@@ -59,9 +59,9 @@ struct connection_settings {
     std::string client_id = "gregor";
     std::string software_name = "gregor"; // ApiVersions v3+ client_software_name
     std::string software_version = "1";
-    clock::duration request_timeout = std::chrono::seconds(30);    // request.timeout.ms
-    clock::duration reconnect_backoff = std::chrono::milliseconds(50);   // reconnect.backoff.ms
-    clock::duration reconnect_backoff_max = std::chrono::seconds(1);     // reconnect.backoff.max.ms
+    clock::duration request_timeout = std::chrono::seconds(30);        // request.timeout.ms
+    clock::duration reconnect_backoff = std::chrono::milliseconds(50); // reconnect.backoff.ms
+    clock::duration reconnect_backoff_max = std::chrono::seconds(1);   // reconnect.backoff.max.ms
     std::size_t max_in_flight = 0; // requests written and not yet answered; 0 = no bound
     net::client_config socket;
 };
@@ -72,8 +72,8 @@ struct counters {
     std::atomic<std::uint64_t> connect_failures{0}; // refused, unreachable, setup timeout
     std::atomic<std::uint64_t> disconnects{0};      // connections lost after they were up
     std::atomic<std::uint64_t> api_versions_requests{0};
-    std::atomic<std::uint64_t> requests_written{0}; // every request but ApiVersions
-    std::atomic<std::uint64_t> timeouts{0};         // requests answered REQUEST_TIMED_OUT
+    std::atomic<std::uint64_t> requests_written{0};     // every request but ApiVersions
+    std::atomic<std::uint64_t> timeouts{0};             // requests answered REQUEST_TIMED_OUT
     std::atomic<std::int16_t> api_versions_version{-1}; // what the last negotiation used
 };
 
@@ -81,14 +81,13 @@ struct counters {
 /// the response header); it is null when there is no answer (an error, or a request that expects
 /// none). The completion returns false when the body does not decode: the connection then
 /// closes, since the rest of its stream cannot be trusted.
-using raw_completion =
-    gregor::detail::unique_function<bool(std::error_code, std::int16_t version,
-                                         const std::shared_ptr<const byte_buffer>& frame, std::size_t body_offset)>;
+using raw_completion = gregor::detail::unique_function<bool(
+    std::error_code, std::int16_t version, const std::shared_ptr<const byte_buffer>& frame, std::size_t body_offset)>;
 
 /// One request, whatever its kind.
 struct raw_request {
     wire::api_key key = wire::api_key::api_versions;
-    wire::version_range versions{};                                          // what `encode` can write
+    wire::version_range versions{};                                           // what `encode` can write
     gregor::detail::unique_function<void(byte_writer&, std::int16_t)> encode; // the body at a version
     bool expects_response = true;
     clock::duration extra_timeout{}; // added to request.timeout.ms (a Fetch's max wait)
@@ -101,8 +100,8 @@ class connection {
 public:
     /// `node`: the broker id (bootstrap servers use -1, -2, ...). The settings, counters and
     /// random source belong to the owner and outlive the connection.
-    connection(net::event_loop& loop, std::int32_t node, net::endpoint ep, const connection_settings& s,
-               counters& cnt, std::mt19937_64& rng)
+    connection(net::event_loop& loop, std::int32_t node, net::endpoint ep, const connection_settings& s, counters& cnt,
+               std::mt19937_64& rng)
             : loop_(loop), node_(node), ep_(std::move(ep)), s_(s), cnt_(cnt), rng_(rng) {}
 
     connection(const connection&) = delete;
@@ -263,8 +262,9 @@ private:
     void send_api_versions() {
         wire::api_versions::request req{s_.software_name, s_.software_version};
         cnt_.api_versions_requests.fetch_add(1, std::memory_order_relaxed);
-        write_frame(wire::api_key::api_versions, api_versions_try_, s_.request_timeout,
-                    [&](byte_writer& w, std::int16_t v) { req.encode(w, v); }, {}, true);
+        write_frame(
+            wire::api_key::api_versions, api_versions_try_, s_.request_timeout,
+            [&](byte_writer& w, std::int16_t v) { req.encode(w, v); }, {}, true);
     }
 
     void on_closed(std::error_code ec) {
@@ -316,7 +316,8 @@ private:
 
     clock::duration backoff() {
         const auto base = std::chrono::duration<double>(s_.reconnect_backoff).count();
-        const auto cap = std::chrono::duration<double>(std::max(s_.reconnect_backoff_max, s_.reconnect_backoff)).count();
+        const auto cap =
+            std::chrono::duration<double>(std::max(s_.reconnect_backoff_max, s_.reconnect_backoff)).count();
         const double exp = std::min(cap, base * std::pow(2.0, std::min(failures_ - 1, 30)));
         std::uniform_real_distribution<double> jitter(0.8, 1.2);
         return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(exp * jitter(rng_)));
@@ -335,7 +336,8 @@ private:
         const bool sent = cc_->send(std::move(frame));
         if (!expects_response) {
             last_unanswered_ = corr;
-            if (done) (void)done(sent ? std::error_code{} : make_error_code(error_code::network_exception), v, nullptr, 0);
+            if (done)
+                (void)done(sent ? std::error_code{} : make_error_code(error_code::network_exception), v, nullptr, 0);
             return;
         }
         out_.push_back({corr, key, v, clock::now() + timeout, std::move(done)});
@@ -345,8 +347,9 @@ private:
         const auto v = version_for(r.key, r.versions);
         if (!v) return complete(r.done, make_error_code(error_code::unsupported_version), -1);
         auto enc = std::move(r.encode);
-        write_frame(r.key, *v, s_.request_timeout + r.extra_timeout, [&](byte_writer& w, std::int16_t ver) { enc(w, ver); },
-                    std::move(r.done), r.expects_response);
+        write_frame(
+            r.key, *v, s_.request_timeout + r.extra_timeout, [&](byte_writer& w, std::int16_t ver) { enc(w, ver); },
+            std::move(r.done), r.expects_response);
     }
 
     /// Moves waiting requests onto the wire while the connection is ready and below its bound.

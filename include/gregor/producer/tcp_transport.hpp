@@ -33,11 +33,11 @@
 // driven with run_once); send() only queues or writes without blocking. wake() is thread-safe.
 #pragma once
 
+#include <gregor/client/cluster.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/clock.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
-#include <gregor/client/cluster.hpp>
 #include <gregor/producer/producer_config.hpp>
 #include <gregor/producer/transport.hpp>
 #include <gregor/wire/api.hpp>
@@ -126,7 +126,8 @@ private:
     };
 
     struct impl {
-        explicit impl(const producer_config& cfg) : client(config_of(cfg)), allow_auto_create(cfg.allow_auto_create_topics) {}
+        explicit impl(const producer_config& cfg)
+                : client(config_of(cfg)), allow_auto_create(cfg.allow_auto_create_topics) {}
 
         static client::cluster_config config_of(const producer_config& cfg) {
             client::cluster_config c;
@@ -221,36 +222,35 @@ private:
             req.topics->push_back({*topic, {}});
             req.allow_auto_topic_creation = allow_auto_create;
             const auto corr = m.correlation_id;
-            client.send(
-                client::destination::any(), std::move(req),
-                [this, corr, topic](client::reply<wire::metadata::response>& rep) {
-                    if (rep.error) {
-                        ready.emplace_back(metadata_response{corr, *topic, answer_error(rep.error), {}});
-                        return;
-                    }
-                    counters.metadata_version.store(rep.version, std::memory_order_relaxed);
-                    // Brokers (and moved addresses) reach the client's connection table.
-                    client.update_metadata(*rep.body, false);
-                    metadata_response out;
-                    out.correlation_id = corr;
-                    out.topic = *topic;
-                    out.error = error_code::unknown_topic_or_partition;
-                    for (const auto& t : rep.body->topics) {
-                        if (t.name != *topic) continue;
-                        out.error = t.error_code;
-                        if (t.error_code != error_code::none) break;
-                        std::int32_t n = 0;
-                        for (const auto& p : t.partitions) n = std::max(n, p.partition_index.value() + 1);
-                        out.leaders.assign(static_cast<std::size_t>(n), node_id{-1});
-                        for (const auto& p : t.partitions)
-                            if (p.partition_index.value() >= 0)
-                                out.leaders[static_cast<std::size_t>(p.partition_index.value())] = p.leader_id;
-                        if (out.leaders.empty()) out.error = error_code::leader_not_available;
-                        break;
-                    }
-                    ready.emplace_back(std::move(out));
-                },
-                {.max_version = spoken_versions<wire::metadata_api>().max});
+            client.send(client::destination::any(), std::move(req),
+                        [this, corr, topic](client::reply<wire::metadata::response>& rep) {
+                            if (rep.error) {
+                                ready.emplace_back(metadata_response{corr, *topic, answer_error(rep.error), {}});
+                                return;
+                            }
+                            counters.metadata_version.store(rep.version, std::memory_order_relaxed);
+                            // Brokers (and moved addresses) reach the client's connection table.
+                            client.update_metadata(*rep.body, false);
+                            metadata_response out;
+                            out.correlation_id = corr;
+                            out.topic = *topic;
+                            out.error = error_code::unknown_topic_or_partition;
+                            for (const auto& t : rep.body->topics) {
+                                if (t.name != *topic) continue;
+                                out.error = t.error_code;
+                                if (t.error_code != error_code::none) break;
+                                std::int32_t n = 0;
+                                for (const auto& p : t.partitions) n = std::max(n, p.partition_index.value() + 1);
+                                out.leaders.assign(static_cast<std::size_t>(n), node_id{-1});
+                                for (const auto& p : t.partitions)
+                                    if (p.partition_index.value() >= 0)
+                                        out.leaders[static_cast<std::size_t>(p.partition_index.value())] = p.leader_id;
+                                if (out.leaders.empty()) out.error = error_code::leader_not_available;
+                                break;
+                            }
+                            ready.emplace_back(std::move(out));
+                        },
+                        {.max_version = spoken_versions<wire::metadata_api>().max});
         }
 
         void send_init_producer_id(init_producer_id_request&& i) {
@@ -259,22 +259,21 @@ private:
             if (*tid) req.transactional_id = std::string_view(**tid);
             req.transaction_timeout_ms = i.transaction_timeout_ms;
             const auto corr = i.correlation_id;
-            client.send(
-                client::destination::any(), std::move(req),
-                [this, corr, tid](client::reply<wire::init_producer_id::response>& rep) {
-                    init_producer_id_response out{corr, error_code::network_exception, producer_id{-1},
-                                                  producer_epoch{-1}};
-                    if (rep.error) {
-                        out.error = answer_error(rep.error);
-                    } else if (const auto* b = rep.body ? &*rep.body : nullptr) {
-                        counters.init_producer_id_version.store(rep.version, std::memory_order_relaxed);
-                        out.error = b->error_code;
-                        out.id = b->producer_id;
-                        out.epoch = b->producer_epoch;
-                    }
-                    ready.emplace_back(out);
-                },
-                {.max_version = spoken_versions<wire::init_producer_id_api>().max});
+            client.send(client::destination::any(), std::move(req),
+                        [this, corr, tid](client::reply<wire::init_producer_id::response>& rep) {
+                            init_producer_id_response out{corr, error_code::network_exception, producer_id{-1},
+                                                          producer_epoch{-1}};
+                            if (rep.error) {
+                                out.error = answer_error(rep.error);
+                            } else if (const auto* b = rep.body ? &*rep.body : nullptr) {
+                                counters.init_producer_id_version.store(rep.version, std::memory_order_relaxed);
+                                out.error = b->error_code;
+                                out.id = b->producer_id;
+                                out.epoch = b->producer_epoch;
+                            }
+                            ready.emplace_back(out);
+                        },
+                        {.max_version = spoken_versions<wire::init_producer_id_api>().max});
         }
 
         void answer_produce(std::uint64_t correlation_id, std::int16_t acks, std::size_t n, error_code e) {
@@ -290,7 +289,8 @@ private:
             const auto deadline = client::clock::now() + std::chrono::duration_cast<client::clock::duration>(max_wait);
             for (;;) {
                 const auto now = client::clock::now();
-                const auto ran = client.poll(ready.empty() && now < deadline ? deadline - now : client::clock::duration::zero());
+                const auto ran =
+                    client.poll(ready.empty() && now < deadline ? deadline - now : client::clock::duration::zero());
                 for (auto& e : ready) out.push_back(std::move(e));
                 ready.clear();
                 // No completion means woken or out of time; a completion without an event (acks=0)
@@ -304,11 +304,13 @@ private:
         void update_counters() const {
             const auto& s = client.stats();
             counters.connects.store(s.connects.load(std::memory_order_relaxed), std::memory_order_relaxed);
-            counters.connect_failures.store(s.connect_failures.load(std::memory_order_relaxed), std::memory_order_relaxed);
+            counters.connect_failures.store(s.connect_failures.load(std::memory_order_relaxed),
+                                            std::memory_order_relaxed);
             counters.disconnects.store(s.disconnects.load(std::memory_order_relaxed), std::memory_order_relaxed);
             counters.api_versions_requests.store(s.api_versions_requests.load(std::memory_order_relaxed),
                                                  std::memory_order_relaxed);
-            counters.requests_written.store(s.requests_written.load(std::memory_order_relaxed), std::memory_order_relaxed);
+            counters.requests_written.store(s.requests_written.load(std::memory_order_relaxed),
+                                            std::memory_order_relaxed);
             counters.api_versions_version.store(s.api_versions_version.load(std::memory_order_relaxed),
                                                 std::memory_order_relaxed);
         }
@@ -321,6 +323,5 @@ private:
 
     std::unique_ptr<impl> d_;
 };
-
 
 } // namespace gregor::transport

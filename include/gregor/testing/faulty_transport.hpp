@@ -72,7 +72,7 @@ struct fault_action {
 struct fault_counters {
     std::array<std::atomic<std::uint64_t>, fault_kinds> by_kind{};
     std::atomic<std::uint64_t> produce_requests{0};
-    std::atomic<std::uint64_t> forwarded{0}; // produce requests that reached the inner transport
+    std::atomic<std::uint64_t> forwarded{0};        // produce requests that reached the inner transport
     std::atomic<std::uint64_t> control_requests{0}; // Metadata and InitProducerId requests
     std::atomic<std::uint64_t> control_injected{0}; // faults a control plan injected into them
 
@@ -309,9 +309,7 @@ private:
         switch (a.kind) {
         case fault::none: return forward_control(std::move(c));
         case fault::drop_request: return;
-        case fault::drop_response:
-            swallow_control_.push_back(id);
-            return forward_control(std::move(c));
+        case fault::drop_response: swallow_control_.push_back(id); return forward_control(std::move(c));
         case fault::duplicate: {
             control twin = c;
             control_id(twin) |= duplicate_bit;
@@ -327,11 +325,10 @@ private:
             if (kind == control_request::metadata)
                 local_control_.emplace_back(metadata_response{id, std::get<metadata_request>(c).topic, a.error, {}});
             else
-                local_control_.emplace_back(init_producer_id_response{id, a.error, producer_id{-1}, producer_epoch{-1}});
+                local_control_.emplace_back(
+                    init_producer_id_response{id, a.error, producer_id{-1}, producer_epoch{-1}});
             return;
-        case fault::error_after_append:
-            rewrite_control_[id] = a.error;
-            return forward_control(std::move(c));
+        case fault::error_after_append: rewrite_control_[id] = a.error; return forward_control(std::move(c));
         }
     }
 
