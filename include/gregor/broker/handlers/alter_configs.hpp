@@ -26,6 +26,45 @@ namespace gregor::broker_handlers {
 inline constexpr std::string_view static_broker_configs_message =
     "Broker configs are static in gregor: set them in the broker's configuration and restart it.";
 
+/// The answer both config-altering APIs share: each resource answered once, duplicates
+/// INVALID_REQUEST "Duplicate resource." (answered once, nothing changed), BROKER resources
+/// static, other types unsupported; a TOPIC resource goes to `alter_topic(resource)`, which
+/// returns the broker's admin_result. `Response` is the API's response (the same layout for both).
+template <typename Response, typename Request, typename AlterTopic>
+Response answer_config_alterations(const Request& req, std::deque<std::string>& messages, AlterTopic&& alter_topic) {
+    using resource_type = decltype(req.resources.front().resource_type);
+    std::map<std::pair<resource_type, std::string_view>, int> uses;
+    for (const auto& res : req.resources) ++uses[{res.resource_type, res.resource_name}];
+    std::set<std::pair<resource_type, std::string_view>> answered_duplicates;
+    Response resp;
+    for (const auto& res : req.resources) {
+        typename decltype(resp.responses)::value_type out;
+        out.resource_type = res.resource_type;
+        out.resource_name = res.resource_name;
+        const std::pair key{res.resource_type, res.resource_name};
+        if (uses[key] > 1) {
+            if (!answered_duplicates.insert(key).second) continue;
+            out.error_code = error_code::invalid_request;
+            out.error_message = "Duplicate resource.";
+        } else if (res.resource_type == resource_type::topic) {
+            const admin_result ar = alter_topic(res);
+            if (!ar) {
+                out.error_code = ar.error;
+                out.error_message = messages.emplace_back(ar.message);
+            }
+        } else if (res.resource_type == resource_type::broker) {
+            out.error_code = error_code::invalid_request;
+            out.error_message = static_broker_configs_message;
+        } else {
+            out.error_code = error_code::invalid_request;
+            out.error_message = messages.emplace_back("Unsupported resource type: " +
+                                                      std::to_string(static_cast<int>(res.resource_type)));
+        }
+        resp.responses.push_back(out);
+    }
+    return resp;
+}
+
 struct alter_configs_handler {
     using api = wire::alter_configs_api;
     // v2 flexible.
@@ -36,42 +75,13 @@ struct alter_configs_handler {
         using namespace wire::alter_configs;
         auto req = decode_request<request>(ctx);
         if (!req) return r.complete(net::close_connection);
-
-        std::map<std::pair<resource_type, std::string_view>, int> uses;
-        for (const auto& res : req->resources) ++uses[{res.resource_type, res.resource_name}];
-        std::set<std::pair<resource_type, std::string_view>> answered_duplicates;
         std::deque<std::string> messages; // the response holds views
-
-        response resp;
-        for (const auto& res : req->resources) {
-            resource_response out;
-            out.resource_type = res.resource_type;
-            out.resource_name = res.resource_name;
-            const std::pair key{res.resource_type, res.resource_name};
-            if (uses[key] > 1) {
-                if (!answered_duplicates.insert(key).second) continue;
-                out.error_code = error_code::invalid_request;
-                out.error_message = "Duplicate resource.";
-            } else if (res.resource_type == resource_type::topic) {
-                std::map<std::string, std::string> overrides;
-                for (const auto& c : res.configs)
-                    if (c.value) overrides[std::string(c.name)] = std::string(*c.value);
-                const auto ar =
-                    ctx.broker.set_topic_configs(res.resource_name, std::move(overrides), req->validate_only);
-                if (!ar) {
-                    out.error_code = ar.error;
-                    out.error_message = messages.emplace_back(ar.message);
-                }
-            } else if (res.resource_type == resource_type::broker) {
-                out.error_code = error_code::invalid_request;
-                out.error_message = static_broker_configs_message;
-            } else {
-                out.error_code = error_code::invalid_request;
-                out.error_message = messages.emplace_back("Unsupported resource type: " +
-                                                          std::to_string(static_cast<int>(res.resource_type)));
-            }
-            resp.responses.push_back(out);
-        }
+        const auto resp = answer_config_alterations<response>(*req, messages, [&](const resource& res) {
+            std::map<std::string, std::string> overrides;
+            for (const auto& c : res.configs)
+                if (c.value) overrides[std::string(c.name)] = std::string(*c.value);
+            return ctx.broker.set_topic_configs(res.resource_name, std::move(overrides), req->validate_only);
+        });
         r.complete(net::response(encode_response(ctx.header, ctx.header.version, resp)));
     }
 };

@@ -35,48 +35,20 @@ struct incremental_alter_configs_handler {
         using namespace wire::incremental_alter_configs;
         auto req = decode_request<request>(ctx);
         if (!req) return r.complete(net::close_connection);
-
-        std::map<std::pair<resource_type, std::string_view>, int> uses;
-        for (const auto& res : req->resources) ++uses[{res.resource_type, res.resource_name}];
-        std::set<std::pair<resource_type, std::string_view>> answered_duplicates;
         std::deque<std::string> messages; // the response holds views
-
-        response resp;
-        for (const auto& res : req->resources) {
-            resource_response out;
-            out.resource_type = res.resource_type;
-            out.resource_name = res.resource_name;
-            const std::pair key{res.resource_type, res.resource_name};
-            if (uses[key] > 1) {
-                if (!answered_duplicates.insert(key).second) continue;
-                out.error_code = error_code::invalid_request;
-                out.error_message = "Duplicate resource.";
-            } else if (res.resource_type == resource_type::topic) {
-                std::vector<config_change> changes;
-                changes.reserve(res.configs.size());
-                for (const auto& c : res.configs) {
-                    config_change ch;
-                    ch.name = std::string(c.name);
-                    // Kafka's AlterConfigOp numbers; an unknown one is the broker's INVALID_REQUEST.
-                    ch.op = static_cast<config_op>(c.config_operation);
-                    if (c.value) ch.value = std::string(*c.value);
-                    changes.push_back(std::move(ch));
-                }
-                const auto ar = ctx.broker.alter_topic_configs(res.resource_name, changes, req->validate_only);
-                if (!ar) {
-                    out.error_code = ar.error;
-                    out.error_message = messages.emplace_back(ar.message);
-                }
-            } else if (res.resource_type == resource_type::broker) {
-                out.error_code = error_code::invalid_request;
-                out.error_message = static_broker_configs_message;
-            } else {
-                out.error_code = error_code::invalid_request;
-                out.error_message = messages.emplace_back("Unsupported resource type: " +
-                                                          std::to_string(static_cast<int>(res.resource_type)));
+        const auto resp = answer_config_alterations<response>(*req, messages, [&](const resource& res) {
+            std::vector<config_change> changes;
+            changes.reserve(res.configs.size());
+            for (const auto& c : res.configs) {
+                config_change ch;
+                ch.name = std::string(c.name);
+                // Kafka's AlterConfigOp numbers; an unknown one is the broker's INVALID_REQUEST.
+                ch.op = static_cast<config_op>(c.config_operation);
+                if (c.value) ch.value = std::string(*c.value);
+                changes.push_back(std::move(ch));
             }
-            resp.responses.push_back(out);
-        }
+            return ctx.broker.alter_topic_configs(res.resource_name, changes, req->validate_only);
+        });
         r.complete(net::response(encode_response(ctx.header, ctx.header.version, resp)));
     }
 };
