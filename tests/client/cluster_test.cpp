@@ -6,6 +6,7 @@
 #include "fault_proxy.hpp"
 
 #include <gregor/broker/kafka_server.hpp>
+#include <gregor/client/admin.hpp>
 #include <gregor/client/cluster.hpp>
 #include <gregor/wire/messages/api_versions.hpp>
 #include <gregor/wire/messages/list_offsets.hpp>
@@ -290,4 +291,91 @@ TEST_CASE("destroying the cluster completes what is still open", "[client]") {
         CHECK(calls == 0);
     }
     CHECK(calls == 4);
+}
+
+TEST_CASE("gregor::admin over TCP and in process give the same answers", "[client]") {
+    served_broker tcp_side;
+    memory_broker local;
+    admin::client over_tcp(tcp_side.address(), 5s);
+    admin::in_process<memory_broker> in_proc(local);
+
+    // The same script on both; every answer is compared, and checked against what Kafka answers.
+    auto run = [](auto& a) {
+        std::vector<std::string> trace;
+        auto note = [&](const std::string& what, const std::error_code& ec) {
+            trace.push_back(what + "=" + (ec ? ec.message() : std::string("ok")));
+        };
+        for (const auto& r :
+             a.create_topics({{.name = "orders", .partitions = 3, .configs = {{"retention.ms", "123456"}}},
+                              {.name = "bad/name", .partitions = 1},
+                              {.name = "zero", .partitions = 0},
+                              {.name = "cfg", .partitions = 1, .configs = {{"no.such", "1"}}}}))
+            note("create " + r.name, r.error);
+        for (const auto& r : a.create_topics({{.name = "orders", .partitions = 1}})) note("again " + r.name, r.error);
+        for (const auto& r : a.create_topics({{.name = "dry", .partitions = 2}}, true))
+            note("validate " + r.name, r.error);
+        const auto listed = a.list_topics();
+        trace.push_back("list " + std::to_string(listed.size()) + (listed.empty() ? "" : " " + listed.front()));
+        const auto cfg = a.describe_configs(admin::resource::topic, "orders");
+        note("describe", cfg.error);
+        for (const auto& e : cfg.entries)
+            if (e.name == "retention.ms" || e.name == "cleanup.policy")
+                trace.push_back(e.name + "=" + e.value.value_or("null") + " source " +
+                                std::to_string(static_cast<int>(e.source)));
+        note("alter",
+             a.alter_configs(admin::resource::topic, "orders", {{"retention.ms", admin::config_op::set, "999"}}).error);
+        for (const auto& e : a.describe_configs(admin::resource::topic, "orders").entries)
+            if (e.name == "retention.ms") trace.push_back("now " + e.value.value_or("null"));
+        for (const auto& r : a.create_partitions({{"orders", 5}})) note("grow " + r.name, r.error);
+        for (const auto& r : a.create_partitions({{"orders", 2}})) note("shrink " + r.name, r.error);
+        const auto d = a.describe_topics(std::vector<std::string>{"orders", "missing"});
+        for (const auto& t : d) {
+            note("topic " + t.name, t.error);
+            trace.push_back("partitions " + std::to_string(t.partitions.size()));
+        }
+        for (const auto& r : a.delete_records("orders", {{0, -1}})) {
+            note("delete records", r.error);
+            trace.push_back("low " + std::to_string(r.low_watermark));
+        }
+        const auto lo = a.list_offset("orders", 0, -2);
+        note("earliest", lo.error);
+        for (const auto& r : a.delete_topics({"orders", "missing"})) note("delete " + r.name, r.error);
+        trace.push_back("left " + std::to_string(a.list_topics().size()));
+        return trace;
+    };
+    const auto tcp_trace = run(over_tcp);
+    const auto local_trace = run(in_proc);
+    CHECK(tcp_trace == local_trace);
+    const std::vector<std::string> expected{
+        "create orders=ok",
+        "create bad/name=" + make_error_code(error_code::invalid_topic_exception).message(),
+        "create zero=" + make_error_code(error_code::invalid_partitions).message(),
+        "create cfg=" + make_error_code(error_code::invalid_config).message(),
+        "again orders=" + make_error_code(error_code::topic_already_exists).message(),
+        "validate dry=ok",
+        "list 1 orders",
+        "describe=ok",
+        "cleanup.policy=delete source 5",
+        "retention.ms=123456 source 1",
+        "alter=ok",
+        "now 999",
+        "grow orders=ok",
+        "shrink orders=" + make_error_code(error_code::invalid_partitions).message(),
+        "topic missing=" + make_error_code(error_code::unknown_topic_or_partition).message(),
+        "partitions 0",
+        "topic orders=ok",
+        "partitions 5",
+        "delete records=ok",
+        "low 0",
+        "earliest=ok",
+        "delete orders=ok",
+        "delete missing=" + make_error_code(error_code::unknown_topic_or_partition).message(),
+        "left 0"};
+    CHECK(tcp_trace == expected);
+    const auto c = over_tcp.describe_cluster();
+    CHECK_FALSE(c.error);
+    CHECK(c.controller == tcp_side.b.config().node_id);
+    REQUIRE(c.brokers.size() == 1);
+    CHECK(c.brokers[0].port == tcp_side.server->port());
+    CHECK_FALSE(c.cluster_id.empty());
 }

@@ -14,11 +14,13 @@
 // error message when it sent one. NOT_CONTROLLER and lost connections are retried (after a
 // metadata refresh) until the timeout.
 //
-// gregor::admin::in_process<Broker> offers the same calls on a broker in this process.
+// gregor::admin::in_process<Broker> offers the same calls, with the same results, on a broker in
+// this process (an embedded gregor::broker): no sockets, the broker's own admin operations.
 //
 // Thread-safety: one thread at a time per client.
 #pragma once
 
+#include <gregor/broker/admin.hpp>
 #include <gregor/client/cluster.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
@@ -556,6 +558,144 @@ private:
     }
 
     gregor::client::cluster c_;
+};
+
+/// The same calls on a gregor::broker in this process. The broker's calls are thread-safe, so an
+/// in_process admin may be used beside producers and consumers of the same broker.
+template <typename Broker>
+class in_process {
+public:
+    explicit in_process(Broker& b) noexcept : b_(&b) {}
+
+    std::vector<result> create_topics(const std::vector<new_topic>& topics, bool validate_only = false) {
+        std::vector<result> out;
+        std::vector<std::string> seen;
+        for (const auto& t : topics) {
+            if (std::count(seen.begin(), seen.end(), t.name) > 0) {
+                out.push_back({t.name, make_error_code(error_code::invalid_request), "Duplicate topic name."});
+                continue;
+            }
+            seen.push_back(t.name);
+            gregor::create_topic_request req;
+            req.partitions = t.partitions;
+            req.replication_factor = t.replication_factor;
+            req.assignment = t.assignment;
+            req.configs = t.configs;
+            req.validate_only = validate_only;
+            out.push_back(of(t.name, b_->create_topic(t.name, req)));
+        }
+        return out;
+    }
+
+    std::vector<result> delete_topics(const std::vector<std::string>& names) {
+        std::vector<result> out;
+        for (const auto& n : names) out.push_back(of(n, b_->delete_topic(n)));
+        return out;
+    }
+
+    std::vector<result> create_partitions(const std::map<std::string, std::int32_t>& totals,
+                                          bool validate_only = false) {
+        std::vector<result> out;
+        for (const auto& [n, count] : totals) out.push_back(of(n, b_->create_partitions(n, count, validate_only)));
+        return out;
+    }
+
+    std::vector<std::string> list_topics() {
+        std::vector<std::string> out;
+        for (const auto& [n, parts] : b_->list_topics()) out.push_back(n);
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
+    std::vector<topic_description> describe_topics(std::optional<std::vector<std::string>> names) {
+        if (!names) names = list_topics();
+        std::vector<topic_description> out;
+        for (const auto& n : *names) {
+            topic_description d;
+            d.name = n;
+            const auto rec = b_->topic_metadata(n);
+            if (!rec) {
+                d.error = make_error_code(error_code::unknown_topic_or_partition);
+                out.push_back(std::move(d));
+                continue;
+            }
+            d.id = rec->id;
+            for (std::size_t i = 0; i < rec->partitions.size(); ++i) {
+                const auto& a = rec->partitions[i];
+                partition_description pd;
+                pd.partition = static_cast<std::int32_t>(i);
+                pd.leader = a.leader.value();
+                pd.leader_epoch = a.epoch.value();
+                for (auto x : a.replicas) pd.replicas.push_back(x.value());
+                for (auto x : a.isr) pd.isr.push_back(x.value());
+                d.partitions.push_back(std::move(pd));
+            }
+            out.push_back(std::move(d));
+        }
+        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+        return out;
+    }
+
+    config_description describe_configs(resource type, const std::string& name) {
+        config_description out;
+        std::optional<std::vector<gregor::config_entry>> entries;
+        if (type == resource::topic) {
+            entries = b_->describe_topic_configs(name);
+            if (!entries) out.error = make_error_code(error_code::unknown_topic_or_partition);
+        } else if (name.empty() || name == std::to_string(b_->config().node_id)) {
+            entries = b_->describe_broker_configs();
+        } else {
+            out.error = make_error_code(error_code::invalid_request);
+            out.message = "Broker " + name + " is not this broker";
+        }
+        if (entries)
+            for (auto& e : *entries)
+                out.entries.push_back({std::move(e.name), std::move(e.value),
+                                       static_cast<config_source>(static_cast<std::int8_t>(e.source)), e.read_only,
+                                       e.sensitive});
+        return out;
+    }
+
+    result alter_configs(resource type, const std::string& name, const std::vector<config_change>& changes,
+                         bool validate_only = false) {
+        if (type != resource::topic)
+            return {name, make_error_code(error_code::invalid_request), "Broker configs are static in gregor"};
+        std::vector<gregor::config_change> cs;
+        for (const auto& c : changes)
+            cs.push_back({c.name, static_cast<gregor::config_op>(static_cast<std::int8_t>(c.op)), c.value});
+        return of(name, b_->alter_topic_configs(name, cs, validate_only));
+    }
+
+    cluster_description describe_cluster() {
+        cluster_description out;
+        out.controller = b_->config().node_id;
+        out.brokers.push_back({b_->config().node_id, {}, -1, std::nullopt}); // no listener in process
+        return out;
+    }
+
+    std::vector<records_deleted> delete_records(const std::string& topic,
+                                                const std::map<std::int32_t, std::int64_t>& upto) {
+        std::vector<records_deleted> out;
+        for (const auto& [p, o] : upto) {
+            const auto r = b_->delete_records(topic, partition_id{p}, offset{o});
+            out.push_back({p, r.error == error_code::none ? std::error_code{} : make_error_code(r.error),
+                           r.low_watermark.value()});
+        }
+        return out;
+    }
+
+    offset_answer list_offset(const std::string& topic, std::int32_t partition, std::int64_t timestamp) {
+        const auto r = b_->list_offset(topic, partition_id{partition}, timestamp);
+        return {r.error == error_code::none ? std::error_code{} : make_error_code(r.error), r.found.value(),
+                r.timestamp};
+    }
+
+private:
+    static result of(const std::string& name, const gregor::admin_result& r) {
+        return {name, r.error == error_code::none ? std::error_code{} : make_error_code(r.error), r.message};
+    }
+
+    Broker* b_;
 };
 
 } // namespace gregor::admin

@@ -127,7 +127,7 @@ private:
 
     struct impl {
         explicit impl(const producer_config& cfg)
-                : client(config_of(cfg)), allow_auto_create(cfg.allow_auto_create_topics) {}
+                : allow_auto_create(cfg.allow_auto_create_topics), client(config_of(cfg)) {}
 
         static client::cluster_config config_of(const producer_config& cfg) {
             client::cluster_config c;
@@ -315,10 +315,12 @@ private:
                                                 std::memory_order_relaxed);
         }
 
-        client::cluster client;
         bool allow_auto_create;
         std::vector<transport_event> ready;
         mutable tcp_counters counters;
+        // Last, so it goes first: destroying it completes what is still open, and those
+        // completions write to `ready` and `counters`.
+        client::cluster client;
     };
 
     std::unique_ptr<impl> d_;
