@@ -700,7 +700,8 @@ TEST_CASE("DescribeConfigs over TCP: topic overrides, defaults, broker configs a
     {
         using wire::describe_configs::resource_type;
         wire::describe_configs::request req;
-        req.resources = {{resource_type::broker, std::to_string(b.config().node_id), std::nullopt},
+        const auto self = std::to_string(b.config().node_id); // the request holds views
+        req.resources = {{resource_type::broker, self, std::nullopt},
                          {resource_type::broker, "", std::vector<std::string_view>{"num.partitions"}},
                          {resource_type::broker, "7", std::nullopt},
                          {resource_type::broker_logger, "0", std::nullopt},

@@ -59,7 +59,8 @@ bool poll_until(client::cluster& c, Pred done, std::chrono::milliseconds limit =
     return true;
 }
 
-wire::list_offsets::request latest_of(const std::string& topic, std::int32_t partitions) {
+/// The request holds a view of `topic`: pass a name that outlives the request.
+wire::list_offsets::request latest_of(std::string_view topic, std::int32_t partitions) {
     wire::list_offsets::request req;
     req.replica_id = node_id{-1};
     wire::list_offsets::request_topic t;
