@@ -11,6 +11,7 @@
 #include <gregor/storage/backends/file.hpp>
 #include <gregor/testing/crashy_storage.hpp>
 #include <gregor/wire/header.hpp>
+#include <gregor/wire/messages/create_topics.hpp>
 #include <gregor/wire/messages/fetch.hpp>
 #include <gregor/wire/messages/metadata.hpp>
 #include <gregor/wire/messages/produce.hpp>
@@ -301,4 +302,94 @@ TEST_CASE("fsync before ack: a failing sync answers KAFKA_STORAGE_ERROR and ackn
     CHECK(r.error == error_code::kafka_storage_error);
     ctl->fail_io(false);
     CHECK(b.find_partition("t", partition_id{0})->monitor().current(offset_kind::flushed) == offset{2});
+}
+
+namespace {
+struct crashy_policies : default_broker_policies {
+    using storage_backend = testing::crashy_storage<storage::file_backend>;
+};
+} // namespace
+
+TEST_CASE("a CreateTopics that waits for the disk leaves the event loop serving produce and metadata", "[async]") {
+    test::temp_dir dir;
+    broker_config cfg;
+    cfg.data_dir = dir.path;
+    auto ctl = std::make_shared<testing::crash_controller>(5);
+    broker<crashy_policies> b{cfg, {.controller = ctl}};
+    REQUIRE(b.create_topic("t", 1) == error_code::none);
+    kafka_server_config sc;
+    sc.net.host = "127.0.0.1";
+    sc.net.port = 0;
+    kafka_server<broker<crashy_policies>> srv{b, sc};
+    // The first append of a leader epoch writes leader-epoch-checkpoint: done before the hold.
+    REQUIRE(b.produce("t", partition_id{0}, test::make_batch("first", 1), 1).error == error_code::none);
+
+    // The topic table write of this CreateTopics hangs, as on a disk that stalls in fsync.
+    ctl->hold_file_writes(true);
+    net::blocking_client admin("127.0.0.1", srv.port());
+    wire::create_topics::request ct;
+    ct.timeout_ms = 30000;
+    wire::create_topics::creatable_topic nt;
+    nt.name = "new";
+    nt.num_partitions = 2;
+    nt.replication_factor = -1;
+    ct.topics.push_back(nt);
+    byte_buffer ct_frame;
+    wire::encode_request_frame(ct_frame, 4, 9, "async-test", ct);
+    REQUIRE(admin.send_raw(ct_frame.view()) == net::blocking_client::status::ok);
+    REQUIRE(ctl->wait_for_held_writes(1, 10s));
+
+    // Meanwhile the loop answers others: a produce to an existing topic, metadata, again and again.
+    net::blocking_client producer("127.0.0.1", srv.port());
+    for (int i = 0; i < 3; ++i) {
+        send_produce(producer, 20 + i, "t", test::make_batch("p", 2).view(), 1, 5000);
+        const auto pr = read_produce(producer, 20 + i, 5s);
+        CHECK(pr.error_code == error_code::none);
+        CHECK(pr.base_offset == offset{1 + 2 * i});
+        (void)metadata_roundtrip(srv.port(), "t");
+    }
+    byte_buffer none;
+    CHECK(admin.read_frame(none, 100ms) == net::blocking_client::status::timeout);
+    CHECK_FALSE(b.topic_metadata("new"));
+
+    ctl->hold_file_writes(false);
+    auto f = admin.read_frame(10s);
+    REQUIRE(f);
+    byte_reader r(f->view());
+    const auto h = wire::response_header::decode(r, 0);
+    REQUIRE(h);
+    CHECK(h->correlation_id == 9);
+    const auto resp = wire::create_topics::response::decode(r, 4);
+    REQUIRE(resp);
+    REQUIRE(resp->topics.size() == 1);
+    CHECK(resp->topics[0].error_code == error_code::none);
+    REQUIRE(b.topic_metadata("new"));
+    CHECK(b.topic_metadata("new")->partitions.size() == 2);
+}
+
+TEST_CASE("a Metadata request that auto-creates a topic does not hold up the loop", "[async]") {
+    test::temp_dir dir;
+    broker_config cfg;
+    cfg.data_dir = dir.path;
+    auto ctl = std::make_shared<testing::crash_controller>(6);
+    broker<crashy_policies> b{cfg, {.controller = ctl}};
+    REQUIRE(b.create_topic("t", 1) == error_code::none);
+    kafka_server_config sc;
+    sc.net.host = "127.0.0.1";
+    sc.net.port = 0;
+    kafka_server<broker<crashy_policies>> srv{b, sc};
+
+    ctl->hold_file_writes(true);
+    auto creating = std::async(std::launch::async, [&] { return metadata_roundtrip(srv.port(), "auto-made"); });
+    REQUIRE(ctl->wait_for_held_writes(1, 10s));
+    // Known topics are answered meanwhile; Produce never creates one (Kafka's rule).
+    (void)metadata_roundtrip(srv.port(), "t");
+    net::blocking_client producer("127.0.0.1", srv.port());
+    send_produce(producer, 5, "other", test::make_batch("x", 1).view(), 1, 5000);
+    CHECK(read_produce(producer, 5, 5s).error_code == error_code::unknown_topic_or_partition);
+    CHECK(creating.wait_for(50ms) == std::future_status::timeout);
+    ctl->hold_file_writes(false);
+    (void)creating.get(); // checks the topic came back with its partition
+    CHECK(b.topic_metadata("auto-made"));
+    CHECK_FALSE(b.topic_metadata("other"));
 }

@@ -166,7 +166,8 @@ public:
         if (auto problem = topic_name_problem(name); !problem.empty())
             return {error_code::invalid_topic_exception, std::move(problem)};
         const std::string tname(name);
-        std::unique_lock lk(topics_mu_);
+        std::lock_guard tl(table_mu_);
+        std::shared_lock lk(topics_mu_);
         if (topics_.count(name)) return {error_code::topic_already_exists, "Topic '" + tname + "' already exists."};
         if (const auto other = colliding_topic_locked(name))
             return {error_code::invalid_topic_exception,
@@ -206,7 +207,9 @@ public:
                 return {error_code::invalid_partitions, too_many_partitions(static_cast<std::size_t>(partitions))};
         }
         if (req.validate_only) return {};
-        const auto e = add_new_topic_locked(tname, partitions, req.configs, std::move(tcfg));
+        auto rec = new_record_locked(tname, partitions, req.configs);
+        lk.unlock();
+        const auto e = add_new_topic(std::move(rec), std::move(tcfg));
         if (e != error_code::none) return {e, "Topic '" + tname + "' could not be created: storage error."};
         return {};
     }
@@ -226,39 +229,47 @@ public:
     /// NOT_LEADER_OR_FOLLOWER). What it keeps is small: its segments and their file handles are
     /// let go at once (a read result still holding a file keeps only that file alive).
     admin_result delete_topic(std::string_view name) {
+        std::unique_lock tl(table_mu_);
         std::vector<std::unique_ptr<partition_type>> parts;
         std::vector<std::filesystem::path> doomed;
+        wire::uuid id{};
+        std::string tname;
+        {
+            std::shared_lock lk(topics_mu_);
+            const auto mit = meta_.find(name);
+            if (!topics_.count(name) || mit == meta_.end())
+                return {error_code::unknown_topic_or_partition, unknown_topic_message(name)};
+            id = mit->second.rec.id;
+            tname = mit->first;
+        }
+        // table_mu_ keeps the table as read while it is written, without the topic lock.
+        if (write_table(table_without(name)))
+            return {error_code::kafka_storage_error, "The topic table could not be written."};
         {
             std::unique_lock lk(topics_mu_);
             const auto it = topics_.find(name);
-            const auto mit = meta_.find(name);
-            if (it == topics_.end() || mit == meta_.end())
-                return {error_code::unknown_topic_or_partition, unknown_topic_message(name)};
-            if (write_table(table_locked(nullptr, name)))
-                return {error_code::kafka_storage_error, "The topic table could not be written."};
-            const auto id = mit->second.rec.id;
-            const std::string tname(it->first);
             parts = std::move(it->second);
             topics_.erase(it);
-            meta_.erase(mit);
-            // Under the lock, so a topic created with this name right after finds no old directory.
-            for (std::size_t i = 0; i < parts.size(); ++i) {
-                parts[i]->abandon(!persistent());
-                if (!persistent()) continue;
-                const auto dir = partition_dir(tname, static_cast<std::int32_t>(i));
-                auto aside = dir;
-                aside += "." + uuid_hex(id) + "-delete";
-                std::error_code ec;
-                std::filesystem::rename(dir, aside, ec);
-                if (ec) {
-                    // Could not set it aside: remove it in place (the name must be free now).
-                    std::filesystem::remove_all(dir, ec);
-                } else {
-                    doomed.push_back(std::move(aside));
-                }
+            meta_.erase(meta_.find(name));
+        }
+        // Under table_mu_, so a topic created with this name right after finds no old directory.
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+            parts[i]->abandon(!persistent());
+            if (!persistent()) continue;
+            const auto dir = partition_dir(tname, static_cast<std::int32_t>(i));
+            auto aside = dir;
+            aside += "." + uuid_hex(id) + "-delete";
+            std::error_code ec;
+            std::filesystem::rename(dir, aside, ec);
+            if (ec) {
+                // Could not set it aside: remove it in place (the name must be free now).
+                std::filesystem::remove_all(dir, ec);
+            } else {
+                doomed.push_back(std::move(aside));
             }
         }
-        // Waits end outside the topic lock: their callbacks may call back into the broker.
+        tl.unlock();
+        // Waits end outside the broker's locks: their callbacks may call back into the broker.
         for (auto& part : parts) part->monitor().shutdown();
         for (const auto& d : doomed) {
             std::error_code ec;
@@ -278,7 +289,8 @@ public:
     /// count or above 100000; KAFKA_STORAGE_ERROR if the table or a directory cannot be written.
     /// validate_only: the checks only.
     admin_result create_partitions(std::string_view name, std::int32_t new_total, bool validate_only = false) {
-        std::unique_lock lk(topics_mu_);
+        std::lock_guard tl(table_mu_);
+        std::shared_lock lk(topics_mu_);
         const auto it = topics_.find(name);
         const auto mit = meta_.find(name);
         if (it == topics_.end() || mit == meta_.end())
@@ -297,18 +309,23 @@ public:
         const node_id self{cfg_.node_id};
         while (static_cast<std::int32_t>(rec.partitions.size()) < new_total)
             rec.partitions.push_back({{self}, self, leader_epoch{0}, {self}});
-        if (write_table(table_replacing_locked(rec)))
-            return {error_code::kafka_storage_error, "The topic table could not be written."};
+        const auto tcfg = *mit->second.cfg;
+        const auto before = table_locked();
+        const auto after = table_replacing_locked(rec);
+        // table_mu_ keeps both as read while the disk is written, without the topic lock.
+        lk.unlock();
+        if (write_table(after)) return {error_code::kafka_storage_error, "The topic table could not be written."};
         std::vector<std::unique_ptr<partition_type>> added;
         try {
-            for (auto i = current; i < new_total; ++i)
-                added.push_back(make_partition(rec, i, *mit->second.cfg));
+            for (auto i = current; i < new_total; ++i) added.push_back(make_partition(rec, i, tcfg));
         } catch (const std::exception&) {
-            (void)write_table(table_locked()); // best effort: back to the table as it was
+            (void)write_table(before); // best effort: back to the table as it was
             return {error_code::kafka_storage_error, "The new partitions could not be created."};
         }
-        for (auto& part : added) it->second.push_back(std::move(part));
-        mit->second.rec = std::move(rec);
+        std::unique_lock ul(topics_mu_);
+        auto& parts = topics_.find(name)->second;
+        for (auto& part : added) parts.push_back(std::move(part));
+        meta_.find(name)->second.rec = std::move(rec);
         return {};
     }
 
@@ -340,8 +357,8 @@ public:
     /// append or tick. validate_only: the checks only.
     admin_result set_topic_configs(std::string_view name, std::map<std::string, std::string> overrides,
                                    bool validate_only = false) {
-        std::unique_lock lk(topics_mu_);
-        return set_topic_configs_locked(name, std::move(overrides), validate_only);
+        std::lock_guard tl(table_mu_);
+        return set_topic_configs_held(name, std::move(overrides), validate_only);
     }
 
     /// IncrementalAlterConfigs (docs/protocol.md §17.6): the changes applied to the topic's
@@ -350,12 +367,16 @@ public:
     /// set_topic_configs.
     admin_result alter_topic_configs(std::string_view name, std::span<const config_change> changes,
                                      bool validate_only = false) {
-        std::unique_lock lk(topics_mu_);
-        const auto mit = meta_.find(name);
-        if (mit == meta_.end()) return {error_code::unknown_topic_or_partition, unknown_topic_message(name)};
-        auto overrides = mit->second.rec.configs;
-        if (auto r = apply_config_changes(overrides, changes, *mit->second.cfg); !r) return r;
-        return set_topic_configs_locked(name, std::move(overrides), validate_only);
+        std::lock_guard tl(table_mu_);
+        std::map<std::string, std::string> overrides;
+        {
+            std::shared_lock lk(topics_mu_);
+            const auto mit = meta_.find(name);
+            if (mit == meta_.end()) return {error_code::unknown_topic_or_partition, unknown_topic_message(name)};
+            overrides = mit->second.rec.configs;
+            if (auto r = apply_config_changes(overrides, changes, *mit->second.cfg); !r) return r;
+        }
+        return set_topic_configs_held(name, std::move(overrides), validate_only);
     }
 
     /// DeleteRecords on one partition (docs/protocol.md §17.8): offset -1 = the high watermark;
@@ -419,11 +440,15 @@ public:
         }
         if (!valid_topic_name(name)) return {error_code::invalid_topic_exception, 0};
         if (!allow_auto_create || !cfg_.auto_create_topics_enable) return {error_code::unknown_topic_or_partition, 0};
-        std::unique_lock lk(topics_mu_);
-        if (auto it = topics_.find(name); it != topics_.end())
-            return {error_code::none, static_cast<std::int32_t>(it->second.size())};
-        const auto e =
-            add_new_topic_locked(std::string(name), cfg_.num_partitions, {}, std::make_unique<broker_config>(cfg_));
+        std::lock_guard tl(table_mu_);
+        topic_record rec;
+        {
+            std::shared_lock lk(topics_mu_);
+            if (auto it = topics_.find(name); it != topics_.end())
+                return {error_code::none, static_cast<std::int32_t>(it->second.size())};
+            rec = new_record_locked(std::string(name), cfg_.num_partitions, {});
+        }
+        const auto e = add_new_topic(std::move(rec), std::make_unique<broker_config>(cfg_));
         return {e, e == error_code::none ? cfg_.num_partitions : 0};
     }
 
@@ -447,7 +472,23 @@ public:
     template <typename Done>
     void produce_async(std::string_view topic, partition_id p, mutable_bytes_view batch, std::int16_t acks,
                        std::chrono::milliseconds timeout, bool verify_records, Done&& done) {
-        auto* part = find_or_create(topic, p, true);
+        append_to(find_or_create(topic, p, true), topic, batch, acks, timeout, verify_records, std::forward<Done>(done));
+    }
+
+    /// produce_async() for an existing partition only (UNKNOWN_TOPIC_OR_PARTITION otherwise), as
+    /// Kafka's Produce: clients create topics through Metadata or CreateTopics, and creating one
+    /// writes the topic table, which an event loop must not wait for.
+    template <typename Done>
+    void append_async(std::string_view topic, partition_id p, mutable_bytes_view batch, std::int16_t acks,
+                      std::chrono::milliseconds timeout, bool verify_records, Done&& done) {
+        append_to(find_or_create(topic, p, false), topic, batch, acks, timeout, verify_records,
+                  std::forward<Done>(done));
+    }
+
+private:
+    template <typename Done>
+    void append_to(partition_type* part, std::string_view topic, mutable_bytes_view batch, std::int16_t acks,
+                   std::chrono::milliseconds timeout, bool verify_records, Done&& done) {
         if (!part) return done(produce_result{part_error(topic), offset{-1}, -1, offset{-1}});
         const auto r = part->append(batch, acks, verify_records);
         produce_result out{r.error, r.base_offset, r.log_append_time_ms, r.log_start_offset};
@@ -463,6 +504,8 @@ public:
         st->done = std::forward<Done>(done);
         await_append(std::move(st));
     }
+
+public:
 
     /// produce_async() for a caller that can wait on its own thread (embedded producers, tools,
     /// tests); never call it from an event loop.
@@ -768,29 +811,35 @@ private:
         return out;
     }
 
-    // Shared by set_topic_configs and alter_topic_configs, under the topic lock (unique).
-    admin_result set_topic_configs_locked(std::string_view name, std::map<std::string, std::string> overrides,
-                                          bool validate_only) {
-        const auto mit = meta_.find(name);
-        const auto it = topics_.find(name);
-        if (mit == meta_.end() || it == topics_.end())
-            return {error_code::unknown_topic_or_partition, unknown_topic_message(name)};
+    // Shared by set_topic_configs and alter_topic_configs; the caller holds table_mu_ (only).
+    admin_result set_topic_configs_held(std::string_view name, std::map<std::string, std::string> overrides,
+                                        bool validate_only) {
         broker_config next;
-        try {
-            next = checked(effective_topic_config(cfg_, overrides));
-        } catch (const std::invalid_argument& e) {
-            return {error_code::invalid_config, e.what()};
+        topic_record rec;
+        std::vector<topic_record> table;
+        {
+            std::shared_lock lk(topics_mu_);
+            const auto mit = meta_.find(name);
+            if (mit == meta_.end() || !topics_.count(name))
+                return {error_code::unknown_topic_or_partition, unknown_topic_message(name)};
+            try {
+                next = checked(effective_topic_config(cfg_, overrides));
+            } catch (const std::invalid_argument& e) {
+                return {error_code::invalid_config, e.what()};
+            }
+            if (validate_only) return {};
+            rec = mit->second.rec;
+            rec.configs = std::move(overrides);
+            table = table_replacing_locked(rec);
         }
-        if (validate_only) return {};
-        auto rec = mit->second.rec;
-        rec.configs = std::move(overrides);
         // Persisted first: a restart must run the topic with what the caller was told is set.
-        if (write_table(table_replacing_locked(rec)))
-            return {error_code::kafka_storage_error, "The topic table could not be written."};
-        mit->second.rec = std::move(rec);
-        *mit->second.cfg = next;
+        if (write_table(table)) return {error_code::kafka_storage_error, "The topic table could not be written."};
+        std::unique_lock lk(topics_mu_);
+        auto& meta = meta_.find(name)->second;
+        meta.rec = std::move(rec);
+        *meta.cfg = next;
         // Validated above, so no partition refuses it.
-        for (auto& part : it->second) (void)part->set_config(next);
+        for (auto& part : topics_.find(name)->second) (void)part->set_config(next);
         return {};
     }
 
@@ -870,14 +919,35 @@ private:
     }
 
     // A new topic: recorded in the table first, so a crash after it recreates the partitions at
-    // start, while partitions without a table entry could never get their id back.
-    error_code add_new_topic_locked(std::string name, std::int32_t partitions,
-                                    std::map<std::string, std::string> configs, std::unique_ptr<broker_config> tcfg) {
-        auto rec = new_record_locked(std::move(name), partitions, std::move(configs));
-        if (write_table(table_locked(&rec))) return error_code::kafka_storage_error;
-        const auto e = add_topic_locked(rec, std::move(tcfg));
-        if (e != error_code::none) (void)write_table(table_locked(nullptr, rec.name)); // best effort: start clean
-        return e;
+    // start, while partitions without a table entry could never get their id back. The caller
+    // holds table_mu_ and not topics_mu_: the disk is written without blocking readers.
+    error_code add_new_topic(topic_record rec, std::unique_ptr<broker_config> tcfg) {
+        std::vector<topic_record> with, without;
+        {
+            std::shared_lock lk(topics_mu_);
+            without = table_locked();
+            with = table_locked(&rec);
+        }
+        if (write_table(with)) return error_code::kafka_storage_error;
+        std::vector<std::unique_ptr<partition_type>> parts;
+        try {
+            for (std::size_t i = 0; i < rec.partitions.size(); ++i)
+                parts.push_back(make_partition(rec, static_cast<std::int32_t>(i), *tcfg));
+        } catch (const std::exception&) {
+            (void)write_table(without); // best effort: start clean
+            return error_code::kafka_storage_error;
+        }
+        std::unique_lock lk(topics_mu_);
+        auto name = rec.name;
+        topics_.emplace(name, std::move(parts));
+        meta_.insert_or_assign(std::move(name), topic_meta{std::move(rec), std::move(tcfg)});
+        return error_code::none;
+    }
+
+    // The table without `name` (table_mu_ held).
+    std::vector<topic_record> table_without(std::string_view name) const {
+        std::shared_lock lk(topics_mu_);
+        return table_locked(nullptr, name);
     }
 
     // Opens partition `i` of `rec` with the topic's settings and hooks it to the broker's threads.
@@ -1115,12 +1185,15 @@ private:
     clock_type clock_;
     std::unique_ptr<backend_type> pid_backend_; // the id allocator's own (it locks on its own)
     broker_detail::producer_id_allocator<backend_type> pids_;
-    std::unique_ptr<backend_type> meta_backend_; // topic table (under topics_mu_), transactional ids
+    std::unique_ptr<backend_type> meta_backend_; // topic table (under table_mu_), transactional ids
                                                  // (txn_mu_), offset checkpoints (checkpoint_mu_)
+    // Every change of the topic table, held across its write to disk (a temp file, fsync, rename),
+    // so that the topic lock below never is: readers on an event loop wait for memory only.
+    std::mutex table_mu_;
     mutable std::shared_mutex topics_mu_;
     std::map<std::string, std::vector<std::unique_ptr<partition_type>>, std::less<>> topics_;
     std::map<std::string, topic_meta, std::less<>> meta_;
-    // Lock order: checkpoint_mu_, then topics_mu_, then a partition's mutex.
+    // Lock order: table_mu_, checkpoint_mu_, then topics_mu_, then a partition's mutex.
     std::mutex checkpoint_mu_;
     std::string last_hw_checkpoint_, last_recovery_checkpoint_, last_lso_checkpoint_;
     // Read at start, used while the partitions open, then cleared.

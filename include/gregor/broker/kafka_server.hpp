@@ -75,7 +75,8 @@ public:
                                                      port_,
                                                      cluster_id_,
                                                      *state_,
-                                                     broker_handlers::broker_advertised};
+                                                     broker_handlers::broker_advertised,
+                                                     false};
         broker_handlers::dispatch(broker_handlers::all_handlers{}, ctx, std::move(r));
     }
 

@@ -20,6 +20,8 @@
 // crash, for error-path tests. power_loss_at_file_write(n) cuts the power during the n-th
 // write_file from then on (the file keeps its previous contents, as an interrupted
 // temporary-and-rename leaves it), so a test can crash at every durable metadata write in turn.
+// hold_file_writes() makes write_file wait (as a slow disk would) until released, so a test can
+// check what goes on while a metadata write is in progress.
 //
 // The inner backend must persist across instances: file backends do; give memory_backend a shared
 // memory_store in `options::inner`.
@@ -30,6 +32,8 @@
 #include <gregor/core/error.hpp>
 #include <gregor/storage/backend.hpp>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -107,6 +111,29 @@ public:
         std::lock_guard lk(mu_);
         return file_writes_;
     }
+    /// While held, write_file calls wait before writing; releasing lets them all go on.
+    void hold_file_writes(bool on) {
+        {
+            std::lock_guard lk(mu_);
+            hold_ = on;
+        }
+        hold_cv_.notify_all();
+    }
+    /// Waits (at most `timeout`) until `n` write_file calls are waiting on the hold.
+    bool wait_for_held_writes(std::size_t n, std::chrono::milliseconds timeout) {
+        std::unique_lock lk(mu_);
+        return hold_cv_.wait_for(lk, timeout, [&] { return held_ >= n; });
+    }
+    /// Called by write_file: waits while writes are held.
+    void pass_hold() {
+        std::unique_lock lk(mu_);
+        if (!hold_) return;
+        ++held_;
+        hold_cv_.notify_all();
+        hold_cv_.wait(lk, [&] { return !hold_; });
+        --held_;
+    }
+
     /// Counts one write_file; false when this one is the armed crash (the power is now off).
     bool count_file_write() {
         {
@@ -153,6 +180,9 @@ public:
 
 private:
     mutable std::mutex mu_;
+    std::condition_variable hold_cv_;
+    bool hold_ = false;
+    std::size_t held_ = 0;
     std::map<std::string, file_state> files_;
     std::mt19937_64 rng_;
     std::uint64_t generation_ = 0;
@@ -260,6 +290,7 @@ public:
     }
     std::vector<std::string> list(std::error_code& ec) const { return inner_.list(ec); }
     std::error_code write_file(const std::string& name, bytes_view data) {
+        ctl_->pass_hold();
         if (!ctl_->writable(generation_) || !ctl_->count_file_write()) return make_error_code(local_error::io_error);
         if (auto ec = inner_.write_file(name, data)) return ec;
         ctl_->update(path(name), [&](crash_controller::file_state& s) { s.size = s.synced = data.size(); });

@@ -5,7 +5,8 @@
 //
 // Every reference in a request_context is valid during handle() only, except `broker`, `loop`
 // and `state`, which live as long as the server (closures that complete later may keep those).
-// Threading: built and used on the server's loop thread.
+// Threading: built and used on the server's loop thread, or on its background_worker for the
+// handlers that run there (run_on_worker below).
 #pragma once
 
 #include <gregor/broker/handlers/server_state.hpp>
@@ -18,8 +19,10 @@
 #include <gregor/wire/header.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace gregor::broker_handlers {
@@ -39,7 +42,41 @@ struct request_context {
     // The ApiVersions answer, generated from the handler list (handlers.hpp); passed in because
     // the list includes the handler that answers with it.
     std::span<const wire::advertised_api> advertised_apis;
+    // True when handle() runs on the server's background_worker (run_on_worker below).
+    bool on_worker = false;
 };
+
+/// Runs `H::handle` for this request on the server's background_worker (server_state.hpp), for
+/// handlers that may wait on the disk: the task owns a copy of the frame and of the strings the
+/// context points at (the dispatcher may be moved with its server); broker, loop and state live
+/// as long as the worker. Handlers opt in whole with `off_loop` (handler_list.hpp), or call this
+/// when a request turns out to need the disk (Metadata auto-creating a topic).
+template <typename H, typename Broker>
+void run_on_worker(request_context<Broker>& ctx, net::responder r) {
+    struct owned {
+        Broker* broker;
+        byte_buffer frame;
+        net::connection_id conn;
+        net::event_loop* loop;
+        std::string host;
+        std::int32_t port;
+        std::string cluster_id;
+        server_state* state;
+        std::span<const wire::advertised_api> apis;
+    };
+    auto task = std::make_unique<owned>(owned{&ctx.broker, byte_buffer(bytes_view(ctx.frame)), ctx.conn, &ctx.loop,
+                                              std::string(ctx.advertised_host), ctx.advertised_port,
+                                              std::string(ctx.cluster_id), &ctx.state, ctx.advertised_apis});
+    ctx.state.worker.post([task = std::move(task), r = std::move(r)]() mutable {
+        auto& t = *task;
+        byte_reader rd(t.frame.view());
+        const auto h = wire::request_header::decode(rd); // it decoded on the loop: the same bytes
+        if (!h) return r.complete(net::close_connection);
+        request_context<Broker> c{*t.broker, *h,     rd,      t.frame.mutable_view(), t.conn, *t.loop, t.host,
+                                  t.port,    t.cluster_id, *t.state, t.apis,          true};
+        H::handle(c, std::move(r));
+    });
+}
 
 /// The request body as `Msg`, or nullopt if it does not decode at the header's version.
 template <typename Msg, typename Broker>

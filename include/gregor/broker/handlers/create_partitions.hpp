@@ -29,6 +29,8 @@ struct create_partitions_handler {
     using api = wire::create_partitions_api;
     // v2 flexible, v3 = v2.
     static constexpr wire::version_range served{0, 3};
+    // Writes the topic table or a checkpoint (fsync): run on the server's background_worker.
+    static constexpr bool off_loop = true;
 
     template <typename Broker>
     static void handle(request_context<Broker>& ctx, net::responder r) {

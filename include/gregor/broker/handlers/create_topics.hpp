@@ -33,6 +33,8 @@ struct create_topics_handler {
     // v1 validate_only, v4 -1 = broker defaults, v5 flexible with the created topic's configs, v7
     // topic ids.
     static constexpr wire::version_range served{0, 7};
+    // Writes the topic table or a checkpoint (fsync): run on the server's background_worker.
+    static constexpr bool off_loop = true;
 
     template <typename Broker>
     static void handle(request_context<Broker>& ctx, net::responder r) {

@@ -20,6 +20,8 @@ struct delete_records_handler {
     using api = wire::delete_records_api;
     // v2 flexible.
     static constexpr wire::version_range served{0, 2};
+    // Writes the topic table or a checkpoint (fsync): run on the server's background_worker.
+    static constexpr bool off_loop = true;
 
     template <typename Broker>
     static void handle(request_context<Broker>& ctx, net::responder r) {

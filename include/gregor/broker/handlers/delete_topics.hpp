@@ -30,6 +30,8 @@ struct delete_topics_handler {
     // v3 TOPIC_DELETION_DISABLED (never answered here), v4 flexible, v5 error messages, v6 topic
     // ids.
     static constexpr wire::version_range served{0, 6};
+    // Writes the topic table or a checkpoint (fsync): run on the server's background_worker.
+    static constexpr bool off_loop = true;
 
     template <typename Broker>
     static void handle(request_context<Broker>& ctx, net::responder r) {

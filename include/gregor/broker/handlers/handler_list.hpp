@@ -13,6 +13,8 @@
 //                                  // a version outside `served` (default: close the connection)
 //   static void on_close(server_state&, net::connection_id);   // a connection went away
 //   template <class Broker> static void on_stop(Broker&, server_state&); // shutdown, on the loop
+//   static constexpr bool off_loop = true;  // handle() may wait on the disk: it runs on the
+//                                            // server's background_worker with a copy of the frame
 #pragma once
 
 #include <gregor/broker/handlers/context.hpp>
@@ -75,6 +77,16 @@ constexpr bool distinct_keys() noexcept {
     return true;
 }
 
+template <api_handler H>
+constexpr bool off_loop() noexcept {
+    if constexpr (requires {
+                      { H::off_loop } -> std::convertible_to<bool>;
+                  })
+        return H::off_loop;
+    else
+        return false;
+}
+
 template <api_handler H, typename Broker>
 void serve(request_context<Broker>& ctx, net::responder r) {
     if (!H::served.contains(ctx.header.version)) {
@@ -83,6 +95,8 @@ void serve(request_context<Broker>& ctx, net::responder r) {
         else
             return r.complete(net::close_connection); // as Kafka does
     }
+    if constexpr (off_loop<H>())
+        if (!ctx.on_worker) return run_on_worker<H>(ctx, std::move(r));
     H::handle(ctx, std::move(r));
 }
 

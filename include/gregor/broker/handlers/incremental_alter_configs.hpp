@@ -29,6 +29,8 @@ struct incremental_alter_configs_handler {
     using api = wire::incremental_alter_configs_api;
     // v1 flexible.
     static constexpr wire::version_range served{0, 1};
+    // Writes the topic table or a checkpoint (fsync): run on the server's background_worker.
+    static constexpr bool off_loop = true;
 
     template <typename Broker>
     static void handle(request_context<Broker>& ctx, net::responder r) {

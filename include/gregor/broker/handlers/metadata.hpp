@@ -1,6 +1,7 @@
 // Metadata: brokers, controller, and per topic its id and per partition leader, leader epoch,
 // replicas and ISR from the topic table (today this node for all of them, so clients send
-// everything here). Auto-creates topics when the request and auto.create.topics.enable allow.
+// everything here). Auto-creates topics when the request and auto.create.topics.enable allow; such
+// a request is answered from the server's background_worker, as creating writes the topic table.
 #pragma once
 
 #include <gregor/broker/handlers/context.hpp>
@@ -41,6 +42,14 @@ struct metadata_handler {
         auto req = decode_request<request>(ctx);
         if (!req) return r.complete(net::close_connection);
         const auto v = ctx.header.version;
+        const bool may_create = req->topics && (v < 4 || req->allow_auto_topic_creation);
+        if (may_create && !ctx.on_worker && ctx.broker.config().auto_create_topics_enable) {
+            // Creating a topic writes the topic table (fsync): not on the loop.
+            for (const auto& t : *req->topics)
+                if (t.name.data() != nullptr && !t.name.empty() &&
+                    ctx.broker.describe_topic(t.name, false).error == error_code::unknown_topic_or_partition)
+                    return run_on_worker<metadata_handler>(ctx, std::move(r));
+        }
         const node_id self{ctx.broker.config().node_id};
         response resp;
         resp.brokers.push_back({self, ctx.advertised_host, ctx.advertised_port, std::nullopt});
@@ -58,7 +67,6 @@ struct metadata_handler {
         if (!req->topics) {
             for (auto& [name, n] : ctx.broker.list_topics()) found.push_back({name, {error_code::none, n}, {}, false});
         } else {
-            const bool may_create = v < 4 || req->allow_auto_topic_creation;
             for (const auto& t : *req->topics) {
                 if (t.name.data() == nullptr || (t.name.empty() && t.topic_id != wire::uuid{})) {
                     // v10+: asked for by id.

@@ -126,7 +126,7 @@ private:
         // only the answer may come later.
         const auto at = static_cast<std::size_t>(first->data() - ctx.frame.data());
         const mutable_bytes_view batch = ctx.frame.subspan(at, first->size());
-        ctx.broker.produce_async(topic, p.partition_index, batch, acks, timeout, true, std::forward<Done>(done));
+        ctx.broker.append_async(topic, p.partition_index, batch, acks, timeout, true, std::forward<Done>(done));
     }
 };
 

@@ -3,9 +3,10 @@
 // reach the server's event loop. The dispatcher (kafka_server.hpp) owns one server_state at a
 // fixed address for the server's lifetime, so closures that outlive a request may point at it.
 //
-// Threading: server_state is used on the loop thread only; loop_gate is thread-safe.
+// Threading: server_state is used on the loop thread only; loop_gate and worker are thread-safe.
 #pragma once
 
+#include <gregor/broker/handlers/background_worker.hpp>
 #include <gregor/broker/offset_monitor.hpp>
 #include <gregor/broker/partition.hpp>
 #include <gregor/core/error.hpp>
@@ -91,6 +92,8 @@ struct server_state {
     std::uint64_t next_park_id = 0;
     // Shared with monitor callbacks, which may outlive the server.
     std::shared_ptr<loop_gate> gate = std::make_shared<loop_gate>();
+    // Runs the off_loop handlers (background_worker.hpp). Last: destroyed (drained, joined) first.
+    background_worker worker;
 };
 
 } // namespace gregor::broker_handlers
