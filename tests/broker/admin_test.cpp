@@ -230,7 +230,7 @@ TEST_CASE("describe_topic_configs reports values, sources, types, documentation 
     const auto* ret = entry(*all, "retention.ms");
     REQUIRE(ret);
     CHECK(ret->value == "5000");
-    CHECK(ret->source == config_source::topic);
+    CHECK(ret->source == config_source::topic_config);
     CHECK_FALSE(ret->is_default());
     CHECK_FALSE(ret->read_only);
     CHECK_FALSE(ret->sensitive);
@@ -239,7 +239,7 @@ TEST_CASE("describe_topic_configs reports values, sources, types, documentation 
     REQUIRE(ret->synonyms.size() == 2);
     CHECK(ret->synonyms[0].name == "retention.ms");
     CHECK(ret->synonyms[0].value == "5000");
-    CHECK(ret->synonyms[0].source == config_source::topic);
+    CHECK(ret->synonyms[0].source == config_source::topic_config);
     CHECK(ret->synonyms[1].name == "log.retention.ms");
     CHECK(ret->synonyms[1].value == "604800000");
     CHECK(ret->synonyms[1].source == config_source::default_config);
@@ -247,12 +247,12 @@ TEST_CASE("describe_topic_configs reports values, sources, types, documentation 
     const auto* seg = entry(*all, "segment.bytes");
     REQUIRE(seg);
     CHECK(seg->value == "2000000");
-    CHECK(seg->source == config_source::static_broker);
+    CHECK(seg->source == config_source::static_broker_config);
     CHECK(seg->type == config_type::int_);
     REQUIRE(seg->synonyms.size() == 2);
     CHECK(seg->synonyms[0].name == "log.segment.bytes");
     CHECK(seg->synonyms[0].value == "2000000");
-    CHECK(seg->synonyms[0].source == config_source::static_broker);
+    CHECK(seg->synonyms[0].source == config_source::static_broker_config);
     CHECK(seg->synonyms[1].value == "1073741824");
     CHECK(seg->synonyms[1].source == config_source::default_config);
 
@@ -285,7 +285,7 @@ TEST_CASE("describe_topic_configs reports values, sources, types, documentation 
     const auto* bseg = entry(broker_all, "log.segment.bytes");
     REQUIRE(bseg);
     CHECK(bseg->value == "2000000");
-    CHECK(bseg->source == config_source::static_broker);
+    CHECK(bseg->source == config_source::static_broker_config);
     CHECK(bseg->read_only);
     const auto* np = entry(broker_all, "num.partitions");
     REQUIRE(np);
@@ -296,7 +296,7 @@ TEST_CASE("describe_topic_configs reports values, sources, types, documentation 
     CHECK(hours->value == "168");
     CHECK(hours->is_default());
     CHECK(entry(broker_all, "log.dirs")->value == dir.path.string());
-    CHECK(entry(broker_all, "log.dirs")->source == config_source::static_broker);
+    CHECK(entry(broker_all, "log.dirs")->source == config_source::static_broker_config);
     const std::vector<std::string> bkeys{"num.partitions"};
     CHECK(b.describe_broker_configs(bkeys).size() == 1);
 }
@@ -314,7 +314,7 @@ TEST_CASE("set and alter topic configs are validated, persisted and survive a re
         CHECK(b.topic_config("t")->log.retention_ms == cfg.log.retention_ms);
         CHECK(b.topic_config("t")->log.segment_bytes == 100000u);
         CHECK(entry(*b.describe_topic_configs("t"), "retention.ms")->is_default());
-        CHECK(entry(*b.describe_topic_configs("t"), "segment.bytes")->source == config_source::topic);
+        CHECK(entry(*b.describe_topic_configs("t"), "segment.bytes")->source == config_source::topic_config);
 
         auto r = b.set_topic_configs("t", {{"segment.bytes", "1"}});
         CHECK(r.error == error_code::invalid_config);
@@ -371,7 +371,7 @@ TEST_CASE("set and alter topic configs are validated, persisted and survive a re
     CHECK(b.topic_config("t")->message_max_bytes == 500000);
     CHECK(b.topic_config("t")->log.cleanup_policy == storage::cleanup_policy::compact);
     const auto d = b.describe_topic_configs("t");
-    CHECK(entry(*d, "retention.ms")->source == config_source::topic);
+    CHECK(entry(*d, "retention.ms")->source == config_source::topic_config);
     CHECK(entry(*d, "segment.bytes")->is_default());
     CHECK(b.topic_metadata("t")->partitions.size() == 2);
 }

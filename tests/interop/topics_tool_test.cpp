@@ -144,10 +144,15 @@ TEST_CASE("gregor-topics lists and describes the topics of librdkafka's mock clu
     REQUIRE(rc == 0);
     CHECK(out.find("PartitionCount: 4\tReplicationFactor: 3") != std::string::npos);
     CHECK(count_lines(out, "\tTopic: mocked\tPartition: ") == 4);
-    // The 2.0.2 mock has no admin APIs: a clear error and status 1, not a hang.
+    // The 2.0.2 mock has no CreateTopics: a clear error and status 1, not a hang. A mock that has
+    // it must then list the topic.
     std::tie(rc, out) = topics(bs, "--create --topic fresh --partitions 2");
     if (rc != 0) {
         CHECK(rc == 1);
         CHECK(out.find("Error while executing topic command") != std::string::npos);
+    } else {
+        std::tie(rc, out) = topics(bs, "--list");
+        CHECK(rc == 0);
+        CHECK(out.find("fresh\n") != std::string::npos);
     }
 }

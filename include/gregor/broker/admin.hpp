@@ -10,6 +10,7 @@
 
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
+#include <gregor/wire/messages/describe_configs.hpp>
 
 #include <cstdint>
 #include <map>
@@ -37,29 +38,10 @@ struct create_topic_request {
     bool validate_only = false;
 };
 
-/// Where a config value comes from (Kafka's DescribeConfigs ConfigSource numbers).
-enum class config_source : std::int8_t {
-    unknown = 0,
-    topic = 1,
-    dynamic_broker = 2,
-    dynamic_default_broker = 3,
-    static_broker = 4,
-    default_config = 5,
-};
-
-/// Kafka's ConfigType numbers (DescribeConfigs v3+).
-enum class config_type : std::int8_t {
-    unknown = 0,
-    boolean = 1,
-    string = 2,
-    int_ = 3,
-    short_ = 4,
-    long_ = 5,
-    double_ = 6,
-    list = 7,
-    class_ = 8,
-    password = 9,
-};
+/// Where a config value comes from, and its type: the wire's own enums (Kafka's numbers), so a
+/// described config goes into a DescribeConfigs answer unconverted.
+using config_source = wire::describe_configs::config_source;
+using config_type = wire::describe_configs::config_type;
 
 struct config_synonym {
     std::string name; // e.g. "log.retention.ms" for topic key "retention.ms"

@@ -330,7 +330,7 @@ public:
     }
 
     /// Every topic-level config of the topic (docs/protocol.md §17.4), by name, with the value it
-    /// runs with and its source: its override (config_source::topic), else static_broker when the
+    /// runs with and its source: its override (config_source::topic_config), else static_broker when the
     /// broker's own value for the synonym is not the built-in default, else default_config; with
     /// synonyms and documentation. `keys` empty = all (unknown keys are left out). nullopt if the
     /// topic does not exist.

@@ -111,12 +111,12 @@ config_entry make_entry(const detail::config::key<Config>& k, std::string name, 
     e.documentation = std::string(k.doc);
     const bool broker_set = broker_value != def;
     if (topic) {
-        e.source = config_source::topic;
-        e.synonyms.push_back({e.name, value, config_source::topic});
+        e.source = config_source::topic_config;
+        e.synonyms.push_back({e.name, value, config_source::topic_config});
     } else {
-        e.source = broker_set ? config_source::static_broker : config_source::default_config;
+        e.source = broker_set ? config_source::static_broker_config : config_source::default_config;
     }
-    if (broker_set) e.synonyms.push_back({std::string(k.name), broker_value, config_source::static_broker});
+    if (broker_set) e.synonyms.push_back({std::string(k.name), broker_value, config_source::static_broker_config});
     e.synonyms.push_back({std::string(k.name), def, config_source::default_config});
     return e;
 }
@@ -144,7 +144,7 @@ inline std::vector<std::string> split_list(std::string_view s) {
 
 /// DescribeConfigs for a topic (docs/protocol.md §17.4): every topic-level key of broker_keys and
 /// storage::log_keys (or those named in `keys`; unknown names are left out), by name, with the
-/// value the topic runs with and its source: the topic's override (config_source::topic), else the
+/// value the topic runs with and its source: the topic's override (config_source::topic_config), else the
 /// broker's own value (static_broker) when it is not the built-in default, else default_config.
 /// `broker` is the broker's config, `overrides` the topic's (valid) overrides.
 inline std::vector<config_entry> describe_topic_config_entries(const broker_config& broker,

@@ -651,7 +651,7 @@ public:
         if (entries)
             for (auto& e : *entries)
                 out.entries.push_back({std::move(e.name), std::move(e.value),
-                                       static_cast<config_source>(static_cast<std::int8_t>(e.source)), e.read_only,
+                                       e.source, e.read_only,
                                        e.sensitive});
         return out;
     }

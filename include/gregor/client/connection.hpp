@@ -24,6 +24,7 @@
 // connection too.
 #pragma once
 
+#include <gregor/core/backoff.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/detail/unique_function.hpp>
@@ -315,12 +316,9 @@ private:
     }
 
     clock::duration backoff() {
-        const auto base = std::chrono::duration<double>(s_.reconnect_backoff).count();
-        const auto cap =
-            std::chrono::duration<double>(std::max(s_.reconnect_backoff_max, s_.reconnect_backoff)).count();
-        const double exp = std::min(cap, base * std::pow(2.0, std::min(failures_ - 1, 30)));
-        std::uniform_real_distribution<double> jitter(0.8, 1.2);
-        return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(exp * jitter(rng_)));
+        std::uniform_real_distribution<double> unit(0.0, 1.0);
+        return std::chrono::duration_cast<clock::duration>(
+            exponential_backoff(failures_, s_.reconnect_backoff, s_.reconnect_backoff_max, unit(rng_)));
     }
 
     template <typename Encode>

@@ -25,6 +25,7 @@
 // Thread-safety: none needed; the sender thread is the only user.
 #pragma once
 
+#include <gregor/core/backoff.hpp>
 #include <gregor/core/clock.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
@@ -116,17 +117,10 @@ constexpr bool needs_metadata_refresh(error_code e) noexcept {
     }
 }
 
-/// Exponential backoff before retry number `attempt` (1 = first retry): base * 2^(attempt-1)
-/// capped at max, then scaled by a jitter factor in [1-jitter, 1+jitter] chosen by `unit`
-/// (a number in [0, 1)), as Java's ExponentialBackoff does.
+/// The producer's wait before retry number `attempt` (1 = first retry): core/backoff.hpp.
 inline duration retry_backoff(std::int32_t attempt, std::chrono::milliseconds base, std::chrono::milliseconds max,
                               double unit, double jitter = 0.2) noexcept {
-    if (max < base) max = base;
-    double ms = static_cast<double>(base.count());
-    for (std::int32_t i = 1; i < attempt && ms < static_cast<double>(max.count()); ++i) ms *= 2;
-    ms = std::min(ms, static_cast<double>(max.count()));
-    ms *= 1.0 - jitter + 2.0 * jitter * std::clamp(unit, 0.0, 1.0);
-    return std::chrono::duration_cast<duration>(std::chrono::duration<double, std::milli>(ms));
+    return std::chrono::duration_cast<duration>(exponential_backoff(attempt, base, max, unit, jitter));
 }
 
 } // namespace gregor::producer_detail

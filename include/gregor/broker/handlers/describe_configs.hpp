@@ -93,7 +93,7 @@ private:
         if (e.value && !e.sensitive) c.value = std::string_view{*e.value};
         c.read_only = e.read_only;
         c.is_default = e.is_default();
-        c.config_source = static_cast<dc::config_source>(e.source);
+        c.config_source = e.source;
         c.is_sensitive = e.sensitive;
         if (synonyms) {
             c.synonyms.reserve(e.synonyms.size());
@@ -101,11 +101,11 @@ private:
                 dc::synonym w;
                 w.name = s.name;
                 if (s.value) w.value = std::string_view{*s.value};
-                w.source = static_cast<dc::config_source>(s.source);
+                w.source = s.source;
                 c.synonyms.push_back(w);
             }
         }
-        c.config_type = static_cast<dc::config_type>(e.type);
+        c.config_type = e.type;
         if (documentation) c.documentation = std::string_view{e.documentation};
         return c;
     }
