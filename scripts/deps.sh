@@ -2,10 +2,11 @@
 # Installs the Debian packages gregor needs, only those missing. Works as root (no sudo needed)
 # or as a user with sudo.
 # Usage: scripts/deps.sh [build|test|bench]
-#   build: compile gregor and its examples;  test: everything scripts/test.sh runs (both compilers,
-#   the CMake consumption test, the librdkafka/kcat interop tests);  bench: build + Google Benchmark.
+#   build: compile gregor (with its four compression codecs) and its examples;  test: everything
+#   scripts/test.sh runs (both compilers, the CMake consumption test, the librdkafka/kcat interop
+#   tests);  bench: build + Google Benchmark.
 set -euo pipefail
-want=(meson ninja-build g++ pkgconf catch2 liburing-dev)
+want=(meson ninja-build g++ pkgconf catch2 liburing-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev)
 case "${1:-build}" in
 build) ;;
 test) want+=(clang cmake librdkafka-dev kcat libbenchmark-dev python3-kafka) ;;

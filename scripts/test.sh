@@ -9,6 +9,8 @@
 # The last line printed is "N passed, N failed, N skipped" over both runs; the exit status is 0
 # only if nothing failed and at least one test ran. A setup or build failure, or a build with no
 # test at all, counts as a failure.
+# A fourth build, build-nocodec/, has every optional compression library disabled and runs the
+# compression, broker and consumer suites (unless GREGOR_NOCODEC=0).
 # Environment: GREGOR_SANITIZE=0 (skip the sanitizer build), GREGOR_BUILD_JOBS (ninja -j, default
 # the number of CPUs), GREGOR_TEST_JOBS (parallel tests, default 2), GREGOR_TEST_ARGS (extra
 # `meson test` arguments, e.g. "--suite core").
@@ -77,10 +79,17 @@ if [ "${GREGOR_SANITIZE:-1}" != 0 ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 fi
+if [ "${GREGOR_NOCODEC:-1}" != 0 ]; then
+    # Every compression library left out (docs/compression.md): gregor must still compile, and the
+    # suites that touch compression must pass with each codec answering "unsupported".
+    GREGOR_SUITES="compression broker consumer" \
+        run_suite build-nocodec -Dzlib=disabled -Dsnappy=disabled -Dlz4=disabled -Dzstd=disabled \
+        -Dbuildtype=debug -Dexamples=false -Dinterop=disabled
+fi
 if [ "${GREGOR_TSAN:-1}" != 0 ]; then
     # second_deadlock_stack: a lock-order report shows both stacks. Examples and benchmarks are
     # not needed by these suites.
-    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp" GREGOR_SUITES="broker net producer consumer client storage core" \
+    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp" GREGOR_SUITES="broker net producer consumer client storage core compression" \
         run_suite build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug -Dexamples=false \
         -Dinterop=disabled
 fi

@@ -2,6 +2,7 @@
 // compile times down.
 #pragma once
 
+#include <gregor/compression/codec.hpp>
 #include <gregor/config.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/clock.hpp>

@@ -6,6 +6,7 @@
 // Thread-safety: a plain value; from_properties() and validate() are pure.
 #pragma once
 
+#include <gregor/compression/codec.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/detail/config_table.hpp>
 #include <gregor/storage/log.hpp>
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -25,6 +27,19 @@ enum class timestamp_type : std::uint8_t { create_time, log_append_time };
 
 /// compression.type (broker and topic level): "producer" keeps the producer's codec.
 enum class compression_type : std::uint8_t { producer, uncompressed, gzip, snappy, lz4, zstd };
+
+/// The codec compression.type makes the broker store: nullopt for `producer` (keep the batch's).
+inline std::optional<compression::codec> target_codec(compression_type t) noexcept {
+    switch (t) {
+    case compression_type::producer: return std::nullopt;
+    case compression_type::uncompressed: return compression::codec::none;
+    case compression_type::gzip: return compression::codec::gzip;
+    case compression_type::snappy: return compression::codec::snappy;
+    case compression_type::lz4: return compression::codec::lz4;
+    case compression_type::zstd: return compression::codec::zstd;
+    }
+    return std::nullopt;
+}
 
 struct broker_config {
     // Names, bounds and docs are in broker_keys; these initialisers must agree with it (tested).
@@ -41,7 +56,10 @@ struct broker_config {
     std::int64_t log_retention_check_interval_ms = 300000;
     std::int64_t log_flush_scheduler_interval_ms = 1000;
     gregor::timestamp_type message_timestamp_type = gregor::timestamp_type::create_time;
-    gregor::compression_type compression_type = gregor::compression_type::producer; // stored only, for now
+    gregor::compression_type compression_type = gregor::compression_type::producer;
+    std::int32_t compression_gzip_level = -1;
+    std::int32_t compression_lz4_level = 9;
+    std::int32_t compression_zstd_level = 3;
     storage::log_config log;
 
     /// Parses Kafka-style properties (*.ms wins over *.minutes over *.hours whatever the order).
@@ -160,8 +178,30 @@ inline constexpr auto broker_keys = std::to_array<detail::config::key<broker_con
      .type = detail::config::type::choice,
      .default_text = "producer",
      .choices = "producer|uncompressed|gzip|snappy|lz4|zstd",
-     .doc = "Stored only: batches are kept as the producer compressed them (recompression is not implemented).",
+     .doc = "producer: batches are stored as the producer compressed them; a codec (or uncompressed): the broker "
+            "re-compresses every batch whose codec differs (docs/compression.md). A codec this build lacks is refused.",
      GREGOR_CONFIG_FIELD(broker_config, compression_type)},
+    {.name = "compression.gzip.level",
+     .topic_name = "compression.gzip.level",
+     .default_text = "-1",
+     .min = -1,
+     .max = 9,
+     .doc = "gzip level when the broker re-compresses to gzip (-1: zlib's default; 0 is refused).",
+     GREGOR_CONFIG_FIELD(broker_config, compression_gzip_level)},
+    {.name = "compression.lz4.level",
+     .topic_name = "compression.lz4.level",
+     .default_text = "9",
+     .min = 1,
+     .max = 17,
+     .doc = "lz4 level when the broker re-compresses to lz4.",
+     GREGOR_CONFIG_FIELD(broker_config, compression_lz4_level)},
+    {.name = "compression.zstd.level",
+     .topic_name = "compression.zstd.level",
+     .default_text = "3",
+     .min = -131072,
+     .max = 22,
+     .doc = "zstd level when the broker re-compresses to zstd.",
+     GREGOR_CONFIG_FIELD(broker_config, compression_zstd_level)},
 });
 
 inline bool broker_config::knows(const std::string& key) {
@@ -189,6 +229,10 @@ inline broker_config broker_config::from_properties(const std::map<std::string, 
 
 inline void broker_config::validate() const {
     detail::config::check_bounds(broker_keys, *this);
+    if (compression_gzip_level == 0) throw std::invalid_argument("compression.gzip.level: 0 is not a level (1..9 or -1)");
+    if (const auto c = target_codec(compression_type); c && !compression::available(*c))
+        throw std::invalid_argument("compression.type: " + std::string(compression::name(*c)) +
+                                    " is not available in this build (docs/compression.md)");
     log.validate();
 }
 

@@ -32,19 +32,49 @@ struct fsync_before_ack {
 };
 } // namespace durability
 
+/// How the broker checks a compressed batch before storing it (docs/compression.md). Either way
+/// the header and CRC are checked, the codec must be one this build has, and a topic whose
+/// compression.type names a codec gets its batches re-compressed (which decompresses them).
+namespace compressed_batches {
+/// Kafka's LogValidator: decompress and walk every record (lengths, count, offset deltas) and take
+/// maxTimestamp from the records. A batch that does not decompress is refused (CORRUPT_MESSAGE).
+struct validate_records {
+    static constexpr bool decompress = true;
+};
+/// Redpanda's choice: header and CRC only; the producer's bytes and its maxTimestamp are stored as
+/// sent, and the broker never pays for decompression. A client that compresses garbage under a
+/// correct CRC gets it stored, and its consumers fail on it.
+struct header_only {
+    static constexpr bool decompress = false;
+};
+} // namespace compressed_batches
+
 template <typename D>
 concept durability_policy = requires {
     { D::flush_before_ack } -> std::convertible_to<bool>;
 };
 
 template <typename StorageBackend = storage::memory_backend, typename FlushPolicy = flush::never,
-          typename Durability = durability::page_cache, typename Clock = system_clock>
+          typename Durability = durability::page_cache, typename Clock = system_clock,
+          typename CompressedBatches = compressed_batches::validate_records>
 struct broker_policies {
     using storage_backend = StorageBackend;
     using flush_policy = FlushPolicy;
     using durability = Durability;
     using clock_type = Clock;
+    using compressed_batches = CompressedBatches;
 };
+
+namespace broker_detail {
+/// Whether `Policies` wants compressed batches decompressed to validate them (the default).
+template <typename Policies>
+constexpr bool decompress_to_validate() noexcept {
+    if constexpr (requires { Policies::compressed_batches::decompress; })
+        return Policies::compressed_batches::decompress;
+    else
+        return true;
+}
+} // namespace broker_detail
 
 struct default_broker_policies : broker_policies<> {};
 

@@ -30,6 +30,7 @@
 #include <gregor/broker/leader_epoch_cache.hpp>
 #include <gregor/broker/offset_monitor.hpp>
 #include <gregor/broker/producer_state.hpp>
+#include <gregor/compression/codec.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
 #include <gregor/storage/log.hpp>
@@ -100,6 +101,8 @@ public:
             : topic_(std::move(topic)), id_(id), dir_(std::move(dir)), cfg_(cfg),
               max_message_bytes_(cfg.message_max_bytes),
               log_append_time_(cfg.message_timestamp_type == timestamp_type::log_append_time),
+              target_codec_(encode_target(cfg.compression_type)), level_gzip_(cfg.compression_gzip_level),
+              level_lz4_(cfg.compression_lz4_level), level_zstd_(cfg.compression_zstd_level),
               log_(dir_, cfg.log, std::move(backend_opts), clk), clock_(clk), leader_epoch_(epoch) {
         if (log_start > log_.log_start_offset()) {
             if (auto ec = log_.advance_log_start(std::min(log_start, log_.log_end_offset())))
@@ -137,6 +140,13 @@ public:
         const auto verdict = wire::validate(
             bytes_view{batch}, {.check_records = verify_records, .client_batch = true, .reject_control = true});
         if (verdict != wire::batch_error::none) return fail(res, wire::to_kafka(verdict));
+        // A compressed batch (or one the topic's compression.type re-compresses) is decoded first;
+        // a re-compressed one is appended from `rebuilt` instead of the request's bytes.
+        byte_buffer plain, rebuilt;
+        std::optional<wire::batch_view> decoded;
+        if (const auto e = decode_and_recompress(batch, verify_records, plain, rebuilt, decoded); e != error_code::none)
+            return fail(res, e);
+        if (!rebuilt.empty()) batch = rebuilt.mutable_view();
         // Kafka's in-place validation: the header's maxTimestamp becomes the records' true maximum
         // (clients may leave it -1, and ListOffsets and retention go by it), or the append time on
         // a LogAppendTime topic (docs/protocol.md §2.5). Batches this process built itself
@@ -145,6 +155,9 @@ public:
         if (append_time) {
             res.log_append_time_ms = clock_.wall_ms();
             wire::restamp_max_timestamp(batch, true, res.log_append_time_ms);
+        } else if (decoded) {
+            if (const auto m = wire::records_max_timestamp(*decoded))
+                wire::set_max_timestamp(batch, m->timestamp, false);
         } else if (verify_records) {
             wire::restamp_max_timestamp(batch, false, 0);
         }
@@ -200,6 +213,21 @@ public:
         publish();
         if (want_flush) request_flush();
         return res;
+    }
+
+    /// The codec the topic's compression.type makes every stored batch use; nullopt for
+    /// `producer` (whatever each producer chose).
+    [[nodiscard]] std::optional<compression::codec> stored_codec() const noexcept {
+        const auto t = target_codec_.load(std::memory_order_relaxed);
+        return t == no_target ? std::nullopt : std::optional{static_cast<compression::codec>(t)};
+    }
+
+    /// The most a compressed batch may decompress to: far above what honest batches reach (64x
+    /// message.max.bytes, at least 64 MiB, at most 1 GiB), far below what a decompression bomb
+    /// would take (docs/compression.md).
+    [[nodiscard]] std::size_t max_decompressed_bytes() const noexcept {
+        const auto m = static_cast<std::size_t>(std::max(max_message_bytes_.load(std::memory_order_relaxed), 0));
+        return std::clamp<std::size_t>(64 * m, std::size_t{64} << 20, std::size_t{1} << 30);
     }
 
     /// The leader-epoch checkpoint's entries: for each epoch, the first offset written in it.
@@ -386,6 +414,10 @@ public:
         cfg_ = c;
         max_message_bytes_.store(c.message_max_bytes, std::memory_order_relaxed);
         log_append_time_.store(c.message_timestamp_type == timestamp_type::log_append_time, std::memory_order_relaxed);
+        target_codec_.store(encode_target(c.compression_type), std::memory_order_relaxed);
+        level_gzip_.store(c.compression_gzip_level, std::memory_order_relaxed);
+        level_lz4_.store(c.compression_lz4_level, std::memory_order_relaxed);
+        level_zstd_.store(c.compression_zstd_level, std::memory_order_relaxed);
         return {};
     }
 
@@ -475,6 +507,65 @@ private:
         node_id id;
         offset log_end_offset;
     };
+
+    // Compression on append (docs/compression.md): an id above zstd is CORRUPT_MESSAGE, a codec
+    // this build lacks UNSUPPORTED_COMPRESSION_TYPE. A compressed batch is decompressed into
+    // `plain` when the policy validates records (then walked: INVALID_RECORD if they do not add
+    // up, CORRUPT_MESSAGE if they do not decompress) and whenever the topic's compression.type
+    // names another codec; then `rebuilt` is the batch in that codec (header fields kept, CRC
+    // new). `decoded` views the records of whatever will be stored, for maxTimestamp.
+    error_code decode_and_recompress(mutable_bytes_view batch, bool verify_records, byte_buffer& plain,
+                                     byte_buffer& rebuilt, std::optional<wire::batch_view>& decoded) {
+        const auto h = *wire::batch_header::parse(bytes_view{batch});
+        const auto raw_codec = static_cast<unsigned>(h.attributes & wire::attr::compression_mask);
+        if (raw_codec > static_cast<unsigned>(compression::codec::zstd)) return error_code::corrupt_message;
+        const auto codec = h.compression();
+        if (!compression::available(codec)) return error_code::unsupported_compression_type;
+        const auto target = target_codec_.load(std::memory_order_relaxed);
+        const bool recompress = target != no_target && static_cast<compression::codec>(target) != codec;
+        if (codec == compression::codec::none && !recompress) return error_code::none; // validated in place
+        if (codec != compression::codec::none && !recompress &&
+            !(verify_records && broker_detail::decompress_to_validate<Policies>()))
+            return error_code::none; // header and CRC only
+        if (const auto ec = compression::decompress_records(bytes_view{batch}, plain, max_decompressed_bytes()))
+            return ec == make_error_code(error_code::unsupported_compression_type)
+                       ? error_code::unsupported_compression_type
+                       : error_code::corrupt_message;
+        if (codec != compression::codec::none) {
+            if (const auto e = wire::validate_records(h, plain.view()); e != wire::batch_error::none)
+                return wire::to_kafka(e);
+        }
+        if (!recompress) {
+            decoded.emplace(bytes_view{batch}, plain.view());
+            return error_code::none;
+        }
+        // The batch again in the topic's codec: the same header (producer fields, timestamps,
+        // counts), the plain records, then compressed; control batches stay uncompressed.
+        namespace L = wire::batch_layout;
+        rebuilt.reserve(L::header_size + plain.size());
+        rebuilt.append(bytes_view{batch}.first(L::header_size));
+        rebuilt.append(plain.view());
+        const auto attrs = static_cast<std::int16_t>(h.attributes & ~wire::attr::compression_mask);
+        store_be<std::int16_t>(rebuilt.data() + L::attributes, attrs);
+        store_be<std::int32_t>(rebuilt.data() + L::batch_length,
+                               static_cast<std::int32_t>(rebuilt.size() - L::log_overhead));
+        const auto to = static_cast<compression::codec>(target);
+        const int level = to == compression::codec::gzip  ? level_gzip_.load(std::memory_order_relaxed)
+                          : to == compression::codec::lz4 ? level_lz4_.load(std::memory_order_relaxed)
+                                                          : level_zstd_.load(std::memory_order_relaxed);
+        if (to != compression::codec::none) {
+            if (compression::compress_batch(rebuilt, to, level)) return error_code::unsupported_compression_type;
+        } else {
+            wire::reseal_crc(rebuilt.mutable_view());
+        }
+        if (rebuilt.size() > static_cast<std::size_t>(max_message_bytes_.load(std::memory_order_relaxed)))
+            return error_code::message_too_large;
+        if (to == compression::codec::none)
+            decoded.emplace(rebuilt.view());
+        else
+            decoded.emplace(rebuilt.view(), plain.view());
+        return error_code::none;
+    }
 
     static append_result& fail(append_result& r, error_code e) {
         r.error = e;
@@ -589,6 +680,14 @@ private:
     broker_config cfg_; // under mu_
     std::atomic<std::int32_t> max_message_bytes_;
     std::atomic<bool> log_append_time_;
+    // compression.type as the codec to store (no_target: the producer's) and the levels to use.
+    static constexpr std::uint8_t no_target = 0xff;
+    static std::uint8_t encode_target(compression_type t) noexcept {
+        const auto c = target_codec(t);
+        return c ? static_cast<std::uint8_t>(*c) : no_target;
+    }
+    std::atomic<std::uint8_t> target_codec_;
+    std::atomic<int> level_gzip_, level_lz4_, level_zstd_;
     std::mutex mu_;
     log_type log_;
     clock_type clock_;

@@ -27,10 +27,14 @@
 //
 // Thread-safety: a consumer is used from one thread at a time (poll, seek, assign are not
 // synchronised); poll_result objects are independent values and may move to other threads.
-// Compressed batches are not decoded by this build: poll reports local_error::unsupported for
-// that partition and stays at its offset.
+// Compressed batches (gzip, snappy, lz4, zstd: docs/compression.md) are decoded into a buffer the
+// poll_result owns, so their records live as long as an uncompressed batch's; a batch in a codec
+// this build lacks reports UNSUPPORTED_COMPRESSION_TYPE, one that does not decode or would exceed
+// receive.message.max.bytes CORRUPT_MESSAGE (or the codec's error), and the partition stays at
+// that batch's offset.
 #pragma once
 
+#include <gregor/compression/codec.hpp>
 #include <gregor/consumer/consumer_config.hpp>
 #include <gregor/consumer/fetch_transport.hpp>
 #include <gregor/core/buffer.hpp>
@@ -354,8 +358,26 @@ private:
                 continue;
             }
             if (h->compression() != wire::compression::none) {
-                out.errors_.push_back({&p->tp, make_error_code(local_error::unsupported)});
-                break;
+                // Decoded into a buffer the poll result keeps, beside the fetched bytes: the
+                // batch's records live exactly as long as an uncompressed batch's would. The
+                // bound is receive.message.max.bytes, as librdkafka's: a bomb is an error.
+                auto plain = std::make_shared<byte_buffer>();
+                const auto ec = compression::decompress_records(
+                    *bytes, *plain, static_cast<std::size_t>(std::max(cfg_.receive_message_max_bytes, 0)));
+                if (ec) {
+                    out.errors_.push_back({&p->tp, ec});
+                    break;
+                }
+                const wire::batch_view view(*bytes, plain->view());
+                if (cfg_.check_crcs && wire::validate_records(*h, plain->view()) != wire::batch_error::none) {
+                    out.errors_.push_back({&p->tp, make_error_code(error_code::corrupt_message)});
+                    break;
+                }
+                out.keepalive_.push_back(std::move(plain));
+                out.batches_.push_back({&p->tp, view, pos});
+                used = true;
+                pos = h->next_offset();
+                continue;
             }
             out.batches_.push_back({&p->tp, wire::batch_view(*bytes), pos});
             used = true;

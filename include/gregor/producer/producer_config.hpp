@@ -22,6 +22,7 @@
 // Thread-safety: a plain value; from_properties() and validate() are pure.
 #pragma once
 
+#include <gregor/compression/codec.hpp>
 #include <gregor/detail/properties.hpp>
 
 #include <cstdint>
@@ -49,7 +50,10 @@ struct producer_config {
     std::int64_t retry_backoff_max_ms = 1000;                        // retry.backoff.max.ms
     std::int32_t max_in_flight_requests_per_connection = 5;          // max.in.flight.requests.per.connection
     std::int32_t max_request_size = 1048576;                         // max.request.size (bytes)
-    std::string compression_type = "none";                           // compression.type (this build: none)
+    std::string compression_type = "none";                           // compression.type
+    std::int32_t compression_gzip_level = -1;                        // compression.gzip.level (-1: zlib's)
+    std::int32_t compression_lz4_level = 9;                          // compression.lz4.level
+    std::int32_t compression_zstd_level = 3;                         // compression.zstd.level
     bool partitioner_ignore_keys = false;                            // partitioner.ignore.keys
     std::optional<std::string> transactional_id;                     // transactional.id (not supported yet)
     // Network transports only (transport::tcp); the in-process transport ignores them.
@@ -86,8 +90,18 @@ struct producer_config {
         if (static_cast<std::int64_t>(delivery_timeout_ms) < linger_ms + request_timeout_ms)
             fail("delivery.timeout.ms (" + std::to_string(delivery_timeout_ms) + ") must be >= linger.ms (" +
                  std::to_string(linger_ms) + ") + request.timeout.ms (" + std::to_string(request_timeout_ms) + ")");
-        if (compression_type != "none")
-            fail("compression.type '" + compression_type + "' is not available in this build (only 'none')");
+        const auto codec = compression::parse(compression_type);
+        if (!codec) fail("compression.type must be none, gzip, snappy, lz4 or zstd, got '" + compression_type + "'");
+        if (!compression::available(*codec))
+            fail("compression.type '" + compression_type +
+                 "' is not available in this build (its library was not found when gregor was built; see "
+                 "docs/compression.md)");
+        if (!compression::valid_level(compression::codec::gzip, compression_gzip_level))
+            fail("compression.gzip.level must be 1..9 or -1, got " + std::to_string(compression_gzip_level));
+        if (!compression::valid_level(compression::codec::lz4, compression_lz4_level))
+            fail("compression.lz4.level must be 1..17, got " + std::to_string(compression_lz4_level));
+        if (!compression::valid_level(compression::codec::zstd, compression_zstd_level))
+            fail("compression.zstd.level is out of zstd's range, got " + std::to_string(compression_zstd_level));
         if (transactional_id) fail("transactional.id is set, but transactions are not supported yet");
         if (enable_idempotence.value_or(false)) {
             if (effective_acks != -1)
@@ -149,10 +163,15 @@ struct producer_config {
         else if (key == "max.request.size")
             max_request_size = parse_int<i32>(key, value, 128);
         else if (key == "compression.type") {
-            if (value != "none" && value != "gzip" && value != "snappy" && value != "lz4" && value != "zstd")
-                bad_value(key, value, "must be none, gzip, snappy, lz4 or zstd");
+            if (!compression::parse(value)) bad_value(key, value, "must be none, gzip, snappy, lz4 or zstd");
             compression_type = value;
-        } else if (key == "partitioner.ignore.keys")
+        } else if (key == "compression.gzip.level")
+            compression_gzip_level = parse_int<i32>(key, value, -1);
+        else if (key == "compression.lz4.level")
+            compression_lz4_level = parse_int<i32>(key, value, 1);
+        else if (key == "compression.zstd.level")
+            compression_zstd_level = parse_int<i32>(key, value, std::numeric_limits<i32>::min());
+        else if (key == "partitioner.ignore.keys")
             partitioner_ignore_keys = parse_bool(key, value);
         else if (key == "transactional.id")
             transactional_id = value;

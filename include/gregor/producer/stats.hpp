@@ -33,6 +33,15 @@ struct producer_stats {
     std::int64_t buffer_memory_total = 0; // buffer.memory
     std::uint64_t blocked_sends = 0;      // send() calls that had to wait for buffer space
     std::uint64_t in_flight_requests = 0; // now
+    // compression.type: batch bytes before and after compressing (once per batch, not per retry);
+    // their ratio is Java's compression-rate-avg.
+    std::uint64_t compression_input_bytes = 0;
+    std::uint64_t compression_output_bytes = 0;
+    [[nodiscard]] double compression_ratio() const noexcept {
+        return compression_input_bytes ? static_cast<double>(compression_output_bytes) /
+                                             static_cast<double>(compression_input_bytes)
+                                       : 1.0;
+    }
 };
 
 namespace producer_detail {
@@ -43,6 +52,7 @@ struct stats_counters {
     counter batches_sent{0}, batches_acked{0}, bytes_sent{0}, requests_sent{0}, retries{0}, errors{0};
     counter request_timeouts{0}, batches_expired{0}, epoch_bumps{0}, metadata_requests{0};
     counter acked_bytes{0}, latency_us_sum{0}, blocked_sends{0}, in_flight_requests{0};
+    counter compression_input_bytes{0}, compression_output_bytes{0};
     std::atomic<std::int64_t> buffer_used{0};
 
     static void add(counter& c, std::uint64_t n = 1) noexcept { c.fetch_add(n, std::memory_order_relaxed); }
@@ -75,6 +85,8 @@ struct stats_counters {
         s.buffer_memory_total = buffer_total;
         s.blocked_sends = ld(blocked_sends);
         s.in_flight_requests = ld(in_flight_requests);
+        s.compression_input_bytes = ld(compression_input_bytes);
+        s.compression_output_bytes = ld(compression_output_bytes);
         return s;
     }
 };

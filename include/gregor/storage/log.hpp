@@ -31,6 +31,7 @@
 // close(), or the operating system's error) and leave the log as it was.
 #pragma once
 
+#include <gregor/compression/codec.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/clock.hpp>
 #include <gregor/core/error.hpp>
@@ -695,6 +696,10 @@ private:
         return {w.position(), w.position() < s.size};
     }
 
+    // A timestamp lookup decodes at most this much of one compressed batch (appends were bounded
+    // by the broker far below it).
+    static constexpr std::size_t max_search_decompressed = std::size_t{1} << 30;
+
     /// The record of the batch at `pos` that a timestamp lookup answers: the first whose timestamp
     /// is >= `ts`, or == `ts` when `exact` (-3). nullopt if no record qualifies (or on a read error).
     std::optional<wire::timestamp_offset> search_batch(const segment& s, std::uint64_t pos, const wire::batch_header& h,
@@ -703,18 +708,25 @@ private:
         if (h.has_log_append_time())
             return h.max_timestamp >= ts ? std::optional{wire::timestamp_offset{h.max_timestamp, h.base_offset}}
                                          : std::nullopt;
-        if (!wire::records_readable(h)) {
-            // No decompressor yet (issue 16). When one exists it decompresses the records here and
-            // the walk below runs over them; until then the batch's first record stands in.
+        byte_buffer scratch, plain;
+        std::optional<wire::batch_view> v;
+        if (wire::records_readable(h) || compression::available(h.compression())) {
+            std::error_code ec;
+            const auto b = backend_->read(s.file, pos, h.total_size(), scratch, ec);
+            if (ec || b.size() != h.total_size()) return std::nullopt;
+            if (wire::records_readable(h))
+                v.emplace(b);
+            else if (!compression::decompress_records(b, plain, max_search_decompressed))
+                v.emplace(b, plain.view());
+        }
+        if (!v) {
+            // A codec this build lacks, or a batch stored unchecked (compressed_batches::header_only)
+            // that does not decode: the batch's first record stands in.
             if (h.max_timestamp < ts) return std::nullopt;
             const bool horizon = h.attributes & wire::attr::delete_horizon; // baseTimestamp is no record's
             return wire::timestamp_offset{exact || horizon ? h.max_timestamp : h.base_timestamp, h.base_offset};
         }
-        byte_buffer scratch;
-        std::error_code ec;
-        const auto b = backend_->read(s.file, pos, h.total_size(), scratch, ec);
-        if (ec || b.size() != h.total_size()) return std::nullopt;
-        return exact ? wire::first_record_with_timestamp(b, ts) : wire::first_record_at_or_after(b, ts);
+        return exact ? wire::first_record_with_timestamp(*v, ts) : wire::first_record_at_or_after(*v, ts);
     }
 
     /// Re-creates the indexes of `s` from its batch headers up to `end` (after a truncation).

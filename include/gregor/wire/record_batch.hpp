@@ -344,6 +344,8 @@ struct validate_options {
     bool reject_control = false;
 };
 
+inline batch_error validate_records(const batch_header& h, bytes_view records) noexcept;
+
 /// Validates exactly one batch occupying all of `b`. Never reads outside `b`.
 inline batch_error validate(bytes_view b, const validate_options& opt = {}) noexcept {
     using namespace batch_layout;
@@ -361,7 +363,14 @@ inline batch_error validate(bytes_view b, const validate_options& opt = {}) noex
         if (std::int64_t{h.last_offset_delta} + 1 != h.records_count) return batch_error::bad_offset_delta;
     }
     if (!opt.check_records || h.compression() != compression::none) return batch_error::none;
-    byte_reader r(b.subspan(header_size));
+    return validate_records(h, b.subspan(header_size));
+}
+
+/// Walks the records (uncompressed: the batch's own bytes after the header; compressed: what its
+/// codec decoded, see compression/codec.hpp): each record's lengths, recordsCount of them and no
+/// byte more, offset deltas increasing up to lastOffsetDelta.
+inline batch_error validate_records(const batch_header& h, bytes_view records) noexcept {
+    byte_reader r(records);
     record_view rec;
     std::int32_t prev_delta = -1;
     for (std::int32_t i = 0; i < h.records_count; ++i) {
@@ -381,6 +390,12 @@ class batch_view {
 public:
     explicit batch_view(bytes_view b) noexcept : bytes_(b) {
         if (auto h = batch_header::parse(b)) header_ = *h;
+    }
+    /// A compressed batch whose records its codec decoded into `plain` (which must outlive the
+    /// view and its iterators): iteration walks `plain`, bytes() stays the batch as stored.
+    batch_view(bytes_view b, bytes_view plain) noexcept : batch_view(b) {
+        plain_ = plain;
+        decoded_ = true;
     }
     [[nodiscard]] const batch_header& header() const noexcept { return header_; }
     [[nodiscard]] bytes_view bytes() const noexcept { return bytes_; }
@@ -422,16 +437,23 @@ public:
         bool done_ = false;
     };
 
-    /// Records of an uncompressed batch (a compressed batch yields none until a codec decodes it).
+    /// Whether iteration yields the records: uncompressed, or decoded (the two-argument constructor).
+    [[nodiscard]] bool readable() const noexcept { return decoded_ || header_.compression() == compression::none; }
+    /// The records' plain bytes: the decoded ones of a compressed batch, else records_bytes().
+    [[nodiscard]] bytes_view plain_records() const noexcept { return decoded_ ? plain_ : records_bytes(); }
+
+    /// The records; a compressed batch viewed without its decoded bytes yields none.
     [[nodiscard]] iterator begin() const noexcept {
-        if (header_.compression() != compression::none) return iterator(&header_, {}, 0);
-        return iterator(&header_, records_bytes(), header_.records_count);
+        if (!readable()) return iterator(&header_, {}, 0);
+        return iterator(&header_, plain_records(), header_.records_count);
     }
     [[nodiscard]] std::default_sentinel_t end() const noexcept { return {}; }
 
 private:
     bytes_view bytes_;
     batch_header header_;
+    bytes_view plain_;
+    bool decoded_ = false;
 };
 
 /// Splits a buffer holding consecutive batches (a Produce "records" field, a fetch response, a
@@ -480,9 +502,8 @@ namespace detail {
 /// no record stops it, when the batch is compressed (its records need a codec, see
 /// `records_readable`) or when a record is malformed.
 template <typename Stop>
-std::optional<timestamp_offset> find_record(bytes_view batch, Stop&& stop) noexcept {
-    const batch_view v{batch};
-    if (v.header().compression() != compression::none) return std::nullopt;
+std::optional<timestamp_offset> find_record(const batch_view& v, Stop&& stop) noexcept {
+    if (!v.readable()) return std::nullopt;
     for (auto it = v.begin(); it != v.end(); ++it) {
         const auto ts = record_timestamp(v.header(), *it);
         if (stop(*it, ts)) return timestamp_offset{ts, it->record_offset};
@@ -501,9 +522,8 @@ std::optional<timestamp_offset> find_record(bytes_view batch, Stop&& stop) noexc
 /// carries it, computed as Kafka's validator does on append: starting from -1 (NO_TIMESTAMP), so
 /// a batch whose records all have negative timestamps yields {-1, -1}. nullopt for a compressed or
 /// malformed batch.
-[[nodiscard]] inline std::optional<timestamp_offset> records_max_timestamp(bytes_view batch) noexcept {
-    const batch_view v{batch};
-    if (!records_readable(v.header())) return std::nullopt;
+[[nodiscard]] inline std::optional<timestamp_offset> records_max_timestamp(const batch_view& v) noexcept {
+    if (!v.readable()) return std::nullopt;
     timestamp_offset best;
     std::int32_t seen = 0;
     auto it = v.begin();
@@ -514,19 +534,33 @@ std::optional<timestamp_offset> find_record(bytes_view batch, Stop&& stop) noexc
     if (it.failed() || seen != v.header().records_count) return std::nullopt;
     return best;
 }
+[[nodiscard]] inline std::optional<timestamp_offset> records_max_timestamp(bytes_view batch) noexcept {
+    return records_max_timestamp(batch_view{batch});
+}
+
+/// The first record of a (readable) batch whose timestamp is >= `target`; nullopt if none.
+[[nodiscard]] inline std::optional<timestamp_offset> first_record_at_or_after(const batch_view& v,
+                                                                              std::int64_t target) noexcept {
+    return detail::find_record(v, [&](const record_view&, std::int64_t ts) { return ts >= target; });
+}
+/// The first record of a (readable) batch whose timestamp is exactly `ts`; nullopt if none.
+[[nodiscard]] inline std::optional<timestamp_offset> first_record_with_timestamp(const batch_view& v,
+                                                                                 std::int64_t ts) noexcept {
+    return detail::find_record(v, [&](const record_view&, std::int64_t t) { return t == ts; });
+}
 
 /// The first record of an uncompressed batch whose timestamp is >= `target` (ListOffsets by
 /// timestamp within one batch). nullopt if none, or if the batch is compressed or malformed.
 [[nodiscard]] inline std::optional<timestamp_offset> first_record_at_or_after(bytes_view batch,
                                                                               std::int64_t target) noexcept {
-    return detail::find_record(batch, [&](const record_view&, std::int64_t ts) { return ts >= target; });
+    return first_record_at_or_after(batch_view{batch}, target);
 }
 
 /// The first record of an uncompressed batch whose timestamp is exactly `ts` (ListOffsets -3 finds
 /// the record behind a batch's maxTimestamp this way). nullopt as for first_record_at_or_after.
 [[nodiscard]] inline std::optional<timestamp_offset> first_record_with_timestamp(bytes_view batch,
                                                                                  std::int64_t ts) noexcept {
-    return detail::find_record(batch, [&](const record_view&, std::int64_t t) { return t == ts; });
+    return first_record_with_timestamp(batch_view{batch}, ts);
 }
 
 /// Broker side of an append (Kafka's in-place validation): makes the header's maxTimestamp the

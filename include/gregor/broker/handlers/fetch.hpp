@@ -8,6 +8,7 @@
 #include <gregor/broker/handlers/context.hpp>
 #include <gregor/broker/handlers/server_state.hpp>
 #include <gregor/broker/offset_monitor.hpp>
+#include <gregor/compression/codec.hpp>
 #include <gregor/broker/partition.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/error.hpp>
@@ -72,6 +73,14 @@ struct fetch_handler {
                 if (e == error_code::none && plan.version >= 9)
                     e = check_leader_epoch(ctx.broker.find_partition(pt.name, p.partition_index),
                                            p.current_leader_epoch);
+                // A topic whose compression.type is zstd stores zstd batches only; Fetch before v10
+                // cannot promise its client reads them (KIP-110). Producer-chosen zstd in a
+                // `producer` topic is served unchanged, as Kafka does (docs/compression.md).
+                if (e == error_code::none && plan.version < 10) {
+                    const auto* part = ctx.broker.find_partition(pt.name, p.partition_index);
+                    if (part && part->stored_codec() == compression::codec::zstd)
+                        e = error_code::unsupported_compression_type;
+                }
                 pt.partitions.push_back({p.partition_index, p.fetch_offset, p.partition_max_bytes, e});
             }
             plan.topics.push_back(std::move(pt));

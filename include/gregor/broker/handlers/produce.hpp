@@ -121,6 +121,10 @@ private:
         const auto first = split.next();
         if (!first) return fail(error_code::corrupt_message);
         if (split.next() || !split.remainder().empty()) return fail(error_code::invalid_record);
+        // zstd came with Produce v7 (KIP-110): an older request cannot carry it.
+        if (ctx.header.version < 7 && first->size() >= wire::batch_layout::header_size &&
+            wire::batch_header::parse(*first)->compression() == wire::compression::zstd)
+            return fail(error_code::unsupported_compression_type);
         // The server lends us its receive buffer mutably for the duration of the call, so the
         // batch is patched where it lies. The append itself happens before produce_async returns;
         // only the answer may come later.
