@@ -112,7 +112,8 @@ run_result rdkafka_run(memory_broker& b, const std::string& bootstrap, const std
         const auto& v = values[static_cast<std::size_t>(i) % values.size()];
         while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
                                  RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 1);
     }
     rd_kafka_flush(rk, 300000);
@@ -200,8 +201,8 @@ int main(int argc, char** argv) {
             const auto r = rdkafka_run(b, bootstrap, "r-" + tag, c, values, n);
             gregor_bench::emit("gregor_produce_" + tag, g.records_per_sec, "records/s");
             gregor_bench::emit("librdkafka_produce_" + tag, r.records_per_sec, "records/s");
-            gregor_bench::emit("gregor_vs_librdkafka_" + tag, r.records_per_sec > 0 ? g.records_per_sec / r.records_per_sec : 0,
-                               "x");
+            gregor_bench::emit("gregor_vs_librdkafka_" + tag,
+                               r.records_per_sec > 0 ? g.records_per_sec / r.records_per_sec : 0, "x");
             gregor_bench::emit("gregor_wire_bytes_per_record_" + tag, g.wire_bytes_per_record, "bytes");
             gregor_bench::emit("librdkafka_wire_bytes_per_record_" + tag, r.wire_bytes_per_record, "bytes");
         }

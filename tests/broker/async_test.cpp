@@ -308,19 +308,34 @@ namespace {
 struct crashy_policies : default_broker_policies {
     using storage_backend = testing::crashy_storage<storage::file_backend>;
 };
+
+/// A file broker whose metadata writes a test can hold (crash_controller::hold_file_writes), with
+/// topic "t" and a Kafka server in front.
+struct held_disk_server {
+    test::temp_dir dir;
+    std::shared_ptr<testing::crash_controller> ctl = std::make_shared<testing::crash_controller>(5);
+    broker<crashy_policies> b{config(), {.controller = ctl}};
+    kafka_server<broker<crashy_policies>> srv{b, server_config()};
+    held_disk_server() { REQUIRE(b.create_topic("t", 1) == error_code::none); }
+    broker_config config() const {
+        broker_config cfg;
+        cfg.data_dir = dir.path;
+        return cfg;
+    }
+    static kafka_server_config server_config() {
+        kafka_server_config sc;
+        sc.net.host = "127.0.0.1";
+        sc.net.port = 0;
+        return sc;
+    }
+};
 } // namespace
 
 TEST_CASE("a CreateTopics that waits for the disk leaves the event loop serving produce and metadata", "[async]") {
-    test::temp_dir dir;
-    broker_config cfg;
-    cfg.data_dir = dir.path;
-    auto ctl = std::make_shared<testing::crash_controller>(5);
-    broker<crashy_policies> b{cfg, {.controller = ctl}};
-    REQUIRE(b.create_topic("t", 1) == error_code::none);
-    kafka_server_config sc;
-    sc.net.host = "127.0.0.1";
-    sc.net.port = 0;
-    kafka_server<broker<crashy_policies>> srv{b, sc};
+    held_disk_server fx;
+    auto& b = fx.b;
+    auto& srv = fx.srv;
+    auto& ctl = fx.ctl;
     // The first append of a leader epoch writes leader-epoch-checkpoint: done before the hold.
     REQUIRE(b.produce("t", partition_id{0}, test::make_batch("first", 1), 1).error == error_code::none);
 
@@ -368,16 +383,10 @@ TEST_CASE("a CreateTopics that waits for the disk leaves the event loop serving 
 }
 
 TEST_CASE("a Metadata request that auto-creates a topic does not hold up the loop", "[async]") {
-    test::temp_dir dir;
-    broker_config cfg;
-    cfg.data_dir = dir.path;
-    auto ctl = std::make_shared<testing::crash_controller>(6);
-    broker<crashy_policies> b{cfg, {.controller = ctl}};
-    REQUIRE(b.create_topic("t", 1) == error_code::none);
-    kafka_server_config sc;
-    sc.net.host = "127.0.0.1";
-    sc.net.port = 0;
-    kafka_server<broker<crashy_policies>> srv{b, sc};
+    held_disk_server fx;
+    auto& b = fx.b;
+    auto& srv = fx.srv;
+    auto& ctl = fx.ctl;
 
     ctl->hold_file_writes(true);
     auto creating = std::async(std::launch::async, [&] { return metadata_roundtrip(srv.port(), "auto-made"); });

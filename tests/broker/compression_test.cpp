@@ -242,8 +242,23 @@ TEST_CASE("header_only policy stores the producer's compressed bytes without dec
 
 namespace {
 
-wire::produce::partition_response produce_over_tcp(std::uint16_t port, std::int16_t version, bytes_view batch) {
+/// One request over a fresh connection, answered and decoded at `version`.
+template <typename Req>
+typename Req::response_type exchange(std::uint16_t port, std::int16_t version, const Req& req) {
     net::blocking_client c("127.0.0.1", port);
+    byte_buffer frame;
+    wire::encode_request_frame(frame, version, 3, "compression-test", req);
+    REQUIRE(c.send_raw(frame.view()) == net::blocking_client::status::ok);
+    auto f = c.read_frame(10s);
+    REQUIRE(f);
+    byte_reader r(f->view());
+    REQUIRE(wire::response_header::decode(r, wire::response_header_version(Req::api::key, version)));
+    auto resp = Req::response_type::decode(r, version);
+    REQUIRE(resp);
+    return std::move(*resp);
+}
+
+wire::produce::partition_response produce_over_tcp(std::uint16_t port, std::int16_t version, bytes_view batch) {
     wire::produce::request req;
     req.acks = 1;
     req.timeout_ms = 5000;
@@ -251,42 +266,21 @@ wire::produce::partition_response produce_over_tcp(std::uint16_t port, std::int1
     pd.partition_index = partition_id{0};
     pd.records = batch;
     req.topics.push_back({"t", {pd}});
-    byte_buffer frame;
-    wire::encode_request_frame(frame, version, 3, "compression-test", req);
-    REQUIRE(c.send_raw(frame.view()) == net::blocking_client::status::ok);
-    auto f = c.read_frame(10s);
-    REQUIRE(f);
-    byte_reader r(f->view());
-    REQUIRE(wire::response_header::decode(r, wire::response_header_version(wire::api_key::produce, version)));
-    const auto resp = wire::produce::response::decode(r, version);
-    REQUIRE(resp);
-    return resp->responses.at(0).partitions.at(0);
+    return exchange(port, version, req).responses.at(0).partitions.at(0);
 }
 
 error_code fetch_error_over_tcp(std::uint16_t port, std::int16_t version) {
-    net::blocking_client c("127.0.0.1", port);
     wire::fetch::request req;
     req.max_wait_ms = 0;
-    req.min_bytes = 1;
     req.max_bytes = 1 << 20;
     wire::fetch::fetch_topic ft;
     ft.name = "t";
     wire::fetch::fetch_partition fp;
     fp.partition_index = partition_id{0};
-    fp.fetch_offset = offset{0};
     fp.partition_max_bytes = 1 << 20;
     ft.partitions.push_back(fp);
     req.topics.push_back(ft);
-    byte_buffer frame;
-    wire::encode_request_frame(frame, version, 4, "compression-test", req);
-    REQUIRE(c.send_raw(frame.view()) == net::blocking_client::status::ok);
-    auto f = c.read_frame(10s);
-    REQUIRE(f);
-    byte_reader r(f->view());
-    REQUIRE(wire::response_header::decode(r, wire::response_header_version(wire::api_key::fetch, version)));
-    const auto resp = wire::fetch::response::decode(r, version);
-    REQUIRE(resp);
-    return resp->responses.at(0).partitions.at(0).error_code;
+    return exchange(port, version, req).responses.at(0).partitions.at(0).error_code;
 }
 
 } // namespace
@@ -333,8 +327,7 @@ TEST_CASE("a compression.type naming a codec is refused unless it is compiled in
     CHECK(b.create_topic("brotli", bad).error == error_code::invalid_config);
 }
 
-TEST_CASE("an embedded producer compresses each codec once per batch and the consumer reads it back",
-          "[compression]") {
+TEST_CASE("an embedded producer compresses each codec once per batch and the consumer reads it back", "[compression]") {
     for (const auto c : all_codecs()) {
         if (!compression::available(c)) continue;
         CAPTURE(compression::name(c));

@@ -2,6 +2,7 @@
 // write), round trips, and the hostile-input contract: every malformed, truncated or oversized
 // stream ends in an error code, with the output buffer untouched and never allocated past its budget.
 // Codecs missing from the build are checked to answer "unsupported" instead.
+#include "../wire/batch_vectors.hpp"
 #include <gregor/compression/codec.hpp>
 #include <gregor/wire/record_batch.hpp>
 
@@ -30,17 +31,10 @@ using namespace gregor;
 namespace gc = gregor::compression;
 using gc::codec;
 
+using test::from_hex;
+
 namespace {
 
-std::vector<std::byte> from_hex(std::string_view hex) {
-    std::vector<std::byte> out;
-    std::string digits;
-    for (char c : hex)
-        if (std::isxdigit(static_cast<unsigned char>(c))) digits += c;
-    for (std::size_t i = 0; i + 1 < digits.size(); i += 2)
-        out.push_back(static_cast<std::byte>(std::stoi(digits.substr(i, 2), nullptr, 16)));
-    return out;
-}
 std::vector<std::byte> to_vec(bytes_view b) { return {b.begin(), b.end()}; }
 [[maybe_unused]] std::vector<std::byte> cat(std::initializer_list<bytes_view> parts) {
     std::vector<std::byte> out;

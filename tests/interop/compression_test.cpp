@@ -50,8 +50,8 @@ std::string text_value(const std::string& tag, int i) {
 std::vector<rec> sample(const std::string& tag, int n) {
     std::vector<rec> out;
     for (int i = 0; i < n; ++i)
-        out.push_back({"key-" + std::to_string(i % 13), text_value(tag, i), "trace-" + std::to_string(i),
-                       1'700'000'000'000 + i});
+        out.push_back(
+            {"key-" + std::to_string(i % 13), text_value(tag, i), "trace-" + std::to_string(i), 1'700'000'000'000 + i});
     return out;
 }
 
@@ -160,7 +160,7 @@ double produce_gregor(const std::string& bootstrap, const std::string& topic, co
     cfg.compression_type = std::string(compression::name(c));
     cfg.linger_ms = 10;
     cfg.request_timeout_ms = 30000;
-    tcp_producer p{cfg};
+    tcp_producer p{cfg, transport::tcp{cfg}};
     std::vector<std::future<delivery_report>> acks;
     for (const auto& r : recs) {
         const record_header h{"trace", as_bytes(r.header)};
@@ -218,7 +218,10 @@ TEST_CASE("librdkafka and kcat -z write every codec; gregor's consumer and kcat 
         REQUIRE(prc == 0);
         const auto kgot = consume_gregor(b.bootstrap(), "kcat-" + name, want.size());
         CHECK(values_of(kgot.recs) == want);
-        CHECK(kgot.codecs == std::set<codec>{c});
+        // librdkafka sends a batch uncompressed when compressing would not shrink it (a lone
+        // first line, say): every batch is in the codec or plain, and most in the codec.
+        CHECK(kgot.codecs.count(c) == 1);
+        for (const auto x : kgot.codecs) CHECK((x == c || x == codec::none));
     }
     CHECK(b.stop() == 0);
 }

@@ -144,11 +144,24 @@ TEST_CASE("unset enable.idempotence turns off quietly when acks, retries or in-f
     CHECK(!c.idempotence(-1));
 }
 
-TEST_CASE("transactional.id and compression are refused at validation, not silently ignored", "[config]") {
+TEST_CASE("transactional.id, and a codec this build lacks, are refused at validation, not silently ignored",
+          "[config]") {
     auto c = producer_config::from_properties({{"transactional.id", "tx"}});
     CHECK_THAT(error_of([&] { c.validate(-1); }), Catch::Contains("transactional.id"));
-    auto z = producer_config::from_properties({{"compression.type", "zstd"}});
-    CHECK_THAT(error_of([&] { z.validate(-1); }), Catch::Contains("compression.type"));
+    for (const char* name : {"gzip", "snappy", "lz4", "zstd"}) {
+        auto z = producer_config::from_properties({{"compression.type", name}});
+        if (compression::available(*compression::parse(name)))
+            CHECK(error_of([&] { z.validate(-1); }).empty());
+        else
+            CHECK_THAT(error_of([&] { z.validate(-1); }), Catch::Contains("not available in this build"));
+    }
+    CHECK_THROWS_WITH(producer_config::from_properties({{"compression.type", "brotli"}}),
+                      Catch::Contains("compression.type"));
+    CHECK_THAT(error_of([&] {
+                   producer_config::from_properties({{"compression.type", "lz4"}, {"compression.lz4.level", "18"}})
+                       .validate(-1);
+               }),
+               Catch::Contains("compression.lz4.level"));
 }
 
 TEST_CASE("batching policies say when a batch is ready", "[batching]") {

@@ -3,6 +3,7 @@
 
 #include <gregor/core/buffer.hpp>
 
+#include <cctype>
 #include <string>
 #include <vector>
 

@@ -18,6 +18,7 @@
 // fills, never per record.
 #pragma once
 
+#include <gregor/compression/codec.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/clock.hpp>
 #include <gregor/core/error.hpp>
@@ -169,7 +170,20 @@ struct topic_entry {
     bool refresh_wanted = false;
     bool metadata_known = false; // answered once: refreshed every metadata.max.age.ms from then on
     time_point metadata_time{};  // when the last answer arrived
+    // compression.type: compressed / uncompressed bytes expected of this topic's next batch
+    // (Java's CompressionRatioEstimator: from 1.0, down by 0.005 while batches compress better,
+    // up by 0.05 when one compresses worse). Written by the sender as batches are compressed,
+    // read by the accumulator to size batches.
+    std::atomic<float> compression_estimate{1.0f};
 };
+
+/// Java's per-topic compression ratio estimate, moved after a batch compressed to `observed`.
+inline void update_compression_estimate(std::atomic<float>& est, float observed) noexcept {
+    constexpr float improving = 0.005f, deteriorating = 0.05f;
+    const float cur = est.load(std::memory_order_relaxed);
+    const float next = observed < cur ? std::max(cur - improving, observed) : std::max(cur + deteriorating, observed);
+    est.store(std::min(next, 1.0f), std::memory_order_relaxed);
+}
 
 /// What the sender learns from one collect() call.
 struct collect_result {
@@ -227,7 +241,9 @@ public:
     accumulator(const producer_config& cfg, Partitioner p, Batching b, Clock clk, stats_counters& stats)
             : partitioner_(std::move(p)), batching_(std::move(b)), clock_(clk), stats_(&stats),
               buffer_memory_(cfg.buffer_memory), max_request_size_(static_cast<std::size_t>(cfg.max_request_size)),
-              max_block_(std::chrono::milliseconds{cfg.max_block_ms}) {}
+              max_block_(std::chrono::milliseconds{cfg.max_block_ms}),
+              compressing_(compression::parse(cfg.compression_type).value_or(compression::codec::none) !=
+                           compression::codec::none) {}
 
     accumulator(const accumulator&) = delete;
     accumulator& operator=(const accumulator&) = delete;
@@ -250,8 +266,6 @@ public:
                 return error_code::message_too_large;
         }
         const std::size_t exact0 = upper; // what byte-counting partitioners see
-        const std::size_t batch_size = batching_.batch_size();
-        const std::size_t capacity = std::max(batch_size, own_capacity);
 
         std::unique_lock lk(mu_);
         std::size_t credit = 0; // memory reserved by a wait, not yet given to a batch
@@ -270,6 +284,8 @@ public:
                 release_locked(credit);
                 return t->permanent_error;
             }
+            const std::size_t batch_size = sized_batch(*t);
+            const std::size_t capacity = std::max(batch_size, own_capacity);
             if (t->partition_count == 0) {
                 producer_batch* s = t->staging.empty() ? nullptr : t->staging.back().get();
                 if (!s || !fits(*s, r, upper, batch_size)) {
@@ -516,6 +532,19 @@ private:
         return closed_ ? std::error_code(local_error::closed) : local_error::queue_full;
     }
 
+    /// The uncompressed bytes at which a batch of `t` is closed: batch.size, or with compression
+    /// what is expected to compress to it (Java's estimate with its 1.05 safety factor), never
+    /// more than fits a request uncompressed, so a batch that compresses worse than expected still
+    /// respects max.request.size.
+    std::size_t sized_batch(const topic_entry& t) const noexcept {
+        const std::size_t bs = batching_.batch_size();
+        if (!compressing_) return bs;
+        const float est = std::max(t.compression_estimate.load(std::memory_order_relaxed), 0.01f);
+        const auto scaled = static_cast<std::size_t>(static_cast<double>(bs) / (static_cast<double>(est) * 1.05));
+        const std::size_t room = max_request_size_ > 1024 ? max_request_size_ - 1024 : max_request_size_;
+        return std::max(bs, std::min(scaled, room));
+    }
+
     bool fits(const producer_batch& b, const record_in& r, std::size_t upper, std::size_t batch_size) const noexcept {
         const std::size_t now_bytes = b.builder.size_bytes();
         if (now_bytes + upper <= batch_size) return true;
@@ -758,7 +787,7 @@ private:
                 completion& c = (comp != s->completions.end() && comp->offset_delta == i) ? comp->fn : none;
                 const std::size_t upper = record_size_bound(r);
                 const std::size_t exact0 = upper;
-                const std::size_t batch_size = batching_.batch_size();
+                const std::size_t batch_size = sized_batch(t);
                 const std::int32_t p = choose(t, r, explicit_p, exact0, upper, batch_size, unused_wake);
                 if (p < 0) {
                     if (c) {
@@ -791,6 +820,7 @@ private:
     const std::int64_t buffer_memory_;
     const std::size_t max_request_size_;
     const duration max_block_;
+    const bool compressing_; // compression.type is not none: batches are sized by the estimate
 
     mutable spin_mutex mu_;
     std::condition_variable_any space_cv_;

@@ -419,6 +419,8 @@ private:
             if (!compression::compress_batch(b.sealed, codec_, level_)) {
                 stats_counters::add(stats_->compression_input_bytes, before);
                 stats_counters::add(stats_->compression_output_bytes, b.sealed.size());
+                update_compression_estimate(pe.topic->compression_estimate,
+                                            static_cast<float>(b.sealed.size()) / static_cast<float>(before));
             }
         }
     }
