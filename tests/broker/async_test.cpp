@@ -402,3 +402,50 @@ TEST_CASE("a Metadata request that auto-creates a topic does not hold up the loo
     CHECK(b.topic_metadata("auto-made"));
     CHECK_FALSE(b.topic_metadata("other"));
 }
+
+TEST_CASE("clients that close with a long-poll Fetch parked leave no socket behind", "[async]") {
+    memory_broker b;
+    REQUIRE(b.create_topic("t", 1) == error_code::none);
+    auto srv = serve(b);
+    wire::fetch::request req;
+    req.max_wait_ms = 24 * 24 * 3600 * 1000; // weeks: nothing but the close may end it
+    req.min_bytes = 1;
+    req.max_bytes = 1 << 20;
+    wire::fetch::fetch_partition fp;
+    fp.partition_index = partition_id{0};
+    fp.fetch_offset = offset{0};
+    fp.partition_max_bytes = 1 << 20;
+    req.topics.push_back({"t", {fp}});
+    byte_buffer frame;
+    wire::encode_request_frame(frame, 11, 5, "async-test", req);
+    constexpr int clients = 200;
+    {
+        std::vector<std::unique_ptr<net::blocking_client>> cs;
+        for (int i = 0; i < clients; ++i) {
+            cs.push_back(std::make_unique<net::blocking_client>("127.0.0.1", srv->port()));
+            REQUIRE(cs.back()->send_raw(frame.view()) == net::blocking_client::status::ok);
+        }
+        // All parked (the server took each request).
+        for (int i = 0; i < 500 && srv->stats().requests < static_cast<std::uint64_t>(clients); ++i)
+            std::this_thread::sleep_for(10ms);
+        REQUIRE(srv->stats().requests >= static_cast<std::uint64_t>(clients));
+        REQUIRE(srv->stats().connections == static_cast<std::uint64_t>(clients));
+    } // every client closes
+    // The server notices each close at once and lets its socket go: bounded wait on the count.
+    for (int i = 0; i < 500 && srv->stats().connections > 0; ++i) std::this_thread::sleep_for(10ms);
+    CHECK(srv->stats().connections == 0);
+
+    // A client that only half-closes still gets its answer (empty: nothing arrived), then the close.
+    net::blocking_client half("127.0.0.1", srv->port());
+    REQUIRE(half.send_raw(frame.view()) == net::blocking_client::status::ok);
+    for (int i = 0; i < 500 && srv->stats().requests < static_cast<std::uint64_t>(clients + 1); ++i)
+        std::this_thread::sleep_for(10ms);
+    half.shutdown_write();
+    auto f = half.read_frame(5s);
+    REQUIRE(f);
+    byte_reader r(f->view());
+    REQUIRE(wire::response_header::decode(r, 0));
+    const auto resp = wire::fetch::response::decode(r, 11);
+    REQUIRE(resp);
+    CHECK(resp->responses.at(0).partitions.at(0).error_code == error_code::none);
+}

@@ -3,9 +3,13 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <csignal>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <thread>
+
+#include <sys/resource.h>
 
 using namespace gregor;
 using gregor::test::make_batch;
@@ -307,4 +311,63 @@ TEST_CASE("time retention deletes whole old segments and moves the log start off
     REQUIRE(recs.size() >= 15);
     CHECK(recs.back().second == "new2-4");
     CHECK(recs.back().first == 114);
+}
+
+namespace {
+/// Lowers this process's file size limit (RLIMIT_FSIZE) for a scope, as a disk that fills up
+/// would stop writes: past it, write() fails with EFBIG (SIGXFSZ ignored) instead of the data
+/// landing. Restored on destruction.
+struct file_size_limit {
+    rlimit saved{};
+    void (*saved_handler)(int) = nullptr;
+    explicit file_size_limit(rlim_t bytes) {
+        saved_handler = std::signal(SIGXFSZ, SIG_IGN);
+        REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+        rlimit now = saved;
+        now.rlim_cur = bytes;
+        REQUIRE(::setrlimit(RLIMIT_FSIZE, &now) == 0);
+    }
+    ~file_size_limit() {
+        ::setrlimit(RLIMIT_FSIZE, &saved);
+        std::signal(SIGXFSZ, saved_handler);
+    }
+};
+} // namespace
+
+TEST_CASE("a full disk answers KAFKA_STORAGE_ERROR, shows no partial batch, keeps reads and recovers", "[broker]") {
+    test::temp_dir dir;
+    broker_config cfg;
+    cfg.data_dir = dir.path;
+    using file_broker = broker<broker_policies<storage::file_backend>>;
+    file_broker b{cfg};
+    REQUIRE(b.create_topic("t", 1) == error_code::none);
+    const auto batch_size = test::make_batch("fill", 10).size();
+    int ok = 0;
+    for (; ok < 5; ++ok) REQUIRE(b.produce("t", partition_id{0}, test::make_batch("fill", 10), 1).error == error_code::none);
+    const auto end_before = b.find_partition("t", partition_id{0})->offsets().log_end_offset;
+    std::size_t seg_size = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path / "t-0"))
+        if (e.path().extension() == ".log") seg_size = std::max<std::size_t>(seg_size, e.file_size());
+    REQUIRE(seg_size > 0);
+    std::vector<error_code> errors;
+    {
+        // Room for one more batch and a half: the next writes fail part-way.
+        file_size_limit full(static_cast<rlim_t>(seg_size + batch_size + batch_size / 2));
+        for (int i = 0; i < 4; ++i) errors.push_back(b.produce("t", partition_id{0}, test::make_batch("more", 10), 1).error);
+        // Reads go on meanwhile.
+        const auto r = b.fetch_copy("t", partition_id{0}, offset{0}, 1 << 20);
+        CHECK(r.error == error_code::none);
+    }
+    CHECK(errors[0] == error_code::none);
+    for (std::size_t i = 1; i < errors.size(); ++i) CHECK(errors[i] == error_code::kafka_storage_error);
+    const auto end_full = b.find_partition("t", partition_id{0})->offsets().log_end_offset;
+    CHECK(end_full == end_before + 10);
+    // Space again: writes are accepted, at the next offset, and the log holds only whole batches.
+    const auto again = b.produce("t", partition_id{0}, test::make_batch("again", 10), 1);
+    CHECK(again.error == error_code::none);
+    CHECK(again.base_offset == end_full);
+    const auto all = test::read_partition(b, "t", 0);
+    REQUIRE(all.size() == static_cast<std::size_t>(end_full.value() + 10));
+    for (std::size_t i = 0; i < all.size(); ++i) CHECK(all[i].first == static_cast<std::int64_t>(i));
+    CHECK(all.back().second == "again-9");
 }

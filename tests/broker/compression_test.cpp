@@ -19,6 +19,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -233,7 +234,15 @@ TEST_CASE("header_only policy stores the producer's compressed bytes without dec
     store_be<std::int16_t>(garbage.data() + wire::batch_layout::attributes, static_cast<std::int16_t>(c));
     wire::reseal_crc(garbage.mutable_view());
     CHECK(b.produce("t", partition_id{0}, std::move(garbage), 1).error == error_code::none);
-    // ...but never a codec it lacks or an invalid id.
+    // ...but never a header claiming more records than the bytes could hold (2^31-1 here).
+    auto huge = text_batch(c, 3);
+    store_be<std::int32_t>(huge.data() + wire::batch_layout::records_count, std::numeric_limits<std::int32_t>::max());
+    store_be<std::int32_t>(huge.data() + wire::batch_layout::last_offset_delta,
+                           std::numeric_limits<std::int32_t>::max() - 1);
+    wire::reseal_crc(huge.mutable_view());
+    CHECK(b.produce("t", partition_id{0}, std::move(huge), 1).error == error_code::corrupt_message);
+    CHECK(b.find_partition("t", partition_id{0})->offsets().log_end_offset == offset{15});
+    // ...and never a codec it lacks or an invalid id.
     auto bad = test::make_batch("id", 3);
     store_be<std::int16_t>(bad.data() + wire::batch_layout::attributes, 6);
     wire::reseal_crc(bad.mutable_view());

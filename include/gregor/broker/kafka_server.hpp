@@ -84,6 +84,10 @@ public:
         broker_handlers::connection_closed(broker_handlers::all_handlers{}, *state_, conn);
     }
 
+    void on_input_closed(net::connection_id conn) {
+        broker_handlers::input_closed(broker_handlers::all_handlers{}, *broker_, *state_, conn);
+    }
+
     /// Answers every waiting request now and stops monitor wake-ups from reaching this handler
     /// (shutdown; run on the loop thread).
     void release_parked() {

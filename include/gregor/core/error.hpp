@@ -262,7 +262,10 @@ inline error_code to_kafka(const std::error_code& ec) noexcept {
     if (!ec) return error_code::none;
     if (ec.category() == kafka_category()) return static_cast<error_code>(ec.value());
     if (ec.category() == local_category()) return to_kafka(static_cast<local_error>(ec.value()));
-    return error_code::unknown_server_error;
+    // An operating-system error (a full disk, EIO, a read-only file system, a file size limit):
+    // the paths that map one are storage paths, and Kafka answers those KAFKA_STORAGE_ERROR, which
+    // clients retry; UNKNOWN_SERVER_ERROR would make librdkafka fail every queued record at once.
+    return error_code::kafka_storage_error;
 }
 
 /// Whether a producer may retry after `ec` (local timeouts and closes are retried by the

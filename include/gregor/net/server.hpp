@@ -226,7 +226,10 @@ struct server_stats {
 /// base offset before appending it), so declare the parameter as bytes_view or mutable_bytes_view.
 /// Optional hooks: `on_open(connection_id, std::string_view peer)` after accepting and
 /// `on_close(connection_id)` once a connection is gone (for whatever reason; later completions of
-/// its requests are ignored). Exceptions from on_request close that connection.
+/// its requests are ignored), and `on_input_closed(connection_id)` when the peer stopped sending
+/// (EOF) while requests are in flight: the connection closes once they are answered, so requests
+/// that wait for an event (a long-poll fetch) should be answered now. Exceptions from on_request
+/// close that connection.
 template <typename H>
 concept request_handler = requires(H& h, connection_id c, mutable_bytes_view frame, responder r) {
     h.on_request(c, frame, std::move(r));
@@ -536,6 +539,10 @@ private:
             return;
         }
         c.draining = true;
+        // A closed peer must not keep its socket (and a file descriptor) for as long as a request
+        // may wait: the handler ends such waits now, and the connection closes after the answers.
+        if constexpr (requires { handler_.on_input_closed(c.id); })
+            if (!c.slots.empty()) handler_.on_input_closed(c.id);
     }
 
     void process_frames(connection& c) {

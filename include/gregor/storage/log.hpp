@@ -213,6 +213,8 @@ public:
 
     [[nodiscard]] offset log_start_offset() const noexcept { return log_start_; }
     [[nodiscard]] offset log_end_offset() const noexcept { return log_end_; }
+    /// Offset indexes rebuilt because an entry proved false against the log (see tick()).
+    [[nodiscard]] std::uint64_t index_rebuilds() const noexcept { return index_rebuilds_; }
     /// Everything below this offset is durable.
     [[nodiscard]] offset flushed_offset() const noexcept { return flushed_; }
     [[nodiscard]] const log_config& config() const noexcept { return cfg_; }
@@ -299,6 +301,7 @@ public:
     /// its own schedule (a broker's log.retention.check.interval.ms), retention.
     void tick(bool run_retention = true) {
         if (closed_) return;
+        rebuild_suspect_indexes();
         const auto now = clock_.now();
         if (!defer_flushes_ && flushed_ < log_end_ && flush_.on_tick(now)) (void)flush();
         const auto& a = segments_.back();
@@ -452,14 +455,13 @@ public:
     /// time index gives a position at or before the first batch that can qualify, batches whose
     /// maxTimestamp is below `ts_ms` are skipped by their header, and inside an uncompressed batch
     /// the records are walked. A LogAppendTime batch answers its first record with the batch's time
-    /// (every record carries it). Limit: a compressed CreateTime batch cannot be looked into yet (no
-    /// decompressor, issue 16); when its maxTimestamp >= ts_ms it answers its first record (base
-    /// offset, baseTimestamp), which may be earlier than the record Kafka would name.
+    /// (every record carries it). A compressed batch is decompressed to walk its records; only one in a
+    /// codec this build lacks answers its first record (base offset, baseTimestamp).
     std::optional<wire::timestamp_offset> find_offset_by_timestamp(std::int64_t ts_ms) const {
         for (const auto& s : segments_) {
             if (s.size == 0 || s.max_timestamp < ts_ms) continue;
             std::uint64_t pos = 0;
-            if (const auto e = s.tindex.lookup(ts_ms)) pos = s.index.lookup(e->relative_offset);
+            if (const auto e = s.tindex.lookup(ts_ms)) pos = checked_start(s, e->relative_offset);
             detail::header_walker<Backend> w(*backend_, s.file, pos, s.size);
             while (const auto h = w.peek()) {
                 if (h->max_timestamp >= ts_ms) {
@@ -480,15 +482,15 @@ public:
     /// ListOffsets -3 (MAX_TIMESTAMP): the record with the largest timestamp in the log, the first
     /// one in offset order when several share it; nullopt for an empty log or one without
     /// timestamps. The segment that holds the maximum knows the batch that reached it, so one index
-    /// lookup and a short walk find it. Compressed CreateTime batches: the batch's first record, with
-    /// the batch's maxTimestamp (same limit as find_offset_by_timestamp).
+    /// lookup and a short walk find it (compressed batches decompressed, as in
+    /// find_offset_by_timestamp).
     std::optional<wire::timestamp_offset> find_max_timestamp() const {
         const segment* best = nullptr;
         for (const auto& s : segments_)
             if (s.size > 0 && s.max_timestamp >= 0 && (!best || s.max_timestamp > best->max_timestamp)) best = &s;
         if (!best) return std::nullopt;
         const auto& s = *best;
-        detail::header_walker<Backend> w(*backend_, s.file, s.index.lookup(rel(s, s.offset_of_max_timestamp)), s.size);
+        detail::header_walker<Backend> w(*backend_, s.file, checked_start(s, rel(s, s.offset_of_max_timestamp)), s.size);
         while (const auto h = w.peek()) {
             if (h->max_timestamp == s.max_timestamp) {
                 if (const auto r = search_batch(s, w.position(), *h, s.max_timestamp, true)) return r;
@@ -563,6 +565,8 @@ private:
         std::uint64_t bytes_since_index = 0;
         std::int64_t roll_start_ms = 0;  // wall time of the first append (or of the open)
         std::int64_t last_append_ms = 0; // retention fallback when batches carry no timestamp
+        // An index entry proved false against the log (entry_holds): rebuilt at the next tick.
+        mutable bool index_suspect = false;
     };
 
     static log_config checked(const log_config& c) {
@@ -655,7 +659,7 @@ private:
 
     /// Position and header of the first batch of `s` whose last offset is >= o.
     std::optional<std::pair<std::uint64_t, wire::batch_header>> locate(const segment& s, offset o) const {
-        const std::uint64_t start = o <= s.base ? 0 : s.index.lookup(rel(s, o));
+        const std::uint64_t start = o <= s.base ? 0 : checked_start(s, rel(s, o));
         detail::header_walker<Backend> w(*backend_, s.file, start, s.size);
         while (const auto h = w.peek()) {
             if (h->last_offset() >= o) return std::pair{w.position(), *h};
@@ -684,7 +688,8 @@ private:
             by_off = std::lower_bound(e.begin(), e.end(), static_cast<std::uint32_t>(up_rel),
                                       [](const index_entry& x, std::uint32_t v) { return x.relative_offset < v; });
         const auto last = std::min(by_pos, by_off);
-        if (last != e.begin() && std::prev(last)->position > p) p = std::prev(last)->position;
+        if (last != e.begin() && std::prev(last)->position > p && entry_holds(s, *std::prev(last)))
+            p = std::prev(last)->position;
 
         detail::header_walker<Backend> w(*backend_, s.file, p, s.size);
         while (const auto h = w.peek()) {
@@ -727,6 +732,42 @@ private:
             return wire::timestamp_offset{exact || horizon ? h.max_timestamp : h.base_timestamp, h.base_offset};
         }
         return exact ? wire::first_record_with_timestamp(*v, ts) : wire::first_record_at_or_after(*v, ts);
+    }
+
+    /// Rebuilds, from the batch headers, every index a read found false, and writes it back for
+    /// segments that are no longer appended to.
+    void rebuild_suspect_indexes() {
+        for (std::size_t i = 0; i < segments_.size(); ++i) {
+            auto& s = segments_[i];
+            if (!s.index_suspect) continue;
+            const auto size = s.size;
+            if (rebuild_index(s, size)) continue; // a read error: try again at the next tick
+            s.index_suspect = false;
+            ++index_rebuilds_;
+            if (i + 1 < segments_.size()) (void)write_indexes(s);
+        }
+    }
+
+    /// Whether index entry `e` of `s` is true: a batch starts at its position and ends at its
+    /// offset. An entry can be damaged in ways the index's own checks (ascending, inside the file)
+    /// let through, and believing it would make a read skip records; a false one marks the index
+    /// for rebuilding (tick) and the caller walks from the segment's start instead.
+    bool entry_holds(const segment& s, const index_entry& e) const {
+        detail::header_walker<Backend> w(*backend_, s.file, e.position, s.size);
+        const auto h = w.peek();
+        if (h && h->last_offset() == s.base + e.relative_offset) return true;
+        s.index_suspect = true;
+        return false;
+    }
+
+    /// The position of the last indexed batch that ends at or before `relative_offset`, checked
+    /// against the log (entry_holds); 0 when there is none or the index proved false.
+    std::uint64_t checked_start(const segment& s, std::uint32_t relative_offset) const {
+        const auto& e = s.index.entries();
+        auto it = std::upper_bound(e.begin(), e.end(), relative_offset,
+                                   [](std::uint32_t r, const index_entry& x) { return r < x.relative_offset; });
+        if (it == e.begin()) return 0;
+        return entry_holds(s, *std::prev(it)) ? std::prev(it)->position : 0;
     }
 
     /// Re-creates the indexes of `s` from its batch headers up to `end` (after a truncation).
@@ -918,6 +959,7 @@ private:
     offset log_end_{0};
     offset flushed_{0};
     bool closed_ = false;
+    std::uint64_t index_rebuilds_ = 0;
 };
 
 } // namespace gregor::storage

@@ -118,6 +118,23 @@ struct fetch_handler {
         }
     }
 
+    /// The client closed its side (EOF): its parked fetches are answered now with what there is,
+    /// so the connection closes at once instead of holding its socket until max_wait_ms (which a
+    /// client may set to weeks). A client that only half-closed still gets a valid answer.
+    template <typename Broker>
+    static void on_input_closed(Broker& b, server_state& st, net::connection_id conn) {
+        for (auto it = st.parked.begin(); it != st.parked.end();) {
+            if (it->conn != conn) {
+                ++it;
+                continue;
+            }
+            auto p = std::move(*it);
+            it = st.parked.erase(it);
+            p.cancel();
+            answer(b, p.plan, p.responder, true);
+        }
+    }
+
     /// Shutdown: every parked fetch is answered with what there is now.
     template <typename Broker>
     static void on_stop(Broker& b, server_state& st) {

@@ -12,6 +12,8 @@
 //   template <class Broker> static void unsupported_version(request_context<Broker>&, net::responder);
 //                                  // a version outside `served` (default: close the connection)
 //   static void on_close(server_state&, net::connection_id);   // a connection went away
+//   template <class Broker> static void on_input_closed(Broker&, server_state&, net::connection_id);
+//                                  // its peer sent EOF: answer what waits for an event now
 //   template <class Broker> static void on_stop(Broker&, server_state&); // shutdown, on the loop
 //   static constexpr bool off_loop = true;  // handle() may wait on the disk: it runs on the
 //                                            // server's background_worker with a copy of the frame
@@ -106,6 +108,11 @@ void close_one(server_state& st, net::connection_id conn) {
 }
 
 template <api_handler H, typename Broker>
+void input_closed_one(Broker& b, server_state& st, net::connection_id conn) {
+    if constexpr (requires { H::on_input_closed(b, st, conn); }) H::on_input_closed(b, st, conn);
+}
+
+template <api_handler H, typename Broker>
 void stop_one(Broker& b, server_state& st) {
     if constexpr (requires { H::on_stop(b, st); }) H::on_stop(b, st);
 }
@@ -139,6 +146,12 @@ void dispatch(handler_list<H...>, request_context<Broker>& ctx, net::responder r
 template <api_handler... H>
 void connection_closed(handler_list<H...>, server_state& st, net::connection_id conn) {
     (detail::close_one<H>(st, conn), ...);
+}
+
+/// `conn`'s peer will send nothing more: handlers answer its waiting requests now (loop thread).
+template <typename Broker, api_handler... H>
+void input_closed(handler_list<H...>, Broker& b, server_state& st, net::connection_id conn) {
+    (detail::input_closed_one<H>(b, st, conn), ...);
 }
 
 /// Shutdown: every handler that keeps requests waiting answers them now (loop thread).
