@@ -204,12 +204,29 @@ TEST_CASE("a produce with a bad CRC is answered with CORRUPT_MESSAGE and nothing
     bb.append(1, as_bytes("k"), as_bytes("v"));
     auto batch = bb.seal();
     batch[batch.size() - 1] ^= std::byte{1};
+    net::blocking_client c("127.0.0.1", b.port());
+    {
+        // Created the way clients create topics: Produce never does (Kafka's rule), Metadata does.
+        wire::metadata::request md;
+        md.topics.emplace();
+        md.topics->push_back({"crc"});
+        byte_buffer mframe;
+        wire::encode_request_frame(mframe, 1, 4, "test", md);
+        REQUIRE(c.send_raw(mframe.view()) == net::blocking_client::status::ok);
+        auto mresp = c.read_frame();
+        REQUIRE(mresp);
+        byte_reader mr(mresp->view());
+        REQUIRE(wire::response_header::decode(mr, 0));
+        const auto mbody = wire::metadata::response::decode(mr, 1);
+        REQUIRE(mbody);
+        REQUIRE(mbody->topics.size() == 1);
+        REQUIRE(mbody->topics[0].error_code == error_code::none);
+    }
     wire::produce::request req;
     req.acks = 1;
     req.topics.push_back({"crc", {{partition_id{0}, batch.view(), std::nullopt}}});
     byte_buffer frame;
     wire::encode_request_frame(frame, 7, 5, "test", req);
-    net::blocking_client c("127.0.0.1", b.port());
     REQUIRE(c.send_raw(frame.view()) == net::blocking_client::status::ok);
     auto resp = c.read_frame();
     REQUIRE(resp);
