@@ -1,6 +1,6 @@
 // Producer throughput and bytes on the wire per codec (issue: gregor >= 1.5x librdkafka's
 // records/s for every codec): the gregor producer over TCP and librdkafka's producer, both against
-// the same gregor broker (memory storage, kafka_server on 127.0.0.1, compression.type=producer so
+// the same gregor broker (file storage, kafka_server on 127.0.0.1, compression.type=producer so
 // the stored bytes are what each producer sent), one run. Records are realistic text (JSON-ish
 // events with varying ids and words, never one repeated byte), 100 B and 1 KiB; acks=1,
 // linger.ms=5, each library's defaults otherwise (batch.size 16 KiB for gregor as Java's, 1 MB
@@ -21,14 +21,17 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 namespace {
 
 using clk = std::chrono::steady_clock;
-using memory_broker = gregor::broker<>;
+using file_broker = gregor::broker<gregor::broker_policies<gregor::storage::file_backend>>;
 using codec = gregor::compression::codec;
 
 /// `count` distinct text values of `size` bytes: JSON-like events whose words, ids and amounts
@@ -64,7 +67,7 @@ struct run_result {
     double wire_bytes_per_record = 0;
 };
 
-std::size_t stored_bytes(memory_broker& b, const std::string& topic) {
+std::size_t stored_bytes(file_broker& b, const std::string& topic) {
     std::size_t total = 0;
     gregor::offset at{0};
     for (int i = 0; i < 1000000; ++i) {
@@ -87,7 +90,7 @@ void rd_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     ++(*c)[m->err == RD_KAFKA_RESP_ERR_NO_ERROR];
 }
 
-run_result rdkafka_run(memory_broker& b, const std::string& bootstrap, const std::string& topic, codec c,
+run_result rdkafka_run(file_broker& b, const std::string& bootstrap, const std::string& topic, codec c,
                        const std::vector<std::string>& values, long n) {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     char err[512];
@@ -101,19 +104,17 @@ run_result rdkafka_run(memory_broker& b, const std::string& bootstrap, const std
     rd_kafka_conf_set_dr_msg_cb(conf, rd_delivery);
     rd_kafka_conf_set_opaque(conf, &done);
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    // Warm up: metadata and connection, on another topic so the byte count is the run's alone.
-    const std::string warm = topic + "-warm";
-    rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(warm.c_str()), RD_KAFKA_V_VALUE(const_cast<char*>("w"), 1),
+    // Warm up: metadata, connection and the topic (one 1-byte record, in the byte count).
+    rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_VALUE(const_cast<char*>("w"), 1),
                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     rd_kafka_flush(rk, 30000);
     done.clear();
     const auto t0 = clk::now();
     for (long i = 0; i < n; ++i) {
         const auto& v = values[static_cast<std::size_t>(i) % values.size()];
-        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
-                                 RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        while (rd_kafka_producev(
+                   rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
+                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 1);
     }
     rd_kafka_flush(rk, 300000);
@@ -127,7 +128,7 @@ run_result rdkafka_run(memory_broker& b, const std::string& bootstrap, const std
 
 // ---- gregor ----------------------------------------------------------------------------------
 
-run_result gregor_run(memory_broker& b, const std::string& bootstrap, const std::string& topic, codec c,
+run_result gregor_run(file_broker& b, const std::string& bootstrap, const std::string& topic, codec c,
                       const std::vector<std::string>& values, long n) {
     gregor::producer_config cfg;
     cfg.bootstrap_servers = bootstrap;
@@ -140,7 +141,7 @@ run_result gregor_run(memory_broker& b, const std::string& bootstrap, const std:
     cfg.compression_lz4_level = 1;
     using policies = gregor::producer_policies<gregor::transport::tcp>;
     gregor::producer<policies> p{cfg, gregor::transport::tcp{cfg}};
-    (void)p.send({.topic = topic + "-warm", .value = "w"}, gregor::use_future).get();
+    (void)p.send({.topic = topic, .value = "w"}, gregor::use_future).get();
     std::atomic<long> ok{0}, failed{0};
     const auto t0 = clk::now();
     for (long i = 0; i < n; ++i) {
@@ -192,26 +193,32 @@ struct header_only_policies : gregor::default_broker_policies {
 int main(int argc, char** argv) {
     const long n100 = argc > 1 ? std::atol(argv[1]) : 500000;
     const long n1k = argc > 2 ? std::atol(argv[2]) : 100000;
-    memory_broker b;
-    gregor::kafka_server_config sc;
-    sc.net.host = "127.0.0.1";
-    sc.net.port = 0;
-    gregor::kafka_server<memory_broker> srv{b, sc};
-    const std::string bootstrap = "127.0.0.1:" + std::to_string(srv.port());
-    for (const std::size_t size : {std::size_t{100}, std::size_t{1024}}) {
-        const long n = size == 100 ? n100 : n1k;
-        const auto values = payloads(size, 4096);
-        for (const auto c : {codec::none, codec::gzip, codec::snappy, codec::lz4, codec::zstd}) {
-            if (!gregor::compression::available(c)) continue;
-            const std::string tag = std::string(gregor::compression::name(c)) + "_" + std::to_string(size) + "B";
-            const auto g = gregor_run(b, bootstrap, "g-" + tag, c, values, n);
-            const auto r = rdkafka_run(b, bootstrap, "r-" + tag, c, values, n);
-            gregor_bench::emit("gregor_produce_" + tag, g.records_per_sec, "records/s");
-            gregor_bench::emit("librdkafka_produce_" + tag, r.records_per_sec, "records/s");
-            gregor_bench::emit("gregor_vs_librdkafka_" + tag,
-                               r.records_per_sec > 0 ? g.records_per_sec / r.records_per_sec : 0, "x");
-            gregor_bench::emit("gregor_wire_bytes_per_record_" + tag, g.wire_bytes_per_record, "bytes");
-            gregor_bench::emit("librdkafka_wire_bytes_per_record_" + tag, r.wire_bytes_per_record, "bytes");
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("gregor-compression-bench-" + std::to_string(::getpid()));
+    gregor::broker_config bcfg;
+    bcfg.data_dir = dir;
+    {
+        file_broker b{bcfg};
+        gregor::kafka_server_config sc;
+        sc.net.host = "127.0.0.1";
+        sc.net.port = 0;
+        gregor::kafka_server<file_broker> srv{b, sc};
+        const std::string bootstrap = "127.0.0.1:" + std::to_string(srv.port());
+        for (const std::size_t size : {std::size_t{100}, std::size_t{1024}}) {
+            const long n = size == 100 ? n100 : n1k;
+            const auto values = payloads(size, 4096);
+            for (const auto c : {codec::none, codec::gzip, codec::snappy, codec::lz4, codec::zstd}) {
+                if (!gregor::compression::available(c)) continue;
+                const std::string tag = std::string(gregor::compression::name(c)) + "_" + std::to_string(size) + "B";
+                const auto g = gregor_run(b, bootstrap, "g-" + tag, c, values, n);
+                const auto r = rdkafka_run(b, bootstrap, "r-" + tag, c, values, n);
+                gregor_bench::emit("gregor_produce_" + tag, g.records_per_sec, "records/s");
+                gregor_bench::emit("librdkafka_produce_" + tag, r.records_per_sec, "records/s");
+                gregor_bench::emit("gregor_vs_librdkafka_" + tag,
+                                   r.records_per_sec > 0 ? g.records_per_sec / r.records_per_sec : 0, "x");
+                gregor_bench::emit("gregor_wire_bytes_per_record_" + tag, g.wire_bytes_per_record, "bytes");
+                gregor_bench::emit("librdkafka_wire_bytes_per_record_" + tag, r.wire_bytes_per_record, "bytes");
+            }
         }
     }
     const auto values = payloads(100, 4096);
@@ -223,4 +230,6 @@ int main(int argc, char** argv) {
         gregor_bench::emit("broker_append_header_only_" + name,
                            broker_appends_per_sec<header_only_policies>(c, values, 20000), "batches/s");
     }
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
 }

@@ -418,9 +418,22 @@ inline constexpr int zstd_window_log_max = 23;
 /// limit: with its size known, zstd shrinks the window to fit the input.
 inline constexpr std::size_t zstd_max_frame = std::size_t{1} << zstd_window_log_max;
 
+// A zstd context costs about a megabyte to create and set up, far more than compressing one
+// 16 KiB batch: each thread keeps one of each kind and resets it per call.
+struct zstd_contexts {
+    std::unique_ptr<ZSTD_CCtx, std::size_t (*)(ZSTD_CCtx*)> c{nullptr, ZSTD_freeCCtx};
+    std::unique_ptr<ZSTD_DCtx, std::size_t (*)(ZSTD_DCtx*)> d{nullptr, ZSTD_freeDCtx};
+    static zstd_contexts& mine() {
+        thread_local zstd_contexts ctx;
+        return ctx;
+    }
+};
+
 inline std::error_code zstd_compress(bytes_view in, byte_buffer& out, int level) {
-    const std::unique_ptr<ZSTD_CCtx, std::size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+    auto& cctx = zstd_contexts::mine().c;
+    if (!cctx) cctx.reset(ZSTD_createCCtx());
     if (!cctx) throw std::bad_alloc();
+    ZSTD_CCtx_reset(cctx.get(), ZSTD_reset_session_and_parameters);
     if (ZSTD_isError(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level)))
         return make_error_code(local_error::invalid_argument);
     std::size_t pos = 0;
@@ -437,8 +450,10 @@ inline std::error_code zstd_compress(bytes_view in, byte_buffer& out, int level)
 }
 
 inline std::error_code zstd_decompress(bytes_view in, bounded_sink& sink) {
-    const std::unique_ptr<ZSTD_DCtx, std::size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    auto& dctx = zstd_contexts::mine().d;
+    if (!dctx) dctx.reset(ZSTD_createDCtx());
     if (!dctx) throw std::bad_alloc();
+    ZSTD_DCtx_reset(dctx.get(), ZSTD_reset_session_and_parameters);
     if (ZSTD_isError(ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, zstd_window_log_max))) return corrupt();
     // Streaming, never one-shot: the content size is optional in the frame header and may lie, and
     // several frames (and skippable frames) may follow each other.
