@@ -67,6 +67,22 @@ wire::produce::partition_response read_produce(net::blocking_client& c, std::int
     return resp->responses[0].partitions[0];
 }
 
+/// The next answer on `c` (a non-flexible response header), checked to be `corr`'s, decoded at
+/// `version`.
+template <typename Resp>
+Resp read_answer(net::blocking_client& c, std::int32_t corr, std::int16_t version,
+                 std::chrono::milliseconds timeout = 5s) {
+    auto f = c.read_frame(timeout);
+    REQUIRE(f);
+    byte_reader r(f->view());
+    const auto h = wire::response_header::decode(r, 0);
+    REQUIRE(h);
+    CHECK(h->correlation_id == corr);
+    auto resp = Resp::decode(r, version);
+    REQUIRE(resp);
+    return std::move(*resp);
+}
+
 /// Sends Metadata v6 for `topic` and returns how long the answer took; checks what came back.
 std::chrono::steady_clock::duration metadata_roundtrip(std::uint16_t port, const std::string& topic) {
     net::blocking_client c("127.0.0.1", port);
@@ -77,18 +93,11 @@ std::chrono::steady_clock::duration metadata_roundtrip(std::uint16_t port, const
     wire::encode_request_frame(frame, 6, 77, "async-test", req);
     const auto t0 = std::chrono::steady_clock::now();
     REQUIRE(c.send_raw(frame.view()) == net::blocking_client::status::ok);
-    auto f = c.read_frame(5s);
+    const auto resp = read_answer<wire::metadata::response>(c, 77, 6);
     const auto took = std::chrono::steady_clock::now() - t0;
-    REQUIRE(f);
-    byte_reader r(f->view());
-    const auto h = wire::response_header::decode(r, 0);
-    REQUIRE(h);
-    CHECK(h->correlation_id == 77);
-    const auto resp = wire::metadata::response::decode(r, 6);
-    REQUIRE(resp);
-    REQUIRE(resp->topics.size() == 1);
-    CHECK(resp->topics[0].error_code == error_code::none);
-    CHECK(resp->topics[0].partitions.size() == 1);
+    REQUIRE(resp.topics.size() == 1);
+    CHECK(resp.topics[0].error_code == error_code::none);
+    CHECK(resp.topics[0].partitions.size() == 1);
     return took;
 }
 
@@ -368,16 +377,9 @@ TEST_CASE("a CreateTopics that waits for the disk leaves the event loop serving 
     CHECK_FALSE(b.topic_metadata("new"));
 
     ctl->hold_file_writes(false);
-    auto f = admin.read_frame(10s);
-    REQUIRE(f);
-    byte_reader r(f->view());
-    const auto h = wire::response_header::decode(r, 0);
-    REQUIRE(h);
-    CHECK(h->correlation_id == 9);
-    const auto resp = wire::create_topics::response::decode(r, 4);
-    REQUIRE(resp);
-    REQUIRE(resp->topics.size() == 1);
-    CHECK(resp->topics[0].error_code == error_code::none);
+    const auto resp = read_answer<wire::create_topics::response>(admin, 9, 4, 10s);
+    REQUIRE(resp.topics.size() == 1);
+    CHECK(resp.topics[0].error_code == error_code::none);
     REQUIRE(b.topic_metadata("new"));
     CHECK(b.topic_metadata("new")->partitions.size() == 2);
 }

@@ -343,7 +343,8 @@ TEST_CASE("a full disk answers KAFKA_STORAGE_ERROR, shows no partial batch, keep
     REQUIRE(b.create_topic("t", 1) == error_code::none);
     const auto batch_size = test::make_batch("fill", 10).size();
     int ok = 0;
-    for (; ok < 5; ++ok) REQUIRE(b.produce("t", partition_id{0}, test::make_batch("fill", 10), 1).error == error_code::none);
+    for (; ok < 5; ++ok)
+        REQUIRE(b.produce("t", partition_id{0}, test::make_batch("fill", 10), 1).error == error_code::none);
     const auto end_before = b.find_partition("t", partition_id{0})->offsets().log_end_offset;
     std::size_t seg_size = 0;
     for (const auto& e : std::filesystem::directory_iterator(dir.path / "t-0"))
@@ -353,7 +354,8 @@ TEST_CASE("a full disk answers KAFKA_STORAGE_ERROR, shows no partial batch, keep
     {
         // Room for one more batch and a half: the next writes fail part-way.
         file_size_limit full(static_cast<rlim_t>(seg_size + batch_size + batch_size / 2));
-        for (int i = 0; i < 4; ++i) errors.push_back(b.produce("t", partition_id{0}, test::make_batch("more", 10), 1).error);
+        for (int i = 0; i < 4; ++i)
+            errors.push_back(b.produce("t", partition_id{0}, test::make_batch("more", 10), 1).error);
         // Reads go on meanwhile.
         const auto r = b.fetch_copy("t", partition_id{0}, offset{0}, 1 << 20);
         CHECK(r.error == error_code::none);

@@ -527,7 +527,8 @@ private:
         // A record takes at least 7 bytes decompressed: a header claiming more records than the
         // decompression bound could hold is refused even unread (header_only), so no batch can
         // move the log end by billions of offsets.
-        if (static_cast<std::size_t>(h.records_count) > max_decompressed_bytes() / 7) return error_code::corrupt_message;
+        if (static_cast<std::size_t>(h.records_count) > max_decompressed_bytes() / 7)
+            return error_code::corrupt_message;
         if (codec != compression::codec::none && !recompress &&
             !(verify_records && broker_detail::decompress_to_validate<Policies>()))
             return error_code::none; // header and CRC only

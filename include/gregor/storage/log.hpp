@@ -490,7 +490,8 @@ public:
             if (s.size > 0 && s.max_timestamp >= 0 && (!best || s.max_timestamp > best->max_timestamp)) best = &s;
         if (!best) return std::nullopt;
         const auto& s = *best;
-        detail::header_walker<Backend> w(*backend_, s.file, checked_start(s, rel(s, s.offset_of_max_timestamp)), s.size);
+        detail::header_walker<Backend> w(*backend_, s.file, checked_start(s, rel(s, s.offset_of_max_timestamp)),
+                                         s.size);
         while (const auto h = w.peek()) {
             if (h->max_timestamp == s.max_timestamp) {
                 if (const auto r = search_batch(s, w.position(), *h, s.max_timestamp, true)) return r;

@@ -8,8 +8,8 @@
 #include <gregor/broker/handlers/context.hpp>
 #include <gregor/broker/handlers/server_state.hpp>
 #include <gregor/broker/offset_monitor.hpp>
-#include <gregor/compression/codec.hpp>
 #include <gregor/broker/partition.hpp>
+#include <gregor/compression/codec.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
