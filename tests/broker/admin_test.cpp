@@ -132,6 +132,9 @@ TEST_CASE("create_topic checks names, numbers, assignments and configs as Create
     r = b.create_topic("metrics_cpu", with_partitions(1));
     CHECK(r.error == error_code::invalid_topic_exception);
     CHECK(r.message == "Topic 'metrics_cpu' collides with existing topic: metrics.cpu");
+    // Auto-creation (Metadata) applies the same rule.
+    CHECK(b.describe_topic("metrics_cpu", true).error == error_code::invalid_topic_exception);
+    CHECK_FALSE(b.topic_metadata("metrics_cpu"));
 
     // Partition counts and replication factors.
     CHECK(b.create_topic("n", with_partitions(0)).error == error_code::invalid_partitions);

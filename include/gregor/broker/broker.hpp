@@ -193,9 +193,10 @@ public:
                 return {error_code::invalid_replication_factor,
                         "Replication factor must be larger than 0, or -1 to use the default value."};
             if (req.partitions == 0 || req.partitions < -1)
-                return {error_code::invalid_partitions, "Number of partitions was set to an invalid non-positive value."};
-            const std::int32_t rf = req.replication_factor == -1 ? cfg_.default_replication_factor
-                                                                 : req.replication_factor;
+                return {error_code::invalid_partitions,
+                        "Number of partitions was set to an invalid non-positive value."};
+            const std::int32_t rf =
+                req.replication_factor == -1 ? cfg_.default_replication_factor : req.replication_factor;
             if (rf > 1) {
                 const auto n = std::to_string(rf);
                 return {error_code::invalid_replication_factor,
@@ -268,6 +269,10 @@ public:
                 doomed.push_back(std::move(aside));
             }
         }
+        // The checkpoints without the topic, before a topic of the same name can be created (its
+        // partitions must not inherit this one's log start offsets after a crash); the forced
+        // write also syncs the data dir, which makes the renames above durable.
+        (void)write_offset_checkpoints(true);
         tl.unlock();
         // Waits end outside the broker's locks: their callbacks may call back into the broker.
         for (auto& part : parts) part->monitor().shutdown();
@@ -275,9 +280,6 @@ public:
             std::error_code ec;
             std::filesystem::remove_all(d, ec); // left for the next start if it fails
         }
-        // The checkpoints without the topic; the forced write also syncs the data dir, which makes
-        // the renames above durable.
-        (void)write_offset_checkpoints(true);
         std::lock_guard lk(graveyard_mu_);
         for (auto& part : parts) graveyard_.push_back(std::move(part));
         return {};
@@ -335,7 +337,7 @@ public:
     /// synonyms and documentation. `keys` empty = all (unknown keys are left out). nullopt if the
     /// topic does not exist.
     std::optional<std::vector<config_entry>> describe_topic_configs(std::string_view name,
-                                                                     std::span<const std::string> keys = {}) const {
+                                                                    std::span<const std::string> keys = {}) const {
         std::shared_lock lk(topics_mu_);
         const auto it = meta_.find(name);
         if (it == meta_.end()) return std::nullopt;
@@ -446,6 +448,8 @@ public:
             std::shared_lock lk(topics_mu_);
             if (auto it = topics_.find(name); it != topics_.end())
                 return {error_code::none, static_cast<std::int32_t>(it->second.size())};
+            // As CreateTopics: "a.b" and "a_b" would share metric names, so one of them only.
+            if (colliding_topic_locked(name)) return {error_code::invalid_topic_exception, 0};
             rec = new_record_locked(std::string(name), cfg_.num_partitions, {});
         }
         const auto e = add_new_topic(std::move(rec), std::make_unique<broker_config>(cfg_));
@@ -472,7 +476,8 @@ public:
     template <typename Done>
     void produce_async(std::string_view topic, partition_id p, mutable_bytes_view batch, std::int16_t acks,
                        std::chrono::milliseconds timeout, bool verify_records, Done&& done) {
-        append_to(find_or_create(topic, p, true), topic, batch, acks, timeout, verify_records, std::forward<Done>(done));
+        append_to(find_or_create(topic, p, true), topic, batch, acks, timeout, verify_records,
+                  std::forward<Done>(done));
     }
 
     /// produce_async() for an existing partition only (UNKNOWN_TOPIC_OR_PARTITION otherwise), as
@@ -506,7 +511,6 @@ private:
     }
 
 public:
-
     /// produce_async() for a caller that can wait on its own thread (embedded producers, tools,
     /// tests); never call it from an event loop.
     produce_result produce(std::string_view topic, partition_id p, mutable_bytes_view batch, std::int16_t acks,
@@ -637,8 +641,7 @@ public:
         const auto rp_text = storage::encode_offset_checkpoint(recovery);
         const auto ls_text = storage::encode_offset_checkpoint(starts);
         if (force_log_start || ls_text != last_lso_checkpoint_) {
-            if (auto ec =
-                    storage::write_text_file(*meta_backend_, storage::log_start_offset_checkpoint_file, ls_text))
+            if (auto ec = storage::write_text_file(*meta_backend_, storage::log_start_offset_checkpoint_file, ls_text))
                 return ec;
             last_lso_checkpoint_ = ls_text;
         }
@@ -735,8 +738,8 @@ private:
     static constexpr std::size_t max_partitions = 100000;
 
     static std::string too_many_partitions(std::size_t n) {
-        return "Number of partitions " + std::to_string(n) + " exceeds the limit of " +
-               std::to_string(max_partitions) + ".";
+        return "Number of partitions " + std::to_string(n) + " exceeds the limit of " + std::to_string(max_partitions) +
+               ".";
     }
 
     static std::string unknown_topic_message(std::string_view name) {
@@ -749,8 +752,7 @@ private:
         const std::string n(name);
         if (name.empty()) return "Topic name is illegal, it can't be empty";
         if (name == "." || name == "..") return "Topic name cannot be \".\" or \"..\"";
-        if (name.size() > 249)
-            return "Topic name is illegal, it can't be longer than 249 characters, topic name: " + n;
+        if (name.size() > 249) return "Topic name is illegal, it can't be longer than 249 characters, topic name: " + n;
         return "Topic name \"" + n +
                "\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'";
     }
@@ -782,12 +784,13 @@ private:
             for (std::size_t j = 0; j < brokers.size(); ++j) {
                 if (std::find(brokers.begin(), brokers.begin() + static_cast<std::ptrdiff_t>(j), brokers[j]) !=
                     brokers.begin() + static_cast<std::ptrdiff_t>(j))
-                    return {error_code::invalid_replica_assignment, "The manual partition assignment includes the broker " +
-                                                                        std::to_string(brokers[j]) + " more than once."};
-                if (brokers[j] != cfg_.node_id)
                     return {error_code::invalid_replica_assignment,
-                            "The manual partition assignment includes broker " + std::to_string(brokers[j]) +
-                                ", but no such broker is registered."};
+                            "The manual partition assignment includes the broker " + std::to_string(brokers[j]) +
+                                " more than once."};
+                if (brokers[j] != cfg_.node_id)
+                    return {error_code::invalid_replica_assignment, "The manual partition assignment includes broker " +
+                                                                        std::to_string(brokers[j]) +
+                                                                        ", but no such broker is registered."};
             }
             if (i > 0 && brokers.size() != rf)
                 return {error_code::invalid_replica_assignment,
@@ -834,12 +837,18 @@ private:
         }
         // Persisted first: a restart must run the topic with what the caller was told is set.
         if (write_table(table)) return {error_code::kafka_storage_error, "The topic table could not be written."};
-        std::unique_lock lk(topics_mu_);
-        auto& meta = meta_.find(name)->second;
-        meta.rec = std::move(rec);
-        *meta.cfg = next;
+        std::vector<partition_type*> parts;
+        {
+            std::unique_lock lk(topics_mu_);
+            auto& meta = meta_.find(name)->second;
+            meta.rec = std::move(rec);
+            *meta.cfg = next;
+            for (auto& part : topics_.find(name)->second) parts.push_back(part.get());
+        }
+        // Outside the topic lock (a partition's lock may be held across a disk write); the
+        // partitions stay: table_mu_ is held and partitions are never freed while the broker lives.
         // Validated above, so no partition refuses it.
-        for (auto& part : topics_.find(name)->second) (void)part->set_config(next);
+        for (auto* part : parts) (void)part->set_config(next);
         return {};
     }
 
@@ -956,9 +965,9 @@ private:
         offset start{-1};
         if (const auto it = restored_log_starts_.find({rec.name, i}); it != restored_log_starts_.end())
             start = it->second;
-        auto part = std::make_unique<partition_type>(rec.name, partition_id{i}, partition_dir(rec.name, i), tcfg,
-                                                     backend_opts_, clock_,
-                                                     rec.partitions[static_cast<std::size_t>(i)].epoch, start);
+        auto part =
+            std::make_unique<partition_type>(rec.name, partition_id{i}, partition_dir(rec.name, i), tcfg, backend_opts_,
+                                             clock_, rec.partitions[static_cast<std::size_t>(i)].epoch, start);
         part->attach(&scheduler_, [this](partition_type* q) { flusher_.request(q); });
         return part;
     }

@@ -19,7 +19,9 @@ inline std::chrono::nanoseconds exponential_backoff(std::int32_t attempt, std::c
     for (std::int32_t i = 1; i < attempt && ns < static_cast<double>(max.count()); ++i) ns *= 2;
     ns = std::min(ns, static_cast<double>(max.count()));
     ns *= 1.0 - jitter + 2.0 * jitter * std::clamp(unit, 0.0, 1.0);
-    return std::chrono::nanoseconds(static_cast<std::int64_t>(ns));
+    // A configured maximum of years would not fit int64 nanoseconds: saturate, never overflow.
+    constexpr double most = 9.0e18;
+    return std::chrono::nanoseconds(static_cast<std::int64_t>(std::min(ns, most)));
 }
 
 } // namespace gregor

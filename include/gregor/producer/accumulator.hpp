@@ -546,6 +546,9 @@ private:
     }
 
     bool fits(const producer_batch& b, const record_in& r, std::size_t upper, std::size_t batch_size) const noexcept {
+        // Never past the buffer.memory the batch reserved when it opened (the compression
+        // estimate may have grown the batch size since).
+        if (b.reserved > 0) batch_size = std::min(batch_size, b.reserved);
         const std::size_t now_bytes = b.builder.size_bytes();
         if (now_bytes + upper <= batch_size) return true;
         return now_bytes + b.builder.record_size(r.timestamp, r.key, r.value, r.headers) <= batch_size;

@@ -741,8 +741,26 @@ private:
         for (std::size_t i = 0; i < segments_.size(); ++i) {
             auto& s = segments_[i];
             if (!s.index_suspect) continue;
+            // rebuild_index resets the segment's extent as it walks: a walk that fails, or that
+            // does not end exactly where the segment does, must leave everything as it was (an
+            // append writes at s.size, and the log end comes from s.next).
             const auto size = s.size;
-            if (rebuild_index(s, size)) continue; // a read error: try again at the next tick
+            const auto next = s.next;
+            auto index = s.index;
+            auto tindex = s.tindex;
+            const auto max_ts = s.max_timestamp;
+            const auto max_ts_offset = s.offset_of_max_timestamp;
+            const auto since = s.bytes_since_index;
+            if (rebuild_index(s, size) || s.size != size || s.next != next) {
+                s.size = size;
+                s.next = next;
+                s.index = std::move(index);
+                s.tindex = std::move(tindex);
+                s.max_timestamp = max_ts;
+                s.offset_of_max_timestamp = max_ts_offset;
+                s.bytes_since_index = since;
+                continue; // a read error: try again at the next tick (reads keep walking meanwhile)
+            }
             s.index_suspect = false;
             ++index_rebuilds_;
             if (i + 1 < segments_.size()) (void)write_indexes(s);

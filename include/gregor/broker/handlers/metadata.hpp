@@ -78,7 +78,10 @@ struct metadata_handler {
                     found.push_back({*name, ctx.broker.describe_topic(*name, false), t.topic_id, false});
                     continue;
                 }
-                found.push_back({std::string(t.name), ctx.broker.describe_topic(t.name, may_create), {}, false});
+                // Created only on the worker: a topic deleted since the check above is answered
+                // UNKNOWN_TOPIC_OR_PARTITION (clients retry) rather than created on the loop.
+                found.push_back(
+                    {std::string(t.name), ctx.broker.describe_topic(t.name, may_create && ctx.on_worker), {}, false});
             }
         }
         resp.topics.reserve(found.size());
