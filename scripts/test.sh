@@ -82,7 +82,7 @@ fi
 if [ "${GREGOR_NOCODEC:-1}" != 0 ]; then
     # Every compression library left out (docs/compression.md): gregor must still compile, and the
     # suites that touch compression must pass with each codec answering "unsupported".
-    GREGOR_SUITES="compression broker consumer producer" \
+    GREGOR_SUITES="compression broker consumer" \
         run_suite build-nocodec -Dzlib=disabled -Dsnappy=disabled -Dlz4=disabled -Dzstd=disabled \
         -Dbuildtype=debug -Dexamples=false -Dinterop=disabled
 fi

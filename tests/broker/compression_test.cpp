@@ -376,7 +376,7 @@ TEST_CASE("an embedded producer compresses each codec once per batch and the con
     producer_config bad;
     bad.compression_type = "brotli";
     CHECK_THROWS_WITH(bad.validate(1), Catch::Contains("compression.type"));
-    bad.compression_type = "gzip";
+    bad.compression_type = "none"; // levels are checked whatever the codec (and whether it is built)
     bad.compression_gzip_level = 12;
     CHECK_THROWS_WITH(bad.validate(1), Catch::Contains("compression.gzip.level"));
 }

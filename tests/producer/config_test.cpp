@@ -158,8 +158,8 @@ TEST_CASE("transactional.id, and a codec this build lacks, are refused at valida
     CHECK_THROWS_WITH(producer_config::from_properties({{"compression.type", "brotli"}}),
                       Catch::Contains("compression.type"));
     CHECK_THAT(error_of([&] {
-                   producer_config::from_properties({{"compression.type", "lz4"}, {"compression.lz4.level", "18"}})
-                       .validate(-1);
+                   // Levels are checked whatever the codec, and whether or not it is built.
+                   producer_config::from_properties({{"compression.lz4.level", "18"}}).validate(-1);
                }),
                Catch::Contains("compression.lz4.level"));
 }
