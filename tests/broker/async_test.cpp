@@ -67,6 +67,22 @@ wire::produce::partition_response read_produce(net::blocking_client& c, std::int
     return resp->responses[0].partitions[0];
 }
 
+/// A Fetch v11 of partition 0 of "t" from offset 0 that waits up to `max_wait_ms` for one byte.
+byte_buffer long_poll_fetch(std::int32_t max_wait_ms) {
+    wire::fetch::request req;
+    req.max_wait_ms = max_wait_ms;
+    req.min_bytes = 1;
+    req.max_bytes = 1 << 20;
+    wire::fetch::fetch_partition fp;
+    fp.partition_index = partition_id{0};
+    fp.fetch_offset = offset{0};
+    fp.partition_max_bytes = 1 << 20;
+    req.topics.push_back({"t", {fp}});
+    byte_buffer frame;
+    wire::encode_request_frame(frame, 11, 5, "async-test", req);
+    return frame;
+}
+
 /// The next answer on `c` (a non-flexible response header), checked to be `corr`'s, decoded at
 /// `version`.
 template <typename Resp>
@@ -152,17 +168,7 @@ TEST_CASE("a long-poll Fetch waits without blocking and wakes on an embedded app
     auto srv = serve(b);
 
     net::blocking_client fetcher("127.0.0.1", srv->port());
-    wire::fetch::request req;
-    req.max_wait_ms = 20000;
-    req.min_bytes = 1;
-    req.max_bytes = 1 << 20;
-    wire::fetch::fetch_partition fp;
-    fp.partition_index = partition_id{0};
-    fp.fetch_offset = offset{0};
-    fp.partition_max_bytes = 1 << 20;
-    req.topics.push_back({"t", {fp}});
-    byte_buffer frame;
-    wire::encode_request_frame(frame, 11, 5, "async-test", req);
+    const auto frame = long_poll_fetch(20000);
     REQUIRE(fetcher.send_raw(frame.view()) == net::blocking_client::status::ok);
 
     // Parked: other connections still get answers, and the fetch has none yet.
@@ -409,17 +415,7 @@ TEST_CASE("clients that close with a long-poll Fetch parked leave no socket behi
     memory_broker b;
     REQUIRE(b.create_topic("t", 1) == error_code::none);
     auto srv = serve(b);
-    wire::fetch::request req;
-    req.max_wait_ms = 24 * 24 * 3600 * 1000; // weeks: nothing but the close may end it
-    req.min_bytes = 1;
-    req.max_bytes = 1 << 20;
-    wire::fetch::fetch_partition fp;
-    fp.partition_index = partition_id{0};
-    fp.fetch_offset = offset{0};
-    fp.partition_max_bytes = 1 << 20;
-    req.topics.push_back({"t", {fp}});
-    byte_buffer frame;
-    wire::encode_request_frame(frame, 11, 5, "async-test", req);
+    const auto frame = long_poll_fetch(24 * 24 * 3600 * 1000); // weeks: nothing but the close may end it
     constexpr int clients = 200;
     {
         std::vector<std::unique_ptr<net::blocking_client>> cs;
