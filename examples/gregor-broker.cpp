@@ -1,4 +1,5 @@
-// gregor-broker: a single-node Kafka-compatible broker program built from the library.
+// gregor-broker: a Kafka-compatible broker program built from the library: a single node, or
+// one node of a cluster with -X controller.quorum.voters=ID@HOST:PORT (docs/replication.md).
 //
 //   gregor-broker [--listen HOST:PORT] [--data-dir DIR] [--storage memory|file|uring]
 //                 [--flush never|messages:N|ms:T|always] [--node-id N] [-X property=value ...]
@@ -6,8 +7,11 @@
 //   gregor-broker --config-markdown    the same as docs/configuration.md holds it
 //
 // Prints exactly one line "gregor-broker listening on HOST:PORT" once it accepts connections.
-// SIGTERM/SIGINT: stop accepting, finish in-flight requests, flush, close segments cleanly, exit 0.
+// SIGTERM/SIGINT: in a cluster, move leaderships away first (controlled shutdown, at most
+// broker.session.timeout.ms); then stop accepting, finish in-flight requests, flush, close
+// segments cleanly, exit 0.
 #include <gregor/broker/broker.hpp>
+#include <gregor/broker/cluster_node.hpp>
 #include <gregor/broker/kafka_server.hpp>
 
 #include <csignal>
@@ -70,12 +74,18 @@ int serve(const options& o, sigset_t& signals) {
     broker_type b{o.broker};
     gregor::kafka_server<broker_type> srv{b, o.server};
     const auto& host = o.server.net.host.empty() ? std::string("0.0.0.0") : o.server.net.host;
+    const auto advertised = o.server.advertised_host.empty() ? (o.server.net.host.empty() ? std::string("127.0.0.1")
+                                                                                          : o.server.net.host)
+                                                             : o.server.advertised_host;
+    gregor::cluster_node<broker_type> node{b, advertised, static_cast<std::int32_t>(srv.port())};
     std::printf("gregor-broker listening on %s:%u\n", host.c_str(), static_cast<unsigned>(srv.port()));
     std::fflush(stdout);
     int sig = 0;
     sigwait(&signals, &sig);
     std::fprintf(stderr, "gregor-broker: %s, shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    node.shutdown(std::chrono::milliseconds(b.config().broker_session_timeout_ms));
     srv.stop();
+    node.shutdown(std::chrono::milliseconds(0));
     b.close();
     return 0;
 }

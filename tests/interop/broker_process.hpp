@@ -3,6 +3,8 @@
 // with the same arguments (same data dir).
 #pragma once
 
+#include <gregor/testing/local_cluster.hpp>
+
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -58,6 +60,25 @@ public:
         ::waitpid(pid_, nullptr, 0);
         pid_ = -1;
         return -1;
+    }
+
+    /// SIGKILL: the process dies at once, as in a crash (no controlled shutdown, nothing flushed).
+    void kill() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+        if (out_ >= 0) ::close(out_);
+        out_ = -1;
+    }
+
+    /// Starts the program again after stop() or kill(), with the same arguments.
+    void start_again() {
+        if (pid_ > 0) return;
+        if (out_ >= 0) ::close(out_);
+        out_ = -1;
+        port_ = 0;
+        start();
     }
 
     /// stop(timeout), then starts the same program with the same arguments again (same data dir;
@@ -136,6 +157,9 @@ inline std::string broker_exe() {
     if (e == nullptr || *e == 0) throw std::runtime_error("GREGOR_BROKER is not set");
     return e;
 }
+
+/// A free loopback port, for a cluster's controller.quorum.voters (known before the node starts).
+inline std::uint16_t free_port() { return gregor::testing::free_loopback_port(); }
 
 /// Runs a shell command, returning its exit status and standard output.
 inline std::pair<int, std::string> run(const std::string& cmd) {

@@ -4,7 +4,10 @@
 #include "message_test_util.hpp"
 
 #include <gregor/wire/messages/alter_configs.hpp>
+#include <gregor/wire/messages/alter_partition.hpp>
 #include <gregor/wire/messages/api_versions.hpp>
+#include <gregor/wire/messages/broker_heartbeat.hpp>
+#include <gregor/wire/messages/broker_registration.hpp>
 #include <gregor/wire/messages/create_partitions.hpp>
 #include <gregor/wire/messages/create_topics.hpp>
 #include <gregor/wire/messages/delete_records.hpp>
@@ -17,6 +20,7 @@
 #include <gregor/wire/messages/init_producer_id.hpp>
 #include <gregor/wire/messages/list_offsets.hpp>
 #include <gregor/wire/messages/metadata.hpp>
+#include <gregor/wire/messages/offset_for_leader_epoch.hpp>
 #include <gregor/wire/messages/produce.hpp>
 
 #include <catch2/catch.hpp>
@@ -261,6 +265,51 @@ std::vector<codec> all_codecs(const std::vector<std::byte>& batch) {
                                                             {{node_id{1}, "h", 9092, "r"}},
                                                             0x20},
                                  v));
+    });
+    // Between brokers and controller (docs/protocol.md §14.11).
+    add_versions<offset_for_leader_epoch_api>(cs, [](auto& out, std::int16_t v) {
+        out.push_back(
+            make_codec(offset_for_leader_epoch::request{node_id{1},
+                                                        {{"a", {{partition_id{0}, leader_epoch{4}, leader_epoch{3}}}}}},
+                       v));
+        out.push_back(make_codec(
+            offset_for_leader_epoch::response{
+                1, {{"a", {{error_code::fenced_leader_epoch, partition_id{0}, leader_epoch{3}, offset{7}}}}}},
+            v));
+    });
+    add_versions<alter_partition_api>(cs, [](auto& out, std::int16_t v) {
+        alter_partition::partition_data p{partition_id{0},
+                                          leader_epoch{2},
+                                          {node_id{1}, node_id{2}},
+                                          {{node_id{1}, 5}, {node_id{2}, 6}},
+                                          alter_partition::leader_recovery_state::recovering,
+                                          3};
+        out.push_back(make_codec(alter_partition::request{node_id{1}, 5, {{"a", sample_uuid(9), {p}}}}, v));
+        alter_partition::response_partition rp{partition_id{0},
+                                               error_code::ineligible_replica,
+                                               node_id{1},
+                                               leader_epoch{2},
+                                               {node_id{1}},
+                                               alter_partition::leader_recovery_state::recovering,
+                                               4};
+        out.push_back(make_codec(alter_partition::response{1, error_code::none, {{"a", sample_uuid(10), {rp}}}}, v));
+    });
+    add_versions<broker_registration_api>(cs, [](auto& out, std::int16_t v) {
+        out.push_back(make_codec(broker_registration::request{node_id{1},
+                                                              "c",
+                                                              sample_uuid(11),
+                                                              {{"PLAINTEXT", "h", 9092, 0}},
+                                                              {{"metadata.version", 1, 21}},
+                                                              "r",
+                                                              true,
+                                                              {sample_uuid(12)},
+                                                              8},
+                                 v));
+        out.push_back(make_codec(broker_registration::response{1, error_code::none, 9}, v));
+    });
+    add_versions<broker_heartbeat_api>(cs, [](auto& out, std::int16_t v) {
+        out.push_back(make_codec(broker_heartbeat::request{node_id{1}, 9, 100, true, true, {sample_uuid(13)}}, v));
+        out.push_back(make_codec(broker_heartbeat::response{1, error_code::none, true, false, true}, v));
     });
     return cs;
 }

@@ -6,7 +6,10 @@
 
 #include <gregor/wire/header.hpp>
 #include <gregor/wire/messages/alter_configs.hpp>
+#include <gregor/wire/messages/alter_partition.hpp>
 #include <gregor/wire/messages/api_versions.hpp>
+#include <gregor/wire/messages/broker_heartbeat.hpp>
+#include <gregor/wire/messages/broker_registration.hpp>
 #include <gregor/wire/messages/create_partitions.hpp>
 #include <gregor/wire/messages/create_topics.hpp>
 #include <gregor/wire/messages/delete_records.hpp>
@@ -19,6 +22,7 @@
 #include <gregor/wire/messages/init_producer_id.hpp>
 #include <gregor/wire/messages/list_offsets.hpp>
 #include <gregor/wire/messages/metadata.hpp>
+#include <gregor/wire/messages/offset_for_leader_epoch.hpp>
 #include <gregor/wire/messages/produce.hpp>
 
 #include <catch2/catch.hpp>
@@ -82,6 +86,10 @@ TEST_CASE("codecs implement Kafka 3.9's versions and keep the old ones", "[wire_
     CHECK(implemented_versions<create_partitions_api>() == version_range{0, 3});
     CHECK(implemented_versions<incremental_alter_configs_api>() == version_range{0, 1});
     CHECK(implemented_versions<describe_cluster_api>() == version_range{0, 1});
+    CHECK(implemented_versions<offset_for_leader_epoch_api>() == version_range{0, 4});
+    CHECK(implemented_versions<alter_partition_api>() == version_range{0, 3});
+    CHECK(implemented_versions<broker_registration_api>() == version_range{0, 4});
+    CHECK(implemented_versions<broker_heartbeat_api>() == version_range{0, 1});
     // Flexible from the schemas' flexibleVersions.
     CHECK(is_flexible_version<metadata_api>(9));
     CHECK_FALSE(is_flexible_version<metadata_api>(8));
@@ -843,6 +851,24 @@ TEST_CASE("unknown top-level tagged fields are skipped by every message at every
                                    "c",
                                    node_id{1},
                                    {{node_id{1}, "h", 9092, std::nullopt}}});
+    // Between brokers and controller (docs/protocol.md §14.11).
+    unknown_tags_every_flexible_version<offset_for_leader_epoch_api>(
+        offset_for_leader_epoch::request{node_id{1}, {{"a", {{partition_id{0}, leader_epoch{2}, leader_epoch{1}}}}}});
+    unknown_tags_every_flexible_version<offset_for_leader_epoch_api>(offset_for_leader_epoch::response{
+        0, {{"a", {{error_code::none, partition_id{0}, leader_epoch{1}, offset{5}}}}}});
+    alter_partition::request apreq{node_id{1}, 2, {{"a", uuid_of(3), {}}}};
+    apreq.topics[0].partitions.push_back({partition_id{0}, leader_epoch{1}, {node_id{1}}, {{node_id{1}, 2}}});
+    unknown_tags_every_flexible_version<alter_partition_api>(apreq);
+    alter_partition::response apresp{0, error_code::none, {{"a", uuid_of(3), {}}}};
+    apresp.topics[0].partitions.push_back(
+        {partition_id{0}, error_code::none, node_id{1}, leader_epoch{1}, {node_id{1}}});
+    unknown_tags_every_flexible_version<alter_partition_api>(apresp);
+    unknown_tags_every_flexible_version<broker_registration_api>(
+        broker_registration::request{node_id{1}, "c", uuid_of(4), {{"PLAINTEXT", "h", 9092, 0}}, {}, std::nullopt});
+    unknown_tags_every_flexible_version<broker_registration_api>(broker_registration::response{0, error_code::none, 3});
+    // Tag 0 (offline_log_dirs) stays empty here: the check appends tags 40 and 128 after it.
+    unknown_tags_every_flexible_version<broker_heartbeat_api>(broker_heartbeat::request{node_id{1}, 3, 10});
+    unknown_tags_every_flexible_version<broker_heartbeat_api>(broker_heartbeat::response{});
 }
 
 TEST_CASE("unknown tagged fields inside nested structs are skipped", "[wire_robustness]") {

@@ -84,6 +84,13 @@ inline bool valid_topic_name(std::string_view name) noexcept {
     return true;
 }
 
+namespace cluster {
+template <typename Broker>
+class controller;
+template <typename Broker>
+class member;
+} // namespace cluster
+
 template <typename Policies = default_broker_policies>
 class broker {
     static_assert(storage::storage_backend<typename Policies::storage_backend>,
@@ -136,6 +143,108 @@ public:
     ~broker() { close(); }
 
     [[nodiscard]] const broker_config& config() const noexcept { return cfg_; }
+
+    // ---- cluster mode (docs/replication.md) ----
+
+    /// Whether this broker is one node of a cluster (controller.quorum.voters set): its partitions
+    /// then take their roles from the cluster metadata, and until it arrives they lead nothing.
+    [[nodiscard]] bool cluster_mode() const noexcept { return !cfg_.controller_quorum_voters.empty(); }
+
+    /// The controller running on this node, if any, and this node's cluster membership (set by
+    /// whoever runs them, cluster_node.hpp; the handlers use them).
+    cluster::controller<broker>* controller() const noexcept { return controller_.load(std::memory_order_acquire); }
+    cluster::member<broker>* member() const noexcept { return member_.load(std::memory_order_acquire); }
+    void set_controller(cluster::controller<broker>* c) noexcept { controller_.store(c, std::memory_order_release); }
+    void set_member(cluster::member<broker>* m) noexcept { member_.store(m, std::memory_order_release); }
+
+    /// The controller's metadata log: partition 0 of `__cluster_metadata` in this data dir, led by
+    /// this node alone, never listed among the topics (Metadata, list_topics) but readable with
+    /// Fetch like any partition.
+    partition_type* open_metadata_log() {
+        std::lock_guard tl(table_mu_);
+        if (!metadata_log_) {
+            topic_record rec;
+            rec.name = std::string(metadata_log_topic);
+            const node_id self{cfg_.node_id};
+            rec.partitions.push_back({{self}, self, leader_epoch{0}, {self}});
+            // Kept whole: a broker that joins later replays it from the first record.
+            auto mcfg = cfg_;
+            mcfg.log.retention_ms = -1;
+            mcfg.log.retention_bytes = -1;
+            mcfg.min_insync_replicas = 1;
+            auto part = std::make_unique<partition_type>(rec.name, partition_id{0}, partition_dir(rec.name, 0), mcfg,
+                                                         backend_opts_, clock_, leader_epoch{0}, offset{-1});
+            part->attach(&scheduler_, [this](partition_type* q) { flusher_.request(q); });
+            metadata_log_ = std::move(part);
+            metadata_log_ptr_.store(metadata_log_.get(), std::memory_order_release);
+        }
+        return metadata_log_.get();
+    }
+
+    /// The cluster metadata says this node hosts `name`: its topic-table entry and partitions are
+    /// created (with the controller's topic id and overrides) or grown to `partitions`. New
+    /// partitions lead nothing until their state is applied.
+    error_code host_topic(const std::string& name, const wire::uuid& id, const std::map<std::string, std::string>& configs,
+                          std::int32_t partitions) {
+        std::lock_guard tl(table_mu_);
+        std::int32_t have = -1;
+        {
+            std::shared_lock lk(topics_mu_);
+            if (auto it = meta_.find(name); it != meta_.end()) {
+                if (!(it->second.rec.id == id)) return error_code::inconsistent_topic_id;
+                have = static_cast<std::int32_t>(it->second.rec.partitions.size());
+            }
+        }
+        const node_id self{cfg_.node_id};
+        if (have < 0) {
+            topic_record rec;
+            rec.name = name;
+            rec.id = id;
+            rec.configs = configs;
+            for (std::int32_t i = 0; i < partitions; ++i) rec.partitions.push_back({{self}, node_id{-1}, leader_epoch{0}, {}});
+            std::unique_ptr<broker_config> tcfg;
+            try {
+                tcfg = std::make_unique<broker_config>(checked(effective_topic_config(cfg_, configs)));
+            } catch (const std::invalid_argument&) {
+                tcfg = std::make_unique<broker_config>(cfg_);
+            }
+            return add_new_topic(std::move(rec), std::move(tcfg));
+        }
+        if (have < partitions) {
+            auto r = create_partitions_held(name, partitions);
+            return r.error;
+        }
+        return error_code::none;
+    }
+
+    /// For the controller: Kafka's message for a bad topic name ("" when valid), the check of a
+    /// topic's config overrides, a fresh topic id, and the wall clock.
+    static std::string topic_name_problem_of(std::string_view name) { return topic_name_problem(name); }
+    admin_result check_topic_configs(const std::map<std::string, std::string>& configs) const {
+        try {
+            (void)checked(effective_topic_config(cfg_, configs));
+        } catch (const std::invalid_argument& e) {
+            return {error_code::invalid_config, e.what()};
+        }
+        return {};
+    }
+    static wire::uuid fresh_cluster_topic_id() { return random_topic_id(); }
+
+    /// The high watermark replication-offset-checkpoint held for the partition at start, once
+    /// (the cluster member restores it after the partition's first role).
+    std::optional<offset> take_restored_high_watermark(std::string_view topic, partition_id p) {
+        std::lock_guard lk(restored_hw_mu_);
+        const auto it = restored_high_watermarks_.find({std::string(topic), p.value()});
+        if (it == restored_high_watermarks_.end()) return std::nullopt;
+        const auto hw = it->second;
+        restored_high_watermarks_.erase(it);
+        return hw;
+    }
+    std::int64_t wall_ms() const { return clock_.wall_ms(); }
+    /// Milliseconds of the broker's monotonic clock (replication timers: lag, sessions).
+    std::int64_t now_ms() const {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch()).count();
+    }
 
     /// Creates a topic with a fresh topic id and optional topic-level config overrides (Kafka's
     /// topic keys: retention.ms, segment.bytes, min.insync.replicas, ...), recorded in the topic
@@ -292,6 +401,11 @@ public:
     /// validate_only: the checks only.
     admin_result create_partitions(std::string_view name, std::int32_t new_total, bool validate_only = false) {
         std::lock_guard tl(table_mu_);
+        return create_partitions_held(name, new_total, validate_only);
+    }
+
+private:
+    admin_result create_partitions_held(std::string_view name, std::int32_t new_total, bool validate_only = false) {
         std::shared_lock lk(topics_mu_);
         const auto it = topics_.find(name);
         const auto mit = meta_.find(name);
@@ -331,6 +445,7 @@ public:
         return {};
     }
 
+public:
     /// Every topic-level config of the topic (docs/protocol.md §17.4), by name, with the value it
     /// runs with and its source: its override (config_source::topic_config), else static_broker when the
     /// broker's own value for the synonym is not the built-in default, else default_config; with
@@ -727,6 +842,12 @@ private:
         }
         if (st->hw >= offset{0}) {
             const auto target = std::exchange(st->hw, offset{-1});
+            // Deposed while the sync ran: its high watermark will not move for this batch.
+            if (!st->part->is_leader()) {
+                st->result.error = error_code::not_leader_or_follower;
+                auto d = std::move(st->done);
+                return d(st->result);
+            }
             if (st->part->monitor().async_wait(offset_kind::high_watermark, target, st->deadline, next(st))) return;
         }
         // acks=all: the ISR must still be large enough once the high watermark covers the batch.
@@ -969,6 +1090,14 @@ private:
             std::make_unique<partition_type>(rec.name, partition_id{i}, partition_dir(rec.name, i), tcfg, backend_opts_,
                                              clock_, rec.partitions[static_cast<std::size_t>(i)].epoch, start);
         part->attach(&scheduler_, [this](partition_type* q) { flusher_.request(q); });
+        // In a cluster a partition learns its role from the metadata log; until then it must not
+        // take appends as the leader it was before a restart (a newer leader may exist).
+        if (cluster_mode()) {
+            partition_state none;
+            none.leader_epoch = rec.partitions[static_cast<std::size_t>(i)].epoch;
+            none.replicas = rec.partitions[static_cast<std::size_t>(i)].replicas;
+            part->apply_state(none, now_ms());
+        }
         return part;
     }
 
@@ -999,7 +1128,7 @@ private:
             const auto* e = name.data() + name.size();
             if (std::from_chars(b, e, p).ptr != e || p < 0) continue;
             const auto topic = name.substr(0, dash);
-            if (!valid_topic_name(topic)) continue;
+            if (!valid_topic_name(topic) || topic == metadata_log_topic) continue;
             auto& n = found[topic];
             n = std::max(n, p + 1);
         }
@@ -1012,6 +1141,7 @@ private:
     void load_topics() {
         remove_deleted_dirs();
         load_log_starts();
+        load_high_watermarks();
         std::vector<topic_record> table;
         byte_buffer buf;
         if (const auto ec = meta_backend_->read_file(topic_table_file, buf)) {
@@ -1080,6 +1210,24 @@ private:
         }
     }
 
+    // replication-offset-checkpoint: the high watermarks at the last checkpoint. A cluster node
+    // restores them once its partitions have their roles (a follower's HW is what it knew to be
+    // committed; a single node's HW is simply its log end).
+    void load_high_watermarks() {
+        std::error_code ec;
+        const auto text = storage::read_text_file(*meta_backend_, storage::replication_offset_checkpoint_file, ec);
+        if (!text) {
+            if (storage::missing_file(ec)) return;
+            throw std::system_error(ec, "gregor: cannot read replication-offset-checkpoint");
+        }
+        const auto entries = storage::decode_offset_checkpoint(*text);
+        if (!entries)
+            throw std::system_error(make_error_code(local_error::corrupt_data),
+                                    "gregor: replication-offset-checkpoint is damaged");
+        for (const auto& e : *entries) restored_high_watermarks_[{e.topic, e.partition}] = e.value;
+        last_hw_checkpoint_ = *text;
+    }
+
     // log-start-offset-checkpoint, read before the partitions open (they start there).
     void load_log_starts() {
         std::error_code ec;
@@ -1136,6 +1284,9 @@ private:
     }
 
     partition_type* find_or_create(std::string_view topic, partition_id p, bool auto_create) {
+        if (topic == metadata_log_topic) {
+            return p == partition_id{0} ? metadata_log_ptr_.load(std::memory_order_acquire) : nullptr;
+        }
         {
             std::shared_lock lk(topics_mu_);
             if (auto it = topics_.find(topic); it != topics_.end()) {
@@ -1159,6 +1310,7 @@ private:
         std::vector<partition_type*> out;
         for (auto& [n, parts] : topics_)
             for (auto& p : parts) out.push_back(p.get());
+        if (auto* m = metadata_log_ptr_.load(std::memory_order_acquire)) out.push_back(m);
         return out;
     }
 
@@ -1207,6 +1359,9 @@ private:
     std::string last_hw_checkpoint_, last_recovery_checkpoint_, last_lso_checkpoint_;
     // Read at start, used while the partitions open, then cleared.
     std::map<std::pair<std::string, std::int32_t>, offset> restored_log_starts_;
+    // Read at start; taken once per partition by the cluster member (take_restored_high_watermark).
+    std::mutex restored_hw_mu_;
+    std::map<std::pair<std::string, std::int32_t>, offset> restored_high_watermarks_;
     // Partitions of deleted topics, kept until the broker is destroyed (see delete_topic).
     std::mutex graveyard_mu_;
     std::vector<std::unique_ptr<partition_type>> graveyard_;
@@ -1217,6 +1372,11 @@ private:
     bool stop_ = false;
     std::atomic<bool> closed_{false};
     std::thread maintenance_;
+    static constexpr std::string_view metadata_log_topic = "__cluster_metadata";
+    std::unique_ptr<partition_type> metadata_log_; // the controller's (created under table_mu_)
+    std::atomic<partition_type*> metadata_log_ptr_{nullptr};
+    std::atomic<cluster::controller<broker>*> controller_{nullptr};
+    std::atomic<cluster::member<broker>*> member_{nullptr};
 };
 
 } // namespace gregor

@@ -60,6 +60,15 @@ struct broker_config {
     std::int32_t compression_gzip_level = -1;
     std::int32_t compression_lz4_level = 9;
     std::int32_t compression_zstd_level = 3;
+    // Replication (docs/protocol.md §14).
+    std::int64_t replica_lag_time_max_ms = 30000;
+    std::int32_t replica_fetch_max_bytes = 1048576;
+    std::int32_t replica_fetch_wait_max_ms = 500;
+    std::int32_t replica_fetch_min_bytes = 1;
+    std::int32_t replica_fetch_response_max_bytes = 10485760;
+    std::int32_t broker_session_timeout_ms = 9000;
+    std::int32_t broker_heartbeat_interval_ms = 2000;
+    std::string controller_quorum_voters;
     storage::log_config log;
 
     /// Parses Kafka-style properties (*.ms wins over *.minutes over *.hours whatever the order).
@@ -202,6 +211,61 @@ inline constexpr auto broker_keys = std::to_array<detail::config::key<broker_con
      .max = 22,
      .doc = "zstd level when the broker re-compresses to zstd.",
      GREGOR_CONFIG_FIELD(broker_config, compression_zstd_level)},
+    {.name = "replica.lag.time.max.ms",
+     .default_text = "30000",
+     .min = 1,
+     .max = detail::config::max_deadline_ms,
+     .unit = "ms",
+     .doc = "A follower that has not caught up with the leader's log end for this long leaves the ISR.",
+     GREGOR_CONFIG_FIELD(broker_config, replica_lag_time_max_ms)},
+    {.name = "replica.fetch.max.bytes",
+     .default_text = "1048576",
+     .min = 0,
+     .max = 2147483647,
+     .unit = "bytes",
+     .doc = "Bytes a follower asks for per partition in one fetch (the first batch comes whole even if larger).",
+     GREGOR_CONFIG_FIELD(broker_config, replica_fetch_max_bytes)},
+    {.name = "replica.fetch.wait.max.ms",
+     .default_text = "500",
+     .min = 0,
+     .max = 2147483647,
+     .unit = "ms",
+     .doc = "Longest a leader holds a follower's fetch waiting for replica.fetch.min.bytes.",
+     GREGOR_CONFIG_FIELD(broker_config, replica_fetch_wait_max_ms)},
+    {.name = "replica.fetch.min.bytes",
+     .default_text = "1",
+     .min = 0,
+     .max = 2147483647,
+     .unit = "bytes",
+     .doc = "Bytes a follower's fetch waits for (up to replica.fetch.wait.max.ms) before the leader answers.",
+     GREGOR_CONFIG_FIELD(broker_config, replica_fetch_min_bytes)},
+    {.name = "replica.fetch.response.max.bytes",
+     .default_text = "10485760",
+     .min = 0,
+     .max = 2147483647,
+     .unit = "bytes",
+     .doc = "Bytes a follower asks for in one fetch over all partitions (the first batch comes whole even if larger).",
+     GREGOR_CONFIG_FIELD(broker_config, replica_fetch_response_max_bytes)},
+    {.name = "broker.session.timeout.ms",
+     .default_text = "9000",
+     .min = 1,
+     .max = 2147483647,
+     .unit = "ms",
+     .doc = "A broker without a heartbeat for this long is fenced by the controller: out of every ISR, its "
+            "leaderships moved.",
+     GREGOR_CONFIG_FIELD(broker_config, broker_session_timeout_ms)},
+    {.name = "broker.heartbeat.interval.ms",
+     .default_text = "2000",
+     .min = 1,
+     .max = 2147483647,
+     .unit = "ms",
+     .doc = "How often a broker sends the controller a heartbeat.",
+     GREGOR_CONFIG_FIELD(broker_config, broker_heartbeat_interval_ms)},
+    {.name = "controller.quorum.voters",
+     .type = detail::config::type::string,
+     .default_text = "",
+     .doc = "The controller quorum, comma-separated \"id@host:port\" entries; empty: a single broker, no cluster.",
+     GREGOR_CONFIG_FIELD(broker_config, controller_quorum_voters)},
 });
 
 inline bool broker_config::knows(const std::string& key) {
@@ -229,7 +293,8 @@ inline broker_config broker_config::from_properties(const std::map<std::string, 
 
 inline void broker_config::validate() const {
     detail::config::check_bounds(broker_keys, *this);
-    if (compression_gzip_level == 0) throw std::invalid_argument("compression.gzip.level: 0 is not a level (1..9 or -1)");
+    if (compression_gzip_level == 0)
+        throw std::invalid_argument("compression.gzip.level: 0 is not a level (1..9 or -1)");
     if (const auto c = target_codec(compression_type); c && !compression::available(*c))
         throw std::invalid_argument("compression.type: " + std::string(compression::name(*c)) +
                                     " is not available in this build (docs/compression.md)");

@@ -46,7 +46,8 @@ enum class offset_kind : std::uint8_t { high_watermark = 0, flushed = 1, last_st
 enum class wait_status : std::uint8_t {
     reached,   ///< the offset got there
     timed_out, ///< the deadline came first
-    shutdown,  ///< the partition closed (broker shutdown, partition moved away)
+    shutdown,  ///< the partition closed (broker shutdown, partition moved away) or this broker stopped
+               ///< leading it (a waiter for the high watermark then answers NOT_LEADER_OR_FOLLOWER)
     failed,    ///< the offset cannot get there (a sync failed: the log's disk is in trouble)
 };
 
@@ -175,7 +176,11 @@ public:
     void set_scheduler(broker_detail::deadline_scheduler* sched) noexcept { sched_ = sched; }
 
     /// Ends every wait on `k` with `failed` (e.g. a sync error for the flushed offset).
-    void fail(offset_kind k) {
+    void fail(offset_kind k) { end_waits(k, wait_status::failed); }
+
+    /// Ends every wait registered on `k` now with `s` (later waits are not affected): a deposed
+    /// leader ends its acks=all and long-poll waits with `shutdown` (docs/protocol.md §14.5).
+    void end_waits(offset_kind k, wait_status s) {
         std::vector<std::shared_ptr<broker_detail::offset_waiter>> all;
         {
             std::lock_guard lk(mu_);
@@ -183,7 +188,7 @@ public:
             for (auto& [_, w] : m) all.push_back(std::move(w));
             m.clear();
         }
-        for (auto& w : all) w->fire(wait_status::failed);
+        for (auto& w : all) w->fire(s);
     }
 
     /// The last published value of `k`.
@@ -261,9 +266,25 @@ public:
 
     /// Publishes all four at once (one lock, one pass).
     void publish_all(offset hw, offset flushed, offset lso, offset log_end) {
+        publish_all(hw, flushed, lso, log_end, generation_of_caller_unknown);
+    }
+
+    /// publish_all() from an owner whose offsets may move backwards (a follower truncating its
+    /// log, a restored high watermark): it bumps `generation` with every such move, under the
+    /// lock it reads the offsets with. A newer generation replaces the four values (they may go
+    /// down), the current one only moves them forward, an older one is dropped: a publisher that
+    /// read its offsets before a truncation and publishes after it cannot bring back the cut tail.
+    void publish_all(offset hw, offset flushed, offset lso, offset log_end, std::uint64_t generation) {
         std::vector<std::shared_ptr<broker_detail::offset_waiter>> ready;
         {
             std::lock_guard lk(mu_);
+            if (generation != generation_of_caller_unknown) {
+                if (generation < generation_) return;
+                if (generation > generation_) {
+                    generation_ = generation;
+                    values_ = {hw, flushed, lso, log_end};
+                }
+            }
             collect(offset_kind::high_watermark, hw, ready);
             collect(offset_kind::flushed, flushed, ready);
             collect(offset_kind::last_stable, lso, ready);
@@ -330,8 +351,11 @@ private:
         swept_size_[i] = m.size();
     }
 
+    static constexpr std::uint64_t generation_of_caller_unknown = ~std::uint64_t{0};
+
     mutable std::mutex mu_;
     std::array<offset, 4> values_{offset{0}, offset{0}, offset{0}, offset{0}};
+    std::uint64_t generation_ = 0; // see publish_all
     std::array<std::multimap<offset, std::shared_ptr<broker_detail::offset_waiter>>, 4> waiters_;
     broker_detail::deadline_scheduler* sched_;
     std::array<std::size_t, 4> swept_size_{};

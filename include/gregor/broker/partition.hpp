@@ -19,6 +19,19 @@
 // the batch checks stay outside the lock) are mirrored in atomics: a batch racing with a change
 // may be judged by either value, never by a torn one.
 //
+// Replication (docs/protocol.md §14). A partition is the leader or a follower of its replica set,
+// as the controller decides (apply_state, §14.8-14.10); nobody calling apply_state leaves it the
+// leader of itself alone (replicas = ISR = {node.id}, high watermark = log end after each append),
+// a single node. A leader serves its followers' fetches (follower_read, §14.3), tracks each
+// follower's position and caught-up time (§14.4), moves the high watermark by the ISR, and
+// proposes ISR changes (isr_change_wanted) that take effect only when the controller's next state
+// confirms them; meanwhile the high watermark and acks=all go by the maximal ISR (§14.1). A
+// follower appends the leader's batches byte for byte (append_as_follower), follows its high
+// watermark and log start, and truncates a diverging tail (truncation_offset, truncate_to;
+// §14.6.4, §14.7). Every leader change starts a leader epoch, recorded durably in the epoch cache
+// before the first batch of it exists. The partition reads no clock for this: callers pass the
+// broker clock's `now_ms`, and appends (which take none) use the latest `now_ms` seen.
+//
 // A deleted topic's partitions are abandon()ed: the log lets go of its segments and the partition
 // answers every later call as closed (appends NOT_LEADER_OR_FOLLOWER, reads
 // UNKNOWN_TOPIC_OR_PARTITION), and the broker keeps the object itself alive until it closes, since
@@ -42,6 +55,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -58,6 +72,41 @@ enum class isolation : std::int8_t { read_uncommitted = 0, read_committed = 1 };
 struct aborted_transaction {
     producer_id id{-1};
     offset first_offset{0};
+};
+
+/// What the controller decided for one partition (a metadata record, docs/protocol.md §14.8).
+struct partition_state {
+    node_id leader{-1}; ///< -1: no leader (the partition is offline)
+    gregor::leader_epoch leader_epoch{0};
+    std::int32_t partition_epoch = 0;
+    std::vector<node_id> replicas;
+    std::vector<node_id> isr;
+};
+
+/// A (leader epoch, end offset) pair: OffsetForLeaderEpoch's answer, Fetch's DivergingEpoch
+/// (docs/protocol.md §14.6.2, §14.7); -1/-1 means undefined.
+struct epoch_end_offset_result {
+    leader_epoch epoch{-1};
+    offset end_offset{-1};
+};
+
+/// A leader's answer to one partition of a follower's fetch (docs/protocol.md §14.3).
+struct follower_read_result {
+    error_code error = error_code::none;
+    offset high_watermark{-1}, last_stable_offset{-1}, log_start_offset{-1}, log_end_offset{-1};
+    storage::read_result records;                     ///< empty when diverging or on error
+    std::optional<epoch_end_offset_result> diverging; ///< Fetch v12+ DivergingEpoch (§14.7)
+    /// The fetching replica now qualifies for the ISR and no ISR change is in flight: the caller
+    /// should ask isr_change_wanted() for the proposal (Kafka proposes it right after the fetch).
+    bool isr_expansion_wanted = false;
+};
+
+/// An ISR change the leader asks the controller for (AlterPartition, docs/protocol.md §14.4),
+/// based on the leader and partition epochs it holds.
+struct isr_proposal {
+    std::vector<node_id> new_isr;
+    gregor::leader_epoch leader_epoch{-1};
+    std::int32_t partition_epoch = 0;
 };
 
 namespace broker_detail {
@@ -103,7 +152,8 @@ public:
               log_append_time_(cfg.message_timestamp_type == timestamp_type::log_append_time),
               target_codec_(encode_target(cfg.compression_type)), level_gzip_(cfg.compression_gzip_level),
               level_lz4_(cfg.compression_lz4_level), level_zstd_(cfg.compression_zstd_level),
-              log_(dir_, cfg.log, std::move(backend_opts), clk), clock_(clk), leader_epoch_(epoch) {
+              log_(dir_, cfg.log, std::move(backend_opts), clk), clock_(clk), self_(cfg.node_id),
+              leader_id_(cfg.node_id), leader_epoch_(epoch) {
         if (log_start > log_.log_start_offset()) {
             if (auto ec = log_.advance_log_start(std::min(log_start, log_.log_end_offset())))
                 throw std::system_error(ec, "gregor: cannot restore the log start offset of " + topic_);
@@ -115,9 +165,14 @@ public:
             throw std::system_error(ec, "gregor: cannot write leader-epoch-checkpoint of " + topic_);
         if (auto ec = epochs_.truncate_from_start(log_.log_start_offset()))
             throw std::system_error(ec, "gregor: cannot write leader-epoch-checkpoint of " + topic_);
-        replicas_.push_back({node_id{cfg.node_id}, log_.log_end_offset()});
-        isr_.push_back(node_id{cfg.node_id});
+        replicas_.push_back({.id = self_});
+        isr_.push_back(self_);
         high_watermark_ = log_.log_end_offset();
+        // Leader of itself in the epoch it was opened with: that epoch started where the cache
+        // says, or starts at the log end if nothing was written in it yet.
+        leader_epoch_start_offset_ = log_.log_end_offset();
+        if (const auto& es = epochs_.entries(); !es.empty() && es.back().epoch == leader_epoch_)
+            leader_epoch_start_offset_ = es.back().start_offset;
         recover_producer_state();
         publish();
     }
@@ -170,7 +225,9 @@ public:
         bool want_flush = false;
         {
             std::unique_lock lk(mu_);
-            if (closed_) return fail(res, error_code::not_leader_or_follower);
+            if (closed_ || !is_leader_) return fail(res, error_code::not_leader_or_follower);
+            // The committed ISR, not the maximal one: an expansion in flight does not count yet
+            // (docs/protocol.md §14.5).
             if (acks == -1 && static_cast<std::int32_t>(isr_.size()) < effective_min_isr())
                 return fail(res, error_code::not_enough_replicas);
             if (h.is_idempotent()) {
@@ -200,7 +257,7 @@ public:
             if (h.is_idempotent()) producers_.update(h);
             res.base_offset = base;
             res.last_offset = h.last_offset();
-            advance_replica_leo_locked(node_id{cfg_.node_id}, log_.log_end_offset());
+            (void)maybe_advance_high_watermark(last_now_ms_);
             res.log_start_offset = log_.log_start_offset();
             if (acks == -1 && high_watermark_ <= res.last_offset) res.wait_high_watermark = res.last_offset + 1;
             // The flush policy's sync (log.flush.interval.messages) is part of the append, as in
@@ -267,11 +324,13 @@ public:
         log_.defer_flushes(static_cast<bool>(flush_requester_));
     }
 
-    /// Whether acks=all may be answered now that the high watermark covers the batch
-    /// (min.insync.replicas still met), else NOT_ENOUGH_REPLICAS_AFTER_APPEND.
+    /// Whether acks=all may be answered now that the high watermark covers the batch: NONE while
+    /// the maximal ISR still meets min.insync.replicas, else NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+    /// NOT_LEADER_OR_FOLLOWER once this broker no longer leads (docs/protocol.md §14.5).
     error_code ack_all_check() {
         std::lock_guard lk(mu_);
-        return static_cast<std::int32_t>(isr_.size()) < effective_min_isr()
+        if (!is_leader_) return error_code::not_leader_or_follower;
+        return static_cast<std::int32_t>(maximal_isr().size()) < effective_min_isr()
                    ? error_code::not_enough_replicas_after_append
                    : error_code::none;
     }
@@ -465,32 +524,364 @@ public:
         producers_ = producer_state_table{};
     }
 
-    /// For the replication layer and tests: a replica's log end offset moved.
+    /// For tests and tools: a replica's log end offset moved (the replication layer reports
+    /// follower positions through follower_read instead).
     void update_replica_leo(node_id replica, offset leo) {
+        bool moved = false;
         {
             std::lock_guard lk(mu_);
-            advance_replica_leo_locked(replica, leo);
+            if (auto* r = find_replica(replica); r && replica != self_) r->log_end_offset = leo;
+            moved = maybe_advance_high_watermark(last_now_ms_);
+        }
+        if (moved) publish();
+    }
+
+    /// Sets the replica set and the committed ISR directly, without epochs (tests, tools; the
+    /// controller's decisions come through apply_state). A replica new to the set starts at log
+    /// end offset 0. The high watermark never moves backwards; with replicas that have not caught
+    /// up it stays put and acks=all answers wait.
+    void assign_replicas(const std::vector<node_id>& replicas, const std::vector<node_id>& isr) {
+        {
+            std::lock_guard lk(mu_);
+            adopt_replicas_locked(replicas, offset{0});
+            isr_ = isr;
+            pending_isr_.reset();
+            (void)maybe_advance_high_watermark(last_now_ms_);
         }
         publish();
     }
 
-    /// Sets the replica set and the ISR (the replication layer, a controller, tests). The high
-    /// watermark never moves backwards; with replicas that have not caught up it stays put and
-    /// acks=all answers wait.
-    void assign_replicas(const std::vector<node_id>& replicas, const std::vector<node_id>& isr) {
+    // ---- replication (docs/protocol.md §14) ----
+
+    /// Takes the controller's state for this partition. This node as leader: a new leader epoch
+    /// (or leadership it did not have) is recorded in the epoch cache at the log end first, durably
+    /// (KAFKA_STORAGE_ERROR, and the partition leads nothing, when that fails), becomes
+    /// leaderEpochStartOffset, and resets every follower's state (§14.4 "When a broker becomes
+    /// leader"); then the replicas, ISR and partition epoch are adopted, an ISR change in flight
+    /// based on an older partition epoch is dropped, and the high watermark may advance. Another
+    /// node (or -1, offline): this one follows, appends answer NOT_LEADER_OR_FOLLOWER, and every
+    /// acks=all answer still waiting ends with NOT_LEADER_OR_FOLLOWER (its monitor's waits end
+    /// with wait_status::shutdown, §14.5). A state older than the one held (lower leader epoch or
+    /// lower partition epoch) is ignored; the same one again changes nothing.
+    error_code apply_state(const partition_state& s, std::int64_t now_ms) {
+        error_code result = error_code::none;
+        bool deposed = false;
         {
             std::lock_guard lk(mu_);
-            std::vector<replica> next;
-            for (const auto id : replicas) {
-                offset leo{0};
-                if (id == node_id{cfg_.node_id}) leo = log_.log_end_offset();
-                for (const auto& r : replicas_)
-                    if (r.id == id) leo = r.log_end_offset;
-                next.push_back({id, leo});
+            note_time(now_ms);
+            if (deleted_) return error_code::unknown_topic_or_partition;
+            if (closed_) return error_code::not_leader_or_follower;
+            if (s.leader_epoch < leader_epoch_ || s.partition_epoch < partition_epoch_) return error_code::none;
+            if (s.leader == self_) {
+                result = become_leader_locked(s, now_ms, deposed);
+            } else {
+                deposed = is_leader_;
+                become_follower_locked(s);
             }
-            replicas_ = std::move(next);
-            isr_ = isr;
-            maybe_advance_high_watermark();
+        }
+        if (deposed) {
+            // Waits for the leader's offsets end now: acks=all answers NOT_LEADER_OR_FOLLOWER
+            // (broker::wait_error of `shutdown`), parked fetches re-run and see the new role.
+            for (const auto k : {offset_kind::high_watermark, offset_kind::last_stable, offset_kind::log_end})
+                monitor_.end_waits(k, wait_status::shutdown);
+        }
+        publish();
+        return result;
+    }
+
+    [[nodiscard]] bool is_leader() {
+        std::lock_guard lk(mu_);
+        return is_leader_;
+    }
+
+    /// The leader this partition knows of (-1: none).
+    [[nodiscard]] node_id leader() {
+        std::lock_guard lk(mu_);
+        return leader_id_;
+    }
+
+    /// The state this partition runs with now: leader, epochs, replicas and the committed ISR.
+    [[nodiscard]] partition_state state() {
+        std::lock_guard lk(mu_);
+        partition_state st{leader_id_, leader_epoch_, partition_epoch_, {}, isr_};
+        for (const auto& r : replicas_) st.replicas.push_back(r.id);
+        return st;
+    }
+
+    /// The checks of a request carrying the leader epoch its sender believes in (docs/protocol.md
+    /// §14.3 step 1): -1 checks nothing; a lower epoch is FENCED_LEADER_EPOCH, a higher one
+    /// UNKNOWN_LEADER_EPOCH; then, when `must_be_leader`, NOT_LEADER_OR_FOLLOWER unless this node
+    /// leads. UNKNOWN_TOPIC_OR_PARTITION once the topic is deleted.
+    error_code check_epoch(leader_epoch requested, bool must_be_leader) {
+        std::lock_guard lk(mu_);
+        return check_epoch_locked(requested, must_be_leader);
+    }
+
+    /// Serves one partition of a follower's fetch (docs/protocol.md §14.3 steps 1-7): the epoch
+    /// and leadership checks; `replica` outside the replica set is UNKNOWN_LEADER_EPOCH when the
+    /// request carried an epoch, else NOT_LEADER_OR_FOLLOWER; the offsets are captured before the
+    /// read; with `last_fetched_epoch` >= 0 a follower whose log diverged gets `diverging` (no
+    /// records, its state untouched, §14.7); otherwise whole batches from `fetch_offset` up to the
+    /// log end (the first whole whatever `max_bytes`). Then, when `update_state` (the first read
+    /// of a request, not the re-read of a parked one), the follower's position and caught-up time
+    /// are updated (§14.4), ISR expansion is checked (isr_expansion_wanted) and the high
+    /// watermark may advance.
+    follower_read_result follower_read(node_id replica, leader_epoch current_leader_epoch, offset fetch_offset,
+                                       leader_epoch last_fetched_epoch, offset follower_log_start,
+                                       std::size_t max_bytes, std::int64_t now_ms, bool update_state = true) {
+        follower_read_result r;
+        bool moved = false;
+        {
+            std::lock_guard lk(mu_);
+            note_time(now_ms);
+            r.error = check_epoch_locked(current_leader_epoch, true);
+            if (r.error != error_code::none) return r;
+            auto* follower = replica == self_ ? nullptr : find_replica(replica);
+            if (!follower) {
+                r.error = current_leader_epoch.value() != -1 ? error_code::unknown_leader_epoch
+                                                             : error_code::not_leader_or_follower;
+                return r;
+            }
+            // Step 3: the answer's offsets are those from before the read.
+            const offset leo = log_.log_end_offset();
+            const offset start = log_.log_start_offset();
+            r.high_watermark = high_watermark_;
+            r.last_stable_offset = last_stable_offset();
+            r.log_start_offset = start;
+            r.log_end_offset = leo;
+            if (last_fetched_epoch.value() >= 0) {
+                const auto [e, end] = epochs_.end_offset_for(last_fetched_epoch, leo);
+                if (e.value() < 0 || end < offset{0} || fetch_offset < start) {
+                    r.error = error_code::offset_out_of_range;
+                    return r;
+                }
+                if (e < last_fetched_epoch || end < fetch_offset) {
+                    r.diverging = epoch_end_offset_result{e, end};
+                    return r;
+                }
+            }
+            if (fetch_offset < start || fetch_offset > leo) {
+                r.error = error_code::offset_out_of_range;
+                return r;
+            }
+            if (fetch_offset < leo) r.records = log_.read(fetch_offset, max_bytes, leo);
+            if (update_state) {
+                const offset before = follower->log_end_offset;
+                update_fetch_state(*follower, fetch_offset, follower_log_start, leo, now_ms);
+                r.isr_expansion_wanted = can_join_isr(*follower);
+                // As Kafka: only a follower whose log end moved can move the high watermark.
+                if (follower->log_end_offset != before) moved = maybe_advance_high_watermark(now_ms);
+            }
+        }
+        if (moved) publish();
+        return r;
+    }
+
+    /// The ISR change this leader wants, when none is in flight (docs/protocol.md §14.4): a
+    /// shrink dropping every ISR follower that is not caught up (replica.lag.time.max.ms), else
+    /// an expansion adding the first replica outside the ISR whose log end reached both the high
+    /// watermark and leaderEpochStartOffset. A returned proposal is in flight from then on: the
+    /// high watermark and acks=all go by the maximal ISR (the old ISR while shrinking, ISR + new
+    /// while expanding, KIP-497), the min-ISR check on append by the committed one, until
+    /// apply_state brings a newer partition epoch or isr_change_failed() drops it.
+    std::optional<isr_proposal> isr_change_wanted(std::int64_t now_ms) {
+        std::lock_guard lk(mu_);
+        note_time(now_ms);
+        if (!is_leader_ || closed_ || pending_isr_) return std::nullopt;
+        const offset leo = log_.log_end_offset();
+        std::vector<node_id> keep;
+        for (const auto id : isr_) {
+            const auto* r = find_replica(id);
+            if (id == self_ || (r && is_caught_up(*r, leo, now_ms))) keep.push_back(id);
+        }
+        if (keep.size() != isr_.size()) {
+            // While the shrink is in flight the maximal ISR is the current one: were the change
+            // refused, an ISR that never shrank must not have moved the high watermark.
+            pending_isr_ = pending_isr_change{keep, isr_, partition_epoch_};
+            return isr_proposal{std::move(keep), leader_epoch_, partition_epoch_};
+        }
+        for (const auto& r : replicas_) {
+            if (!can_join_isr(r)) continue;
+            auto grown = isr_;
+            grown.push_back(r.id);
+            pending_isr_ = pending_isr_change{grown, grown, partition_epoch_};
+            return isr_proposal{std::move(grown), leader_epoch_, partition_epoch_};
+        }
+        return std::nullopt;
+    }
+
+    /// The ISR change in flight was refused or could not be sent: the committed ISR alone counts
+    /// again, and a later isr_change_wanted() may propose anew.
+    void isr_change_failed() {
+        bool moved = false;
+        {
+            std::lock_guard lk(mu_);
+            pending_isr_.reset();
+            moved = maybe_advance_high_watermark(last_now_ms_);
+        }
+        if (moved) publish();
+    }
+
+    /// Appends a leader's fetch answer on this follower (docs/protocol.md §14.4): `batches` is
+    /// the Records field, zero or more whole v2 batches (a trailing partial one is ignored). Every
+    /// batch must pass its header checks and CRC (CORRUPT_MESSAGE) and continue the log, the first
+    /// at the log end (OFFSET_OUT_OF_RANGE; nothing is appended then) — except that an empty log
+    /// whose start lies inside the first batch restarts at that batch's base offset (a leader log
+    /// start moved inside a batch by DeleteRecords, as Kafka). The bytes are stored unchanged
+    /// (offsets, epochs, CRCs); each new partitionLeaderEpoch enters the epoch cache, the
+    /// idempotent producers' state follows the batches; then the high watermark becomes
+    /// min(`leader_hw`, log end) (never lower than it was: it only moves back by truncate_to)
+    /// and the log start max(own, `leader_log_start`). NOT_LEADER_OR_FOLLOWER on the leader.
+    error_code append_as_follower(bytes_view batches, offset leader_hw, offset leader_log_start) {
+        namespace L = wire::batch_layout;
+        error_code result = error_code::none;
+        bool want_flush = false;
+        {
+            std::lock_guard lk(mu_);
+            if (deleted_) return error_code::unknown_topic_or_partition;
+            if (closed_ || is_leader_) return error_code::not_leader_or_follower;
+            std::vector<bytes_view> whole;
+            const offset leo = log_.log_end_offset();
+            offset next = leo;
+            for (bytes_view rest = batches; rest.size() >= L::log_overhead;) {
+                const auto len = load_be<std::int32_t>(rest.data() + L::batch_length);
+                if (len < static_cast<std::int32_t>(L::header_size - L::log_overhead))
+                    return error_code::corrupt_message;
+                const auto total = static_cast<std::size_t>(len) + L::log_overhead;
+                if (total > rest.size()) break; // cut by the leader's byte limit
+                const auto b = rest.first(total);
+                rest = rest.subspan(total);
+                if (wire::validate(b, {.check_records = false, .client_batch = false}) != wire::batch_error::none)
+                    return error_code::corrupt_message;
+                const auto h = *wire::batch_header::parse(b);
+                if (whole.empty() && h.base_offset < leo && leo == log_.log_start_offset() && h.last_offset() >= leo)
+                    next = h.base_offset;
+                if (h.base_offset != next) return error_code::offset_out_of_range;
+                next = h.next_offset();
+                whole.push_back(b);
+            }
+            // The empty log restarting at a batch that holds its start (see above).
+            if (!whole.empty() && wire::batch_header::parse(whole.front())->base_offset != leo) {
+                if (const auto e = truncate_fully_locked(wire::batch_header::parse(whole.front())->base_offset);
+                    e != error_code::none)
+                    return e;
+            }
+            for (const auto b : whole) {
+                const auto h = *wire::batch_header::parse(b);
+                // Durable before the batch exists, as on the leader (§14.6.1).
+                if (h.partition_leader_epoch >= 0 &&
+                    epochs_.assign(leader_epoch{h.partition_leader_epoch}, h.base_offset)) {
+                    result = error_code::kafka_storage_error;
+                    break;
+                }
+                if (const auto ec = log_.append(b)) {
+                    result = to_kafka(ec);
+                    break;
+                }
+                producers_.replay(b);
+            }
+            if (result == error_code::none) {
+                const offset end = log_.log_end_offset();
+                const offset start = std::min(leader_log_start, end);
+                if (start > log_.log_start_offset()) {
+                    if (const auto ec = log_.advance_log_start(start)) {
+                        result = to_kafka(ec);
+                    } else {
+                        // A failed checkpoint write keeps the old entries, which still hold.
+                        (void)epochs_.truncate_from_start(log_.log_start_offset());
+                    }
+                }
+                high_watermark_ = std::max({high_watermark_, std::min(leader_hw, end), log_.log_start_offset()});
+            }
+            want_flush = log_.flush_wanted();
+        }
+        publish();
+        if (want_flush) request_flush();
+        return result;
+    }
+
+    /// Cuts this follower's log to end at `o` (docs/protocol.md §14.6.4): everything from `o` on
+    /// goes (a batch containing `o` goes whole), epochs that started there leave the epoch cache,
+    /// the producers' state is rebuilt from the snapshots and the log, and the high watermark is
+    /// lowered to the new log end if above it. At or below the log start the log restarts empty
+    /// at `o`. NOT_LEADER_OR_FOLLOWER on the leader.
+    error_code truncate_to(offset o) {
+        error_code result = error_code::none;
+        {
+            std::lock_guard lk(mu_);
+            if (deleted_) return error_code::unknown_topic_or_partition;
+            if (closed_ || is_leader_) return error_code::not_leader_or_follower;
+            if (o < offset{0}) return error_code::offset_out_of_range;
+            if (o >= log_.log_end_offset()) return error_code::none;
+            if (const auto ec = log_.truncate_to(o)) return to_kafka(ec);
+            const offset end = log_.log_end_offset();
+            if (epochs_.truncate_from_end(end)) result = error_code::kafka_storage_error;
+            reload_producer_state();
+            high_watermark_ = std::min(high_watermark_, end);
+            ++generation_;
+        }
+        publish();
+        return result;
+    }
+
+    /// Empties this follower's log and restarts it at `o`, which may lie beyond its log end
+    /// (Kafka's truncateFullyAndStartAt; docs/protocol.md §14.6.4): for a fetch answered
+    /// OFFSET_OUT_OF_RANGE by a leader whose log start passed this follower's log end. The epoch
+    /// cache and the producers' state are emptied, the high watermark becomes `o`.
+    /// NOT_LEADER_OR_FOLLOWER on the leader.
+    error_code truncate_fully_and_start_at(offset o) {
+        error_code result = error_code::none;
+        {
+            std::lock_guard lk(mu_);
+            if (deleted_) return error_code::unknown_topic_or_partition;
+            if (closed_ || is_leader_) return error_code::not_leader_or_follower;
+            if (o < offset{0}) return error_code::offset_out_of_range;
+            result = truncate_fully_locked(o);
+        }
+        publish();
+        return result;
+    }
+
+    /// Where a follower stands, for its next fetch (docs/protocol.md §14.2).
+    struct fetch_position {
+        offset log_end_offset, log_start_offset, high_watermark;
+        leader_epoch last_fetched_epoch; ///< the latest epoch in the epoch cache, -1 if none
+    };
+    fetch_position position() {
+        std::lock_guard lk(mu_);
+        return {log_.log_end_offset(), log_.log_start_offset(), high_watermark_,
+                epochs_.latest_epoch().value_or(leader_epoch{-1})};
+    }
+
+    /// Where this follower truncates to, given the leader's (epoch, end offset) from a
+    /// DivergingEpoch or an OffsetForLeaderEpoch answer (docs/protocol.md §14.6.4, §14.7). The
+    /// caller truncates when it is below the log end, then fetches again from there (more rounds
+    /// may follow when the follower never had the leader's epoch).
+    offset truncation_offset(epoch_end_offset_result leader_answer) {
+        std::lock_guard lk(mu_);
+        const offset leo = log_.log_end_offset();
+        const auto leader_end = leader_answer.end_offset;
+        // Undefined: the follower's initial fetch offset, its high watermark (a follower asks
+        // OffsetForLeaderEpoch only when it cannot truncate on fetch, and then starts there).
+        if (leader_end == offset{-1}) return high_watermark_;
+        if (leader_answer.epoch == leader_epoch{-1}) return std::min(leader_end, leo);
+        const auto [fe, fend] = epochs_.end_offset_for(leader_answer.epoch, leo);
+        if (fend == offset{-1}) return std::min(leader_end, leo); // no epoch of ours to compare
+        if (fe == leader_answer.epoch) return std::min({fend, leader_end, leo});
+        return std::min(fend, leo); // we never had the leader's epoch: go back past ours, ask again
+    }
+
+    /// The high watermark a restart found in replication-offset-checkpoint, capped to the log
+    /// (start to end). A cluster member calls it after its first apply_state: a leader then moves
+    /// it by its ISR at once (so a single replica's, the leader of itself, returns to its log
+    /// end), a follower keeps it until its leader's answers move it.
+    void restore_high_watermark(offset hw) {
+        {
+            std::lock_guard lk(mu_);
+            if (closed_) return;
+            high_watermark_ = std::clamp(hw, log_.log_start_offset(), log_.log_end_offset());
+            ++generation_;
+            (void)maybe_advance_high_watermark(last_now_ms_);
         }
         publish();
     }
@@ -503,9 +894,24 @@ public:
     }
 
 private:
+    static constexpr std::int64_t never = std::numeric_limits<std::int64_t>::min();
+
+    // A replica as its leader tracks it (docs/protocol.md §14.1, Kafka's Replica state); the
+    // leader's own entry keeps only its id (its log end is the log's).
     struct replica {
         node_id id;
-        offset log_end_offset;
+        offset log_end_offset{-1}; // -1: unknown (no fetch since this node became leader)
+        offset log_start_offset{-1};
+        offset last_fetch_leader_log_end_offset{-1};
+        std::int64_t last_fetch_time_ms = never;
+        std::int64_t last_caught_up_time_ms = never;
+    };
+
+    // An ISR change proposed to the controller and not yet confirmed or refused.
+    struct pending_isr_change {
+        std::vector<node_id> new_isr;
+        std::vector<node_id> maximal_isr;
+        std::int32_t partition_epoch = 0; // the partition epoch the proposal was based on
     };
 
     // Compression on append (docs/compression.md): an id above zstd is CORRUPT_MESSAGE, a codec
@@ -579,6 +985,7 @@ private:
 
     std::pair<error_code, offset> check_delete_records_locked(offset o) const {
         if (deleted_) return {error_code::unknown_topic_or_partition, offset{-1}};
+        if (!is_leader_) return {error_code::not_leader_or_follower, offset{-1}};
         if (cfg_.log.cleanup_policy == storage::cleanup_policy::compact)
             return {error_code::policy_violation, offset{-1}};
         const offset target = o == offset{-1} ? high_watermark_ : o;
@@ -586,37 +993,193 @@ private:
         return {error_code::none, std::max(target, log_.log_start_offset())};
     }
 
+    // min(min.insync.replicas, number of replicas), Kafka's effectiveMinIsr.
     std::int32_t effective_min_isr() const {
-        return std::min<std::int32_t>(cfg_.min_insync_replicas, static_cast<std::int32_t>(replicas_.size()));
+        std::int32_t remote = 0;
+        for (const auto& r : replicas_) remote += r.id == self_ ? 0 : 1;
+        return std::min<std::int32_t>(cfg_.min_insync_replicas, remote + 1);
     }
 
-    void advance_replica_leo_locked(node_id replica, offset leo) {
+    const std::vector<node_id>& maximal_isr() const { return pending_isr_ ? pending_isr_->maximal_isr : isr_; }
+
+    static bool contains(const std::vector<node_id>& v, node_id id) {
+        return std::find(v.begin(), v.end(), id) != v.end();
+    }
+
+    replica* find_replica(node_id id) {
         for (auto& r : replicas_)
-            if (r.id == replica) r.log_end_offset = leo;
-        maybe_advance_high_watermark();
+            if (r.id == id) return &r;
+        return nullptr;
     }
 
-    // High watermark = the smallest log end offset in the ISR; it never moves backwards.
-    void maybe_advance_high_watermark() {
-        offset hw = offset::max();
-        for (const auto& r : replicas_)
-            if (std::find(isr_.begin(), isr_.end(), r.id) != isr_.end()) hw = std::min(hw, r.log_end_offset);
-        if (hw != offset::max() && hw > high_watermark_) high_watermark_ = hw;
+    // Appends and the legacy setters take no time: they use the latest one a caller passed.
+    void note_time(std::int64_t now_ms) { last_now_ms_ = std::max(last_now_ms_, now_ms); }
+
+    error_code check_epoch_locked(leader_epoch requested, bool must_be_leader) const {
+        if (deleted_) return error_code::unknown_topic_or_partition;
+        if (requested != leader_epoch{-1}) {
+            if (requested < leader_epoch_) return error_code::fenced_leader_epoch;
+            if (requested > leader_epoch_) return error_code::unknown_leader_epoch;
+        }
+        if (must_be_leader && (!is_leader_ || closed_)) return error_code::not_leader_or_follower;
+        return error_code::none;
+    }
+
+    // Kafka's Replica.isCaughtUp: at the leader's log end, or there within replica.lag.time.max.ms.
+    bool is_caught_up(const replica& r, offset leader_leo, std::int64_t now_ms) const {
+        return r.log_end_offset == leader_leo ||
+               (r.last_caught_up_time_ms != never && now_ms - r.last_caught_up_time_ms <= cfg_.replica_lag_time_max_ms);
+    }
+
+    // Kafka's Replica.updateFetchStateOrThrow, exactly (docs/protocol.md §14.4).
+    static void update_fetch_state(replica& r, offset fetch_offset, offset follower_start, offset leader_end,
+                                   std::int64_t now_ms) {
+        if (fetch_offset >= leader_end)
+            r.last_caught_up_time_ms = std::max(r.last_caught_up_time_ms, now_ms);
+        else if (fetch_offset >= r.last_fetch_leader_log_end_offset)
+            r.last_caught_up_time_ms = std::max(r.last_caught_up_time_ms, r.last_fetch_time_ms);
+        r.last_fetch_leader_log_end_offset = std::max(leader_end, r.last_fetch_leader_log_end_offset);
+        r.last_fetch_time_ms = now_ms;
+        r.log_end_offset = fetch_offset;
+        r.log_start_offset = follower_start;
+    }
+
+    // Kafka's maybeExpandIsr condition: no change in flight, outside the ISR, and its log end at
+    // the high watermark and inside the current leader epoch (else committed records between the
+    // old high watermark and this leader's start could be lost were it elected).
+    bool can_join_isr(const replica& r) const {
+        return is_leader_ && !pending_isr_ && r.id != self_ && !contains(isr_, r.id) &&
+               r.log_end_offset >= high_watermark_ && r.log_end_offset >= leader_epoch_start_offset_;
+    }
+
+    // The replica set becomes `ids`: known replicas keep their state, new ones start with
+    // `new_leo` and nothing caught up.
+    void adopt_replicas_locked(const std::vector<node_id>& ids, offset new_leo) {
+        std::vector<replica> next;
+        for (const auto id : ids) {
+            if (const auto* r = find_replica(id))
+                next.push_back(*r);
+            else
+                next.push_back({.id = id, .log_end_offset = new_leo});
+        }
+        replicas_ = std::move(next);
+    }
+
+    // Kafka's Partition.makeLeader (docs/protocol.md §14.4).
+    error_code become_leader_locked(const partition_state& s, std::int64_t now_ms, bool& deposed) {
+        const bool was_leader = is_leader_;
+        const bool new_epoch = !was_leader || s.leader_epoch > leader_epoch_;
+        const offset leo = log_.log_end_offset();
+        if (new_epoch) {
+            // Followers of later epochs truncate by this entry: without it on disk this node
+            // must not lead (the controller's state may be applied again).
+            if (epochs_.assign(s.leader_epoch, leo)) {
+                deposed = was_leader;
+                is_leader_ = false;
+                leader_id_ = node_id{-1};
+                pending_isr_.reset();
+                return error_code::kafka_storage_error;
+            }
+            leader_epoch_start_offset_ = leo;
+        }
+        adopt_replicas_locked(s.replicas, offset{-1});
+        if (new_epoch) {
+            for (auto& r : replicas_) {
+                if (r.id == self_) continue;
+                const bool in_isr = contains(s.isr, r.id);
+                r.last_caught_up_time_ms = in_isr ? now_ms : never;
+                if (!was_leader) {
+                    r.log_start_offset = offset{-1};
+                    r.log_end_offset = offset{-1};
+                    r.last_fetch_leader_log_end_offset = offset{-1};
+                    r.last_fetch_time_ms = never;
+                } else {
+                    r.last_fetch_leader_log_end_offset = leo;
+                    r.last_fetch_time_ms = in_isr ? now_ms : never;
+                }
+            }
+        }
+        isr_ = s.isr;
+        if (pending_isr_ && (new_epoch || s.partition_epoch > pending_isr_->partition_epoch)) pending_isr_.reset();
+        is_leader_ = true;
+        leader_id_ = self_;
+        leader_epoch_ = s.leader_epoch;
+        partition_epoch_ = s.partition_epoch;
+        (void)maybe_advance_high_watermark(now_ms);
+        return error_code::none;
+    }
+
+    // Kafka's Partition.makeFollower: the leader's id and epoch are all a follower keeps; it
+    // tracks no other replica (a later leadership starts them afresh).
+    void become_follower_locked(const partition_state& s) {
+        is_leader_ = false;
+        leader_id_ = s.leader;
+        leader_epoch_ = s.leader_epoch;
+        partition_epoch_ = s.partition_epoch;
+        replicas_.clear();
+        adopt_replicas_locked(s.replicas, offset{-1});
+        isr_ = s.isr;
+        pending_isr_.reset();
+    }
+
+    // Kafka's maybeIncrementLeaderHW (docs/protocol.md §14.4): nothing below min ISR (the
+    // committed ISR); else the smallest log end among the maximal ISR and the caught-up
+    // followers outside it (who may join it), never moving back. True when it moved.
+    bool maybe_advance_high_watermark(std::int64_t now_ms) {
+        if (!is_leader_) return false;
+        if (static_cast<std::int32_t>(isr_.size()) < effective_min_isr()) return false;
+        const offset leo = log_.log_end_offset();
+        const auto& maximal = maximal_isr();
+        offset hw = leo;
+        for (const auto& r : replicas_) {
+            if (r.id == self_) continue;
+            if (r.log_end_offset < hw && (contains(maximal, r.id) || is_caught_up(r, leo, now_ms)))
+                hw = r.log_end_offset;
+        }
+        if (hw <= high_watermark_) return false;
+        high_watermark_ = hw;
+        return true;
+    }
+
+    // Kafka's UnifiedLog.truncateFullyAndStartAt: no record, no epoch, no producer is left.
+    error_code truncate_fully_locked(offset o) {
+        if (const auto ec = log_.truncate_fully_and_start_at(o)) return to_kafka(ec);
+        ++generation_;
+        high_watermark_ = o;
+        if (persistent()) {
+            auto& b = log_.backend();
+            for (const auto at : producer_state_table::list_snapshots(b))
+                (void)b.remove(producer_state_table::snapshot_name(at));
+        }
+        producers_ = producer_state_table{};
+        last_snapshot_ = offset{-1};
+        return epochs_.truncate_from_end(offset{0}) ? error_code::kafka_storage_error : error_code::none;
+    }
+
+    // The producers' state again from the snapshots and the log (after a truncation).
+    void reload_producer_state() {
+        producers_ = producer_state_table{};
+        last_snapshot_ = offset{-1};
+        recover_producer_state();
     }
 
     // Tells the monitor where the offsets are now. Called after the lock is released: waiters'
     // callbacks may read this partition. Values only move forward in the monitor, so racing
     // publishers cannot move one back.
+    // Truncations and a restored high watermark move values back: they bump generation_, which
+    // the monitor uses to drop publishes of values read before them (offset_monitor::publish_all).
     void publish() {
         offset hw, flushed, lso, leo;
+        std::uint64_t gen = 0;
         {
             std::lock_guard lk(mu_);
             hw = high_watermark_;
             flushed = log_.flushed_offset();
             lso = last_stable_offset();
             leo = log_.log_end_offset();
+            gen = generation_;
         }
-        monitor_.publish_all(hw, flushed, lso, leo);
+        monitor_.publish_all(hw, flushed, lso, leo, gen);
     }
 
     void request_flush() {
@@ -696,9 +1259,17 @@ private:
     std::mutex mu_;
     log_type log_;
     clock_type clock_;
+    node_id self_;      // node.id
+    node_id leader_id_; // the leader this partition knows of (self_ while leading, -1: none)
     producer_state_table producers_;
     std::vector<replica> replicas_;
-    std::vector<node_id> isr_;
+    std::vector<node_id> isr_; // the committed ISR
+    std::optional<pending_isr_change> pending_isr_;
+    bool is_leader_ = true;
+    std::int32_t partition_epoch_ = 0;
+    offset leader_epoch_start_offset_{0}; // the log end when this node began leading leader_epoch_
+    std::int64_t last_now_ms_ = 0;        // the latest now_ms a caller passed
+    std::uint64_t generation_ = 0;        // bumped when offsets move back (see publish)
     offset high_watermark_{0};
     leader_epoch leader_epoch_{0};
     broker_detail::leader_epoch_cache<typename Policies::storage_backend> epochs_;

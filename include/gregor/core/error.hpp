@@ -122,6 +122,9 @@ namespace gregor {
     X(inconsistent_topic_id, 103, "INCONSISTENT_TOPIC_ID")                                                             \
     X(inconsistent_cluster_id, 104, "INCONSISTENT_CLUSTER_ID")                                                         \
     X(transactional_id_not_found, 105, "TRANSACTIONAL_ID_NOT_FOUND")                                                   \
+    X(fetch_session_topic_id_error, 106, "FETCH_SESSION_TOPIC_ID_ERROR")                                               \
+    X(ineligible_replica, 107, "INELIGIBLE_REPLICA")                                                                   \
+    X(new_leader_elected, 108, "NEW_LEADER_ELECTED")                                                                   \
     X(mismatched_endpoint_type, 114, "MISMATCHED_ENDPOINT_TYPE")                                                       \
     X(unsupported_endpoint_type, 115, "UNSUPPORTED_ENDPOINT_TYPE")
 

@@ -316,18 +316,7 @@ public:
         if (closed_) return make_error_code(local_error::closed);
         if (o >= log_end_) return {};
         if (o < offset{0}) return make_error_code(local_error::invalid_argument);
-        if (o <= log_start_) {
-            for (const auto& s : segments_) remove_files(s.base);
-            segments_.clear();
-            std::error_code ec;
-            segments_.push_back(new_segment(o, ec));
-            if (ec) {
-                segments_.clear();
-                return ec;
-            }
-            log_start_ = log_end_ = flushed_ = o;
-            return {};
-        }
+        if (o <= log_start_) return truncate_fully_and_start_at(o);
         const auto i = segment_for(o);
         for (auto j = i + 1; j < segments_.size(); ++j) remove_files(segments_[j].base);
         segments_.resize(i + 1);
@@ -348,6 +337,24 @@ public:
         s.roll_start_ms = clock_.wall_ms();
         log_end_ = new_end;
         flushed_ = std::min(flushed_, log_end_);
+        return {};
+    }
+
+    /// Empties the log and restarts it at `o`, wherever that is relative to the old log: a
+    /// follower whose leader's log start passed its log end starts over there (Kafka's
+    /// truncateFullyAndStartAt).
+    std::error_code truncate_fully_and_start_at(offset o) {
+        if (closed_) return make_error_code(local_error::closed);
+        if (o < offset{0}) return make_error_code(local_error::invalid_argument);
+        for (const auto& s : segments_) remove_files(s.base);
+        segments_.clear();
+        std::error_code ec;
+        segments_.push_back(new_segment(o, ec));
+        if (ec) {
+            segments_.clear();
+            return ec;
+        }
+        log_start_ = log_end_ = flushed_ = o;
         return {};
     }
 

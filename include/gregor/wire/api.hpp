@@ -53,7 +53,10 @@ enum class api_key : std::int16_t {
     alter_configs = 33,
     create_partitions = 37,
     incremental_alter_configs = 44,
+    alter_partition = 56,
     describe_cluster = 60,
+    broker_registration = 62,
+    broker_heartbeat = 63,
 };
 
 /// "No version of this API is flexible" (or the key is unknown here).
@@ -66,7 +69,7 @@ struct api_info {
     std::int16_t first_flexible;
 };
 // First flexible versions from apache/kafka's message JSON (docs/protocol.md §4).
-inline constexpr std::array<api_info, 30> api_table{{
+inline constexpr std::array<api_info, 33> api_table{{
     {api_key::produce, "Produce", 9},
     {api_key::fetch, "Fetch", 12},
     {api_key::list_offsets, "ListOffsets", 6},
@@ -96,7 +99,10 @@ inline constexpr std::array<api_info, 30> api_table{{
     {api_key::alter_configs, "AlterConfigs", 2},
     {api_key::create_partitions, "CreatePartitions", 2},
     {api_key::incremental_alter_configs, "IncrementalAlterConfigs", 1},
+    {api_key::alter_partition, "AlterPartition", 0},
     {api_key::describe_cluster, "DescribeCluster", 0},
+    {api_key::broker_registration, "BrokerRegistration", 0},
+    {api_key::broker_heartbeat, "BrokerHeartbeat", 0},
 }};
 // An index rather than a pointer: GCC's UBSan instrumentation makes pointer tests non-constant.
 inline constexpr std::size_t not_found = api_table.size();
@@ -332,6 +338,47 @@ struct describe_cluster_api {
     static constexpr version_range advertised{0, 1};
 };
 
+// The APIs between the brokers of a cluster and its controller (docs/protocol.md §14, §14.11):
+// codecs for every version Kafka 3.9 serves. `advertised` is the whole range; none is listed in
+// broker_advertised_apis until its handler joins the broker's handler list. Advertising
+// OffsetForLeaderEpoch (max >= 3) makes Java consumers validate positions with it (§13.1).
+
+struct offset_for_leader_epoch_api {
+    static constexpr api_key key = api_key::offset_for_leader_epoch;
+    static constexpr std::string_view name = "OffsetForLeaderEpoch";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 4;
+    static constexpr std::int16_t first_flexible = 4;
+    static constexpr version_range advertised{0, 4};
+};
+
+struct alter_partition_api {
+    static constexpr api_key key = api_key::alter_partition;
+    static constexpr std::string_view name = "AlterPartition";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 3;
+    static constexpr std::int16_t first_flexible = 0; // flexible from v0
+    static constexpr version_range advertised{0, 3};
+};
+
+struct broker_registration_api {
+    static constexpr api_key key = api_key::broker_registration;
+    static constexpr std::string_view name = "BrokerRegistration";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 4;
+    static constexpr std::int16_t first_flexible = 0; // flexible from v0
+    static constexpr version_range advertised{0, 4};
+};
+
+struct broker_heartbeat_api {
+    static constexpr api_key key = api_key::broker_heartbeat;
+    static constexpr std::string_view name = "BrokerHeartbeat";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 1;
+    static constexpr std::int16_t first_flexible = 0; // flexible from v0
+    static constexpr version_range advertised{0, 1};
+};
+
 static_assert(kafka_api<api_versions_api>, "gregor::wire: api_versions_api must model kafka_api");
 static_assert(kafka_api<metadata_api>, "gregor::wire: metadata_api must model kafka_api");
 static_assert(kafka_api<produce_api>, "gregor::wire: produce_api must model kafka_api");
@@ -348,6 +395,10 @@ static_assert(kafka_api<create_partitions_api>, "gregor::wire: create_partitions
 static_assert(kafka_api<incremental_alter_configs_api>,
               "gregor::wire: incremental_alter_configs_api must model kafka_api");
 static_assert(kafka_api<describe_cluster_api>, "gregor::wire: describe_cluster_api must model kafka_api");
+static_assert(kafka_api<offset_for_leader_epoch_api>, "gregor::wire: offset_for_leader_epoch_api must model kafka_api");
+static_assert(kafka_api<alter_partition_api>, "gregor::wire: alter_partition_api must model kafka_api");
+static_assert(kafka_api<broker_registration_api>, "gregor::wire: broker_registration_api must model kafka_api");
+static_assert(kafka_api<broker_heartbeat_api>, "gregor::wire: broker_heartbeat_api must model kafka_api");
 
 /// One entry of an ApiVersions answer.
 struct advertised_api {

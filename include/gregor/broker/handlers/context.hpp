@@ -90,11 +90,10 @@ std::optional<Msg> decode_request(request_context<Broker>& ctx) {
 /// newer one UNKNOWN_LEADER_EPOCH (this broker has not caught up). docs/protocol.md §14.6.
 template <typename Partition>
 error_code check_leader_epoch(Partition* part, leader_epoch client) {
-    if (part == nullptr || client.value() < 0) return error_code::none;
-    const auto ours = part->current_leader_epoch().value();
-    if (client.value() < ours) return error_code::fenced_leader_epoch;
-    if (client.value() > ours) return error_code::unknown_leader_epoch;
-    return error_code::none;
+    if (part == nullptr) return error_code::none;
+    // Epoch first (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH), then leadership: a replica that
+    // does not lead answers NOT_LEADER_OR_FOLLOWER (docs/protocol.md §14.3 step 1).
+    return part->check_epoch(client, true);
 }
 
 /// A response (header and body) to the request `h`, encoded at `version`.

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <gregor/broker/admin.hpp>
+#include <gregor/broker/handlers/cluster_admin.hpp>
 #include <gregor/broker/handlers/context.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
@@ -55,7 +56,7 @@ struct create_partitions_handler {
                 continue;
             }
             auto ar = check_assignments(ctx, t);
-            if (ar) ar = ctx.broker.create_partitions(t.name, t.count, req->validate_only);
+            if (ar) ar = cluster_admin::create_partitions(ctx.broker, t.name, t.count, req->validate_only);
             if (!ar) {
                 out.error_code = ar.error;
                 out.error_message = messages.emplace_back(std::move(ar.message));
@@ -71,6 +72,9 @@ private:
     template <typename Broker>
     static admin_result check_assignments(request_context<Broker>& ctx, const wire::create_partitions::topic& t) {
         if (!t.assignments) return {};
+        if (ctx.broker.cluster_mode())
+            return {error_code::invalid_replica_assignment,
+                    "Manual partition assignment is not supported by a gregor cluster yet."};
         const auto rec = ctx.broker.topic_metadata(t.name);
         if (!rec) return {};
         const auto current = static_cast<std::int64_t>(rec->partitions.size());

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <gregor/broker/admin.hpp>
+#include <gregor/broker/handlers/cluster_admin.hpp>
 #include <gregor/broker/handlers/context.hpp>
 #include <gregor/broker/topic_config.hpp>
 #include <gregor/core/error.hpp>
@@ -66,7 +67,7 @@ struct create_topics_handler {
             }
             create_topic_request creq;
             const auto problem = to_request(t, validate_only, creq);
-            const auto ar = problem ? *problem : ctx.broker.create_topic(t.name, creq);
+            const auto ar = problem ? *problem : cluster_admin::create_topic(ctx.broker, t.name, creq);
             if (!ar) {
                 res.error_code = ar.error;
                 res.error_message = message(ar.message);
@@ -150,13 +151,13 @@ private:
                 // Validated by create_topic already; leave the configs out if not.
             }
         } else {
-            if (const auto rec = ctx.broker.topic_metadata(name)) {
+            if (const auto rec = cluster_admin::topic_metadata(ctx.broker, name)) {
                 res.topic_id = rec->id;
                 res.num_partitions = static_cast<std::int32_t>(rec->partitions.size());
                 if (!rec->partitions.empty())
                     res.replication_factor = static_cast<std::int16_t>(rec->partitions.front().replicas.size());
             }
-            entries = ctx.broker.describe_topic_configs(name);
+            entries = cluster_admin::describe_topic_configs(ctx.broker, name);
         }
         if (!entries) {
             // Gone again already (deleted in between): no configs to tell.

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <gregor/broker/admin.hpp>
+#include <gregor/broker/handlers/cluster_admin.hpp>
 #include <gregor/broker/handlers/context.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/net/response.hpp>
@@ -102,8 +103,8 @@ struct delete_topics_handler {
                     resp.responses.push_back(res);
                     continue;
                 }
-                if (const auto rec = ctx.broker.topic_metadata(name)) res.topic_id = rec->id;
-                const auto ar = ctx.broker.delete_topic(name);
+                if (const auto rec = cluster_admin::topic_metadata(ctx.broker, name)) res.topic_id = rec->id;
+                const auto ar = cluster_admin::delete_topic(ctx.broker, name);
                 if (!ar) {
                     res.error_code = ar.error;
                     res.error_message = keep(ar.message);

@@ -52,6 +52,10 @@ struct fetch_handler {
         plan.max_bytes = req->max_bytes;
         plan.iso = req->isolation_level == wire::isolation_level::read_committed ? isolation::read_committed
                                                                                  : isolation::read_uncommitted;
+        // A follower's fetch reads up to the log end and moves the leader's view of it
+        // (docs/protocol.md §14.3); replica ids below -1 are Kafka's debug/future ones: consumers.
+        plan.replica_id = req->replica_id.value() >= 0 ? req->replica_id : node_id{-1};
+        plan.received_ms = ctx.broker.now_ms();
         // An incremental fetch session this broker never created (it creates none): the client
         // starts over with a full fetch.
         if (plan.version >= 7 && req->session_id != 0) {
@@ -70,9 +74,9 @@ struct fetch_handler {
             }
             for (const auto& p : t.partitions) {
                 auto e = topic_error;
-                if (e == error_code::none && plan.version >= 9)
+                if (e == error_code::none && plan.replica_id.value() < 0)
                     e = check_leader_epoch(ctx.broker.find_partition(pt.name, p.partition_index),
-                                           p.current_leader_epoch);
+                                           plan.version >= 9 ? p.current_leader_epoch : leader_epoch{-1});
                 // A topic whose compression.type is zstd stores zstd batches only; Fetch before v10
                 // cannot promise its client reads them (KIP-110). Producer-chosen zstd in a
                 // `producer` topic is served unchanged, as Kafka does (docs/compression.md).
@@ -81,7 +85,8 @@ struct fetch_handler {
                     if (part && part->stored_codec() == compression::codec::zstd)
                         e = error_code::unsupported_compression_type;
                 }
-                pt.partitions.push_back({p.partition_index, p.fetch_offset, p.partition_max_bytes, e});
+                pt.partitions.push_back({p.partition_index, p.fetch_offset, p.partition_max_bytes, e,
+                                         p.current_leader_epoch, p.last_fetched_epoch, p.log_start_offset});
             }
             plan.topics.push_back(std::move(pt));
         }
@@ -151,8 +156,9 @@ private:
     // re-runs the fetch on the loop thread (through the gate, which shutdown closes).
     template <typename Broker>
     static void arm(Broker& b, server_state& st, parked_fetch& pf) {
-        const auto kind =
-            pf.plan.iso == isolation::read_committed ? offset_kind::last_stable : offset_kind::high_watermark;
+        const auto kind = pf.plan.replica_id.value() >= 0           ? offset_kind::log_end
+                          : pf.plan.iso == isolation::read_committed ? offset_kind::last_stable
+                                                                     : offset_kind::high_watermark;
         const auto wake = [gate = st.gate, b = &b, s = &st, id = pf.id] {
             gate->post([b, s, id] { retry(*b, *s, id); });
         };
@@ -193,7 +199,7 @@ private:
     /// Reads every partition of the plan; answers (consuming `r`) and returns true when there is
     /// at least min_bytes, an error to report, or `force`. Otherwise leaves `r` untouched.
     template <typename Broker>
-    static bool answer(Broker& b, const fetch_plan& plan, net::responder& r, bool force) {
+    static bool answer(Broker& b, fetch_plan& plan, net::responder& r, bool force) {
         using namespace wire::fetch;
         response resp;
         std::vector<std::vector<storage::slice>> slices;
@@ -223,6 +229,36 @@ private:
                     } else {
                         pd.error_code = error_code::unknown_topic_or_partition;
                     }
+                } else if (plan.replica_id.value() >= 0) {
+                    auto* part = b.find_partition(t.name, p.id);
+                    if (!part) {
+                        pd.error_code = error_code::unknown_topic_or_partition;
+                        pd.records = bytes_view{};
+                        any_error = true;
+                    } else {
+                        auto fr = part->follower_read(plan.replica_id, p.current_leader_epoch, p.fetch_offset,
+                                                      p.last_fetched_epoch, p.log_start_offset,
+                                                      static_cast<std::size_t>(std::max<std::int64_t>(limit, 1)),
+                                                      plan.received_ms, !plan.follower_state_done);
+                        pd.error_code = fr.error;
+                        pd.high_watermark = fr.high_watermark;
+                        pd.last_stable_offset = fr.last_stable_offset;
+                        pd.log_start_offset = fr.log_start_offset;
+                        if (fr.diverging) {
+                            pd.diverging_epoch = {fr.diverging->epoch, fr.diverging->end_offset};
+                            any_error = true; // answer now: the follower truncates before anything else
+                        }
+                        if (fr.error == error_code::none && fr.records.bytes > 0) {
+                            pd.external =
+                                wire::external_records{static_cast<std::uint32_t>(fr.records.bytes), slices.size()};
+                            total += fr.records.bytes;
+                            remaining -= static_cast<std::int64_t>(fr.records.bytes);
+                            slices.push_back(std::move(fr.records.slices));
+                        } else {
+                            pd.records = bytes_view{};
+                        }
+                        any_error |= fr.error != error_code::none;
+                    }
                 } else {
                     auto fr = b.fetch(t.name, p.id, p.fetch_offset,
                                       static_cast<std::size_t>(std::max<std::int64_t>(limit, 1)), plan.iso);
@@ -245,6 +281,9 @@ private:
             }
             resp.responses.push_back(std::move(tr));
         }
+        // A follower's position counts once, at its first read (a parked fetch re-read later does
+        // not move its caught-up time, docs/protocol.md §14.3).
+        plan.follower_state_done = true;
         if (!force && !any_error && total < static_cast<std::size_t>(std::max(plan.min_bytes, 1))) return false;
 
         auto buf = std::make_shared<byte_buffer>(512);

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <gregor/broker/handlers/alter_configs.hpp>
+#include <gregor/broker/handlers/alter_partition.hpp>
 #include <gregor/broker/handlers/api_versions.hpp>
+#include <gregor/broker/handlers/broker_registration.hpp>
 #include <gregor/broker/handlers/create_partitions.hpp>
 #include <gregor/broker/handlers/create_topics.hpp>
 #include <gregor/broker/handlers/delete_records.hpp>
@@ -18,6 +20,7 @@
 #include <gregor/broker/handlers/init_producer_id.hpp>
 #include <gregor/broker/handlers/list_offsets.hpp>
 #include <gregor/broker/handlers/metadata.hpp>
+#include <gregor/broker/handlers/offset_for_leader_epoch.hpp>
 #include <gregor/broker/handlers/produce.hpp>
 #include <gregor/wire/api.hpp>
 
@@ -30,7 +33,10 @@ using all_handlers = handler_list<api_versions_handler, metadata_handler, produc
                                   // The admin APIs (docs/protocol.md §17).
                                   create_topics_handler, delete_topics_handler, delete_records_handler,
                                   describe_configs_handler, alter_configs_handler, create_partitions_handler,
-                                  incremental_alter_configs_handler, describe_cluster_handler>;
+                                  incremental_alter_configs_handler, describe_cluster_handler,
+                                  // Replication (docs/replication.md, docs/protocol.md §14).
+                                  offset_for_leader_epoch_handler, alter_partition_handler,
+                                  broker_registration_handler, broker_heartbeat_handler>;
 
 /// What the broker answers in ApiVersions, ordered by key.
 inline constexpr std::array broker_advertised = advertised_apis(all_handlers{});

@@ -43,7 +43,7 @@ struct list_offsets_handler {
                     rt.partitions.push_back(std::move(rp));
                     continue;
                 }
-                if (const auto e = v >= 4 ? check_leader_epoch(part, p.current_leader_epoch) : error_code::none;
+                if (const auto e = check_leader_epoch(part, v >= 4 ? p.current_leader_epoch : leader_epoch{-1});
                     e != error_code::none) {
                     rp.error_code = e;
                     rt.partitions.push_back(std::move(rp));

@@ -4,6 +4,7 @@
 // a request is answered from the server's background_worker, as creating writes the topic table.
 #pragma once
 
+#include <gregor/broker/cluster_member.hpp>
 #include <gregor/broker/handlers/context.hpp>
 #include <gregor/broker/topic_table.hpp>
 #include <gregor/core/error.hpp>
@@ -43,6 +44,7 @@ struct metadata_handler {
         if (!req) return r.complete(net::close_connection);
         const auto v = ctx.header.version;
         const bool may_create = req->topics && (v < 4 || req->allow_auto_topic_creation);
+        if (auto* m = ctx.broker.member()) return handle_cluster(ctx, std::move(r), *req, *m, may_create);
         if (may_create && !ctx.on_worker && ctx.broker.config().auto_create_topics_enable) {
             // Creating a topic writes the topic table (fsync): not on the loop.
             for (const auto& t : *req->topics)
@@ -112,6 +114,85 @@ struct metadata_handler {
                 t.partitions.push_back(std::move(p));
             }
             resp.topics.push_back(std::move(t));
+        }
+        r.complete(net::response(encode_response(ctx.header, v, resp)));
+    }
+
+private:
+    // A node of a cluster answers from the metadata log's image (docs/replication.md): the
+    // registered, unfenced brokers; each partition's leader (-1 and LEADER_NOT_AVAILABLE while
+    // it has none), leader epoch, replicas, ISR and the replicas that are not alive. A topic it
+    // does not know is asked of the controller when auto-creation is allowed, and answered
+    // LEADER_NOT_AVAILABLE meanwhile (clients retry), as Kafka does.
+    template <typename Broker, typename Member>
+    static void handle_cluster(request_context<Broker>& ctx, net::responder r, const wire::metadata::request& req,
+                               Member& m, bool may_create) {
+        using namespace wire::metadata;
+        const auto v = ctx.header.version;
+        const auto img = m.image();
+        response resp;
+        for (const auto& [id, b] : img->brokers)
+            if (!b.fenced) resp.brokers.push_back({b.id, b.host, b.port, std::nullopt});
+        resp.cluster_id = ctx.cluster_id;
+        // Clients send admin requests to the controller; with it fenced, any live broker (which
+        // answers NOT_CONTROLLER where it must).
+        resp.controller_id = img->alive(m.controller_id()) || resp.brokers.empty() ? m.controller_id()
+                                                                                     : resp.brokers.front().node_id;
+        if (req.include_cluster_authorized_operations) resp.cluster_authorized_operations = cluster_operations;
+        const auto add = [&](const cluster::topic_info& ti) {
+            topic t;
+            t.name = ti.name;
+            t.topic_id = ti.id;
+            if (req.include_topic_authorized_operations) t.topic_authorized_operations = topic_operations;
+            for (std::size_t i = 0; i < ti.partitions.size(); ++i) {
+                const auto& s = ti.partitions[i];
+                partition p;
+                p.partition_index = partition_id{static_cast<std::int32_t>(i)};
+                p.leader_id = s.leader;
+                p.leader_epoch = s.leader_epoch;
+                p.replica_nodes = s.replicas;
+                p.isr_nodes = s.isr;
+                for (const auto rep : s.replicas)
+                    if (!img->alive(rep)) p.offline_replicas.push_back(rep);
+                if (s.leader == node_id{-1}) p.error_code = error_code::leader_not_available;
+                t.partitions.push_back(std::move(p));
+            }
+            resp.topics.push_back(std::move(t));
+        };
+        if (!req.topics) {
+            for (const auto& [name, ti] : img->topics) add(ti);
+        } else {
+            for (const auto& t : *req.topics) {
+                const cluster::topic_info* ti = nullptr;
+                if (t.name.data() == nullptr || (t.name.empty() && t.topic_id != wire::uuid{})) {
+                    for (const auto& [name, x] : img->topics)
+                        if (x.id == t.topic_id) ti = &x;
+                    if (!ti) {
+                        topic u;
+                        u.error_code = error_code::unknown_topic_id;
+                        u.topic_id = t.topic_id;
+                        resp.topics.push_back(std::move(u));
+                        continue;
+                    }
+                } else {
+                    ti = img->find(t.name);
+                }
+                if (ti) {
+                    add(*ti);
+                    continue;
+                }
+                topic u;
+                u.name = t.name;
+                if (!valid_topic_name(t.name)) {
+                    u.error_code = error_code::invalid_topic_exception;
+                } else if (may_create && ctx.broker.config().auto_create_topics_enable) {
+                    m.request_topic(std::string(t.name));
+                    u.error_code = error_code::leader_not_available;
+                } else {
+                    u.error_code = error_code::unknown_topic_or_partition;
+                }
+                resp.topics.push_back(std::move(u));
+            }
         }
         r.complete(net::response(encode_response(ctx.header, v, resp)));
     }

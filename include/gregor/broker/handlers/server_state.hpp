@@ -56,6 +56,11 @@ struct plan_partition {
     offset fetch_offset;
     std::int32_t max_bytes;
     error_code error = error_code::none; // known before reading (unknown topic id, fenced epoch)
+    // A follower's fetch (docs/protocol.md §14.3): its view of the leader epoch, the epoch of its
+    // last batch (diverging-epoch check) and its log start.
+    leader_epoch current_leader_epoch{-1};
+    leader_epoch last_fetched_epoch{-1};
+    offset log_start_offset{-1};
 };
 struct plan_topic {
     std::string name;      // resolved from the id for v13+
@@ -71,6 +76,9 @@ struct fetch_plan {
     std::int32_t max_bytes = 0;
     isolation iso = isolation::read_uncommitted;
     std::vector<plan_topic> topics;
+    node_id replica_id{-1};         // >= 0: a follower broker
+    std::int64_t received_ms = 0;   // when it came (the follower's fetch time)
+    bool follower_state_done = false; // the follower's position was recorded by the first read
 };
 struct parked_fetch {
     net::connection_id conn;
