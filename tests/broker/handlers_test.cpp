@@ -10,6 +10,10 @@
 #include <gregor/wire/api.hpp>
 #include <gregor/wire/header.hpp>
 #include <gregor/wire/messages/alter_configs.hpp>
+#include <gregor/wire/messages/alter_partition.hpp>
+#include <gregor/wire/messages/broker_heartbeat.hpp>
+#include <gregor/wire/messages/broker_registration.hpp>
+#include <gregor/wire/messages/offset_for_leader_epoch.hpp>
 #include <gregor/wire/messages/api_versions.hpp>
 #include <gregor/wire/messages/create_partitions.hpp>
 #include <gregor/wire/messages/create_topics.hpp>
@@ -295,6 +299,41 @@ void exercise(net::blocking_client& c, wire::api_key key, std::int16_t version, 
             roundtrip<wire::describe_cluster::response>(c, version, corr, wire::describe_cluster::request{});
         CHECK(resp.error_code == error_code::none);
         CHECK(resp.brokers.size() == 1);
+        return;
+    }
+    case wire::api_key::offset_for_leader_epoch: {
+        // One node leads at epoch 0 from offset 0: epoch 0 ends at the log end.
+        wire::offset_for_leader_epoch::request req;
+        req.topics.push_back({"t", {{partition_id{0}, leader_epoch{-1}, leader_epoch{0}}}});
+        const auto resp = roundtrip<wire::offset_for_leader_epoch::response>(c, version, corr, req);
+        REQUIRE(resp.topics.size() == 1);
+        const auto& p = resp.topics[0].partitions.at(0);
+        CHECK(p.error_code == error_code::none);
+        if (version >= 1) CHECK(p.leader_epoch == leader_epoch{0});
+        CHECK(p.end_offset.value() >= 0);
+        return;
+    }
+    case wire::api_key::alter_partition: {
+        // Controller-only: a single node has no controller.
+        wire::alter_partition::request req;
+        req.broker_id = node_id{0};
+        const auto resp = roundtrip<wire::alter_partition::response>(c, version, corr, req);
+        CHECK(resp.error_code == error_code::not_controller);
+        return;
+    }
+    case wire::api_key::broker_registration: {
+        wire::broker_registration::request req;
+        req.broker_id = node_id{5};
+        req.listeners.push_back({"PLAINTEXT", "127.0.0.1", 9999, 0});
+        const auto resp = roundtrip<wire::broker_registration::response>(c, version, corr, req);
+        CHECK(resp.error_code == error_code::not_controller);
+        return;
+    }
+    case wire::api_key::broker_heartbeat: {
+        wire::broker_heartbeat::request req;
+        req.broker_id = node_id{5};
+        const auto resp = roundtrip<wire::broker_heartbeat::response>(c, version, corr, req);
+        CHECK(resp.error_code == error_code::not_controller);
         return;
     }
     default: FAIL("advertised but this test has no request for it: " << wire::to_string(key));

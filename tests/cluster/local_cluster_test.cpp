@@ -234,3 +234,130 @@ TEST_CASE("local cluster: the leader killed under an idempotent acks=all stream 
     REQUIRE(c.wait_until([&] { return high_watermark(c, killed, "stream", 0) == high_watermark(c, leader, "stream", 0); }, 10s));
     CHECK(values_on(c, killed, "stream", 0) == got);
 }
+
+namespace {
+
+// Sends `n` records "<prefix><i>" to partition 0 of `topic` with `acks` (idempotence off for
+// acks=1); returns how many were acknowledged.
+int produce(cluster_t& c, const std::string& topic, const std::string& prefix, int n, std::int16_t acks) {
+    auto cfg = prod_cfg(c.bootstrap());
+    cfg.acks = acks;
+    cfg.enable_idempotence = acks == -1;
+    cfg.delivery_timeout_ms = 20000;
+    std::atomic<int> ok{0};
+    tcp_producer p(cfg, transport::tcp{cfg});
+    for (int i = 0; i < n; ++i) {
+        const auto v = prefix + std::to_string(i);
+        REQUIRE(!p.send({.topic = topic, .partition = partition_id{0}, .key = "k", .value = v},
+                        [&](std::error_code ec, const record_metadata&) {
+                            if (!ec) ++ok;
+                        }));
+    }
+    (void)p.flush();
+    return ok.load();
+}
+
+cluster_t::options loss_opts(const std::filesystem::path& dir, std::int64_t lag_ms) {
+    auto o = opts(dir);
+    o.base.min_insync_replicas = 1;
+    o.base.replica_lag_time_max_ms = lag_ms;
+    return o;
+}
+
+create_topic_request on(std::vector<std::int32_t> replicas, std::map<std::string, std::string> configs = {}) {
+    create_topic_request r;
+    r.assignment = {std::move(replicas)};
+    r.configs = std::move(configs);
+    return r;
+}
+
+std::vector<std::string> only_values(const std::vector<std::pair<std::int64_t, std::string>>& v) {
+    std::vector<std::string> out;
+    for (const auto& [o, s] : v) out.push_back(s);
+    return out;
+}
+
+const partition_state* state_seen_by(cluster_t& c, int id, const std::string& topic) {
+    static thread_local std::shared_ptr<const cluster::metadata_image> keep;
+    keep = c.node(id).member()->image();
+    return keep->find(topic, partition_id{0});
+}
+
+} // namespace
+
+TEST_CASE("local cluster: acks=1 records the leader alone had are lost when it dies; the returning node "
+          "truncates its diverging tail",
+          "[local_cluster]") {
+    temp_dir d;
+    cluster_t c(loss_opts(d.path, 60000)); // followers that stop fetching stay in the ISR
+    REQUIRE(c.wait_until([&] { return all_alive(c); }, 10s));
+    REQUIRE(c.node(1).controller()->create_topic("a1", on({2, 3, 1})).error == error_code::none);
+    REQUIRE(c.wait_until([&] { return c.leader_of("a1", 0) == 2; }, 10s));
+    REQUIRE(produce(c, "a1", "safe-", 100, -1) == 100);
+    REQUIRE(c.wait_until([&] { return high_watermark(c, 3, "a1", 0) == offset{100}; }, 10s));
+    // The followers stop copying; the leader acknowledges acks=1 records on its own.
+    c.node(1).member()->pause_replication(true);
+    c.node(3).member()->pause_replication(true);
+    const int acked = produce(c, "a1", "acks1-", 50, 1);
+    CHECK(acked == 50);
+    c.kill(2);
+    REQUIRE(c.wait_until([&] { return c.leader_of("a1", 0, 1) == 3; }, 10s));
+    c.node(1).member()->pause_replication(false);
+    c.node(3).member()->pause_replication(false);
+    const auto survived = only_values(values_on(c, 3, "a1", 0));
+    std::size_t lost = 0;
+    for (int i = 0; i < 50; ++i)
+        lost += std::find(survived.begin(), survived.end(), "acks1-" + std::to_string(i)) == survived.end() ? 1 : 0;
+    std::printf("acks=1 loss: leader died before its followers copied; %zu of %d acknowledged records lost, "
+                "%zu records survive\n",
+                lost, acked, survived.size());
+    CHECK(lost == 50);
+    CHECK(survived.size() == 100);
+    // New writes go on at the new leader's offsets; node 2 returns and drops its own tail.
+    REQUIRE(produce(c, "a1", "after-", 10, -1) == 10);
+    c.restart(2);
+    REQUIRE(c.wait_until([&] { return high_watermark(c, 2, "a1", 0) == offset{110}; }, 20s));
+    CHECK(values_on(c, 2, "a1", 0) == values_on(c, 3, "a1", 0));
+}
+
+TEST_CASE("local cluster: with unclean.leader.election.enable an out-of-sync replica leads and acknowledged "
+          "records are lost; without it the partition stays offline until an in-sync replica returns",
+          "[local_cluster]") {
+    temp_dir d;
+    cluster_t c(loss_opts(d.path, 1000)); // a stalled follower leaves the ISR after 1 s
+    REQUIRE(c.wait_until([&] { return all_alive(c); }, 10s));
+    auto* ctl = c.node(1).controller();
+    REQUIRE(ctl->create_topic("clean", on({2, 3})).error == error_code::none);
+    REQUIRE(ctl->create_topic("dirty", on({2, 3}, {{"unclean.leader.election.enable", "true"}})).error ==
+            error_code::none);
+    REQUIRE(c.wait_until([&] { return c.leader_of("clean", 0) == 2 && c.leader_of("dirty", 0) == 2; }, 10s));
+    for (const auto* t : {"clean", "dirty"}) REQUIRE(produce(c, t, "in-", 20, -1) == 20);
+    // Node 3 stops copying while node 2 takes acks=1 records alone: node 3 falls behind and
+    // leaves the ISR after replica.lag.time.max.ms.
+    c.node(3).member()->pause_replication(true);
+    for (const auto* t : {"clean", "dirty"}) REQUIRE(produce(c, t, "only-on-2-", 30, 1) == 30);
+    REQUIRE(c.wait_until(
+        [&] {
+            const auto* a = state_seen_by(c, 1, "clean");
+            const auto* b = state_seen_by(c, 1, "dirty");
+            return a && b && a->isr.size() == 1 && b->isr.size() == 1;
+        },
+        10s));
+    c.kill(2);
+    c.node(3).member()->pause_replication(false);
+    // Unclean: node 3 leads "dirty" with what it had.
+    REQUIRE(c.wait_until([&] { return c.leader_of("dirty", 0, 1) == 3; }, 10s));
+    const auto dirty = only_values(values_on(c, 3, "dirty", 0));
+    std::printf("unclean election: node 3 leads 'dirty' with %zu records; 30 acknowledged records lost\n",
+                dirty.size());
+    CHECK(dirty.size() == 20);
+    // Clean: no leader while the only in-sync replica is away.
+    CHECK(c.leader_of("clean", 0, 1) == -1);
+    c.restart(2);
+    REQUIRE(c.wait_until([&] { return c.leader_of("clean", 0, 1) == 2; }, 20s));
+    REQUIRE(c.wait_until([&] { return high_watermark(c, 2, "clean", 0) == offset{50}; }, 10s));
+    CHECK(values_on(c, 2, "clean", 0).size() == 50); // nothing lost without unclean election
+    // Node 2's own copy of "dirty" gives way to the unclean leader's history.
+    REQUIRE(c.wait_until([&] { return high_watermark(c, 2, "dirty", 0) == offset{20}; }, 20s));
+    CHECK(values_on(c, 2, "dirty", 0) == values_on(c, 3, "dirty", 0));
+}

@@ -32,53 +32,6 @@ namespace {
 // Session 3 s, heartbeats every 0.5 s: failover in a test is seconds, not Kafka's 9 s default.
 constexpr int session_ms = 3000;
 
-struct cluster3 {
-    std::filesystem::path root;
-    std::vector<std::uint16_t> ports;
-    std::vector<std::unique_ptr<broker_process>> nodes; // index i = node id i + 1
-
-    explicit cluster3(const std::string& name, int min_isr = 2, int rf = 3, std::vector<std::string> extra = {}) {
-        root = std::filesystem::temp_directory_path() / ("gregor-cluster-" + name + "-" + std::to_string(::getpid()));
-        std::filesystem::remove_all(root);
-        for (int i = 0; i < 3; ++i) ports.push_back(free_port());
-        for (int i = 0; i < 3; ++i) {
-            std::vector<std::string> args{"--listen",
-                                          "127.0.0.1:" + std::to_string(ports[static_cast<std::size_t>(i)]),
-                                          "--node-id",
-                                          std::to_string(i + 1),
-                                          "--data-dir",
-                                          (root / ("n" + std::to_string(i + 1))).string(),
-                                          "-X",
-                                          "controller.quorum.voters=1@127.0.0.1:" + std::to_string(ports[0]),
-                                          "-X",
-                                          "default.replication.factor=" + std::to_string(rf),
-                                          "-X",
-                                          "min.insync.replicas=" + std::to_string(min_isr),
-                                          "-X",
-                                          "broker.session.timeout.ms=" + std::to_string(session_ms),
-                                          "-X",
-                                          "broker.heartbeat.interval.ms=500",
-                                          "-X",
-                                          "replica.lag.time.max.ms=" + std::to_string(session_ms)};
-            args.insert(args.end(), extra.begin(), extra.end());
-            nodes.push_back(std::make_unique<broker_process>(broker_exe(), args));
-        }
-    }
-    ~cluster3() {
-        nodes.clear();
-        std::error_code ec;
-        std::filesystem::remove_all(root, ec);
-    }
-    std::string bootstrap(std::initializer_list<int> ids = {1, 2, 3}) const {
-        std::string s;
-        for (const int id : ids) {
-            if (!s.empty()) s += ",";
-            s += "127.0.0.1:" + std::to_string(ports[static_cast<std::size_t>(id - 1)]);
-        }
-        return s;
-    }
-};
-
 struct partition_view {
     int leader = -1;
     int error = 0;
@@ -135,14 +88,69 @@ cluster_view wait_for(const std::string& bootstrap, const std::string& topic, Co
     return v;
 }
 
-// Creates `topic` with one partition through the admin API of librdkafka (sent to the controller).
-void create_topic(const std::string& bootstrap, const std::string& topic, int partitions, int rf) {
+struct cluster3 {
+    std::filesystem::path root;
+    std::vector<std::uint16_t> ports;
+    std::vector<std::unique_ptr<broker_process>> nodes; // index i = node id i + 1
+
+    explicit cluster3(const std::string& name, int min_isr = 2, int rf = 3, std::vector<std::string> extra = {}) {
+        root = std::filesystem::temp_directory_path() / ("gregor-cluster-" + name + "-" + std::to_string(::getpid()));
+        std::filesystem::remove_all(root);
+        for (int i = 0; i < 3; ++i) ports.push_back(free_port());
+        for (int i = 0; i < 3; ++i) {
+            std::vector<std::string> args{"--listen",
+                                          "127.0.0.1:" + std::to_string(ports[static_cast<std::size_t>(i)]),
+                                          "--node-id",
+                                          std::to_string(i + 1),
+                                          "--data-dir",
+                                          (root / ("n" + std::to_string(i + 1))).string(),
+                                          "-X",
+                                          "controller.quorum.voters=1@127.0.0.1:" + std::to_string(ports[0]),
+                                          "-X",
+                                          "default.replication.factor=" + std::to_string(rf),
+                                          "-X",
+                                          "min.insync.replicas=" + std::to_string(min_isr),
+                                          "-X",
+                                          "broker.session.timeout.ms=" + std::to_string(session_ms),
+                                          "-X",
+                                          "broker.heartbeat.interval.ms=500",
+                                          "-X",
+                                          "replica.lag.time.max.ms=" + std::to_string(session_ms)};
+            args.insert(args.end(), extra.begin(), extra.end());
+            nodes.push_back(std::make_unique<broker_process>(broker_exe(), args));
+        }
+        // Every node registered and unfenced, as node 1's metadata says.
+        const auto v = wait_for(bootstrap({1}), "", [](const cluster_view& x) { return x.brokers == 3; });
+        REQUIRE(v.brokers == 3);
+    }
+    ~cluster3() {
+        nodes.clear();
+        std::error_code ec;
+        std::filesystem::remove_all(root, ec);
+    }
+    std::string bootstrap(std::initializer_list<int> ids = {1, 2, 3}) const {
+        std::string s;
+        for (const int id : ids) {
+            if (!s.empty()) s += ",";
+            s += "127.0.0.1:" + std::to_string(ports[static_cast<std::size_t>(id - 1)]);
+        }
+        return s;
+    }
+};
+
+// Creates `topic` through the admin API of librdkafka (sent to the controller); `replicas`, if
+// given, is partition 0's assignment (its first broker leads).
+void create_topic(const std::string& bootstrap, const std::string& topic, int partitions, int rf,
+                  std::vector<std::int32_t> replicas = {}) {
     char err[512];
     auto* conf = make_conf({{"bootstrap.servers", bootstrap}});
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     REQUIRE(rk != nullptr);
-    auto* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, rf, err, sizeof err);
+    auto* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, replicas.empty() ? rf : -1, err, sizeof err);
     REQUIRE(nt != nullptr);
+    if (!replicas.empty())
+        REQUIRE(rd_kafka_NewTopic_set_replica_assignment(nt, 0, replicas.data(), replicas.size(), err, sizeof err) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR);
     auto* q = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, &nt, 1, nullptr, q);
     auto* ev = rd_kafka_queue_poll(q, 20000);
@@ -152,7 +160,8 @@ void create_topic(const std::string& bootstrap, const std::string& topic, int pa
     size_t n = 0;
     const auto** topics = rd_kafka_CreateTopics_result_topics(res, &n);
     REQUIRE(n == 1);
-    INFO(rd_kafka_topic_result_error_string(topics[0]) ? rd_kafka_topic_result_error_string(topics[0]) : "");
+    const char* why = rd_kafka_topic_result_error_string(topics[0]);
+    INFO(std::string(why ? why : ""));
     REQUIRE(rd_kafka_topic_result_error(topics[0]) == RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_event_destroy(ev);
     rd_kafka_queue_destroy(q);
@@ -269,13 +278,12 @@ TEST_CASE("cluster: RF=3 min.insync.replicas=2 acks=all, leader killed with SIGK
           "acknowledged is lost or duplicated, order kept",
           "[cluster]") {
     cluster3 c("failover");
-    create_topic(c.bootstrap(), "failover", 1, 3);
+    // Node 2 leads: the controller (node 1) must outlive the leader to elect its successor.
+    create_topic(c.bootstrap(), "failover", 1, 3, {2, 3, 1});
     auto v = wait_for(c.bootstrap(), "failover", [](const cluster_view& x) { return full_isr(x, 3); });
     REQUIRE(full_isr(v, 3));
-    // The controller (node 1) must survive to elect: when it leads the partition, kill another
-    // replica's leadership by moving nothing -- kill the leader only when it is not node 1, else
-    // kill node 2 first to make the test meaningful for followers too.
     const int leader = v.partitions[0].leader;
+    REQUIRE(leader == 2);
     INFO("leader before: " << leader);
     constexpr int total = 20000;
     stream_producer prod(c.bootstrap(), "failover", "all", 60000);
@@ -285,11 +293,9 @@ TEST_CASE("cluster: RF=3 min.insync.replicas=2 acks=all, leader killed with SIGK
         prod.send(i);
         prod.poll();
         if (i == total / 4) {
-            // Mid-stream: wait until some records are acknowledged, then kill the leader (or,
-            // when the controller leads, a follower and then the leader's successor check holds
-            // with node 1 staying up).
+            // Mid-stream: once some records are acknowledged, the leader dies.
             for (int k = 0; k < 1000 && prod.st.ok.load() < total / 8; ++k) rd_kafka_poll(prod.rk, 10);
-            killed = leader != 1 ? leader : 2;
+            killed = leader;
             killed_at = std::chrono::steady_clock::now();
             c.nodes[static_cast<std::size_t>(killed - 1)]->kill();
         }
@@ -318,9 +324,11 @@ TEST_CASE("cluster: RF=3 min.insync.replicas=2 acks=all, leader killed with SIGK
     CHECK(lost == 0);
     // A new leader, not the killed node.
     const auto after = wait_for(survivors, "failover", [&](const cluster_view& x) {
-        return x.topic_found && x.partitions[0].leader > 0 && x.partitions[0].leader != killed;
+        return x.topic_found && x.partitions.count(0) && x.partitions.at(0).leader > 0 &&
+               x.partitions.at(0).leader != killed;
     });
-    CHECK(after.partitions[0].leader != killed);
+    REQUIRE(after.partitions.count(0));
+    CHECK(after.partitions.at(0).leader != killed);
 }
 
 TEST_CASE("cluster: RF=3 min.insync.replicas=2 with two brokers down refuses acks=all "
@@ -330,6 +338,7 @@ TEST_CASE("cluster: RF=3 min.insync.replicas=2 with two brokers down refuses ack
     create_topic(c.bootstrap(), "minisr", 1, 3);
     auto v = wait_for(c.bootstrap(), "minisr", [](const cluster_view& x) { return full_isr(x, 3); });
     REQUIRE(full_isr(v, 3));
+    const int first_leader = v.partitions[0].leader;
     {
         stream_producer prod(c.bootstrap(), "minisr", "all", 30000);
         for (int i = 0; i < 100; ++i) prod.send(i);
@@ -340,7 +349,8 @@ TEST_CASE("cluster: RF=3 min.insync.replicas=2 with two brokers down refuses ack
     c.nodes[1]->kill();
     c.nodes[2]->kill();
     v = wait_for(c.bootstrap({1}), "minisr", [](const cluster_view& x) {
-        return x.topic_found && x.partitions[0].leader == 1 && x.partitions[0].isr.size() == 1;
+        return x.topic_found && x.partitions.count(0) && x.partitions.at(0).leader == 1 &&
+               x.partitions.at(0).isr.size() == 1;
     });
     REQUIRE(v.partitions[0].leader == 1);
     REQUIRE(v.partitions[0].isr.size() == 1);
@@ -367,11 +377,16 @@ TEST_CASE("cluster: RF=3 min.insync.replicas=2 with two brokers down refuses ack
         REQUIRE(rd_kafka_query_watermark_offsets(rk, "minisr", 0, &low, &high, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR);
         rd_kafka_destroy(rk);
     }
-    CHECK(high == 100); // nothing of the refused records was written
+    // The new leader may not have learnt the last high watermark before its followers died (it
+    // comes with their next fetch answer); it cannot move without min.insync.replicas. What was
+    // refused is checked on the data below: exactly the 150 acknowledged values, nothing else.
+    std::printf("cluster min.isr: leader before %d; watermarks on node 1 low %lld high %lld\n", first_leader,
+                static_cast<long long>(low), static_cast<long long>(high));
+    CHECK(high <= 100);
     // Node 2 returns, catches up, rejoins the ISR: acks=all works again.
     c.nodes[1]->start_again();
     v = wait_for(c.bootstrap({1}), "minisr",
-                 [](const cluster_view& x) { return x.topic_found && x.partitions[0].isr.size() >= 2; });
+                 [](const cluster_view& x) { return x.topic_found && x.partitions.count(0) && x.partitions.at(0).isr.size() >= 2; });
     REQUIRE(v.partitions[0].isr.size() >= 2);
     stream_producer prod(c.bootstrap({1, 2}), "minisr", "all", 30000);
     for (int i = 150; i < 200; ++i) prod.send(i);

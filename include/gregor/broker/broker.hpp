@@ -505,6 +505,7 @@ public:
     /// answers it, also after a restart. Returns the new low watermark (the log start offset: one
     /// replica).
     delete_records_result delete_records(std::string_view topic, partition_id p, offset o) {
+        if (topic == metadata_log_topic) return {error_code::invalid_topic_exception, offset{-1}};
         auto* part = find_or_create(topic, p, false);
         if (!part) return {error_code::unknown_topic_or_partition, offset{-1}};
         // One move at a time, written in the order made, so the file never goes back.
@@ -610,6 +611,9 @@ private:
     void append_to(partition_type* part, std::string_view topic, mutable_bytes_view batch, std::int16_t acks,
                    std::chrono::milliseconds timeout, bool verify_records, Done&& done) {
         if (!part) return done(produce_result{part_error(topic), offset{-1}, -1, offset{-1}});
+        // The controller's metadata log is written by the controller alone.
+        if (topic == metadata_log_topic)
+            return done(produce_result{error_code::invalid_topic_exception, offset{-1}, -1, offset{-1}});
         const auto r = part->append(batch, acks, verify_records);
         produce_result out{r.error, r.base_offset, r.log_append_time_ms, r.log_start_offset};
         if (r.error != error_code::none || (r.wait_high_watermark < offset{0} && r.wait_flushed < offset{0}))
@@ -666,7 +670,7 @@ public:
         const init_producer_id_result unavailable{error_code::coordinator_not_available, producer_id{-1},
                                                   producer_epoch{-1}};
         if (!transactional_id) {
-            const auto id = pids_.next();
+            const auto id = next_pid();
             if (!id) return unavailable;
             return {error_code::none, *id, producer_epoch{0}};
         }
@@ -676,7 +680,7 @@ public:
         auto next = txn_ids_;
         auto [it, fresh] = next.try_emplace(std::string(*transactional_id));
         if (fresh || it->second.second.value() >= std::numeric_limits<std::int16_t>::max() - 1) {
-            const auto id = pids_.next();
+            const auto id = next_pid();
             if (!id) return unavailable;
             it->second = {*id, producer_epoch{0}};
         } else {
@@ -800,6 +804,15 @@ public:
 
 private:
     static constexpr bool persistent() { return Policies::storage_backend::persistent; }
+
+    // In a cluster any broker hands out producer ids, and a follower that becomes leader must
+    // never confuse two producers: each node's ids carry its node id in the bits above 2^40
+    // (a stop-gap until the controller hands out id blocks, Kafka's AllocateProducerIds).
+    std::optional<producer_id> next_pid() {
+        const auto id = pids_.next();
+        if (!id || !cluster_mode()) return id;
+        return producer_id{(static_cast<std::int64_t>(cfg_.node_id) << 40) | (id->value() & ((std::int64_t{1} << 40) - 1))};
+    }
 
     // What an appended batch's answer still waits for, and who to tell.
     struct append_wait {
@@ -1141,7 +1154,7 @@ private:
     void load_topics() {
         remove_deleted_dirs();
         load_log_starts();
-        load_high_watermarks();
+        if (cluster_mode()) load_high_watermarks();
         std::vector<topic_record> table;
         byte_buffer buf;
         if (const auto ec = meta_backend_->read_file(topic_table_file, buf)) {

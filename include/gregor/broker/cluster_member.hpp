@@ -186,7 +186,7 @@ public:
     /// one request per name in flight. Any thread.
     void request_topic(std::string name) {
         loop_.post([this, name = std::move(name)]() mutable {
-            if (stopping_ || !creating_.insert(name).second) return;
+            if (stopping_ || !controller_conn_ || !creating_.insert(name).second) return;
             wire::create_topics::request req;
             auto owned = std::make_shared<std::string>(name);
             req.topics.push_back({*owned, -1, -1, {}, {}});
@@ -194,6 +194,18 @@ public:
             controller_conn_->submit(detail::typed(std::move(req), [this, owned](std::error_code, const auto*, const auto&) {
                 creating_.erase(*owned);
             }));
+        });
+    }
+
+    /// Test hook (fault injection): stops (true) or resumes (false) this node's replica fetchers,
+    /// as if the network to its leaders were cut, while its session with the controller goes on.
+    /// The cases of the notes where a leader acknowledges what no follower has yet (acks=1 loss,
+    /// unclean election) are built with it. Any thread.
+    void pause_replication(bool paused) {
+        loop_.post([this, paused] {
+            paused_ = paused;
+            if (!paused)
+                for (auto& [leader, f] : fetchers_) fetch_from(leader);
         });
     }
 
@@ -308,26 +320,34 @@ private:
             std::move(req),
             [this](std::error_code ec, const wire::fetch::response* resp, const auto&) {
                 if (stopping_) return;
-                bool progressed = false;
+                bool healthy = false;
                 if (!ec && resp && !resp->responses.empty() && !resp->responses[0].partitions.empty()) {
                     const auto& pd = resp->responses[0].partitions[0];
-                    if (pd.error_code == error_code::none && pd.records && !pd.records->empty()) {
+                    if (pd.error_code == error_code::offset_out_of_range) {
+                        // The controller's log no longer holds our position (it lost its tail):
+                        // start over from its first record.
+                        std::lock_guard lk(mu_);
+                        image_ = std::make_shared<const metadata_image>();
+                    } else if (pd.error_code == error_code::none) {
+                        healthy = true;
                         auto next = std::make_shared<metadata_image>(*image());
                         const auto before = next->next_offset;
-                        apply_batches(*next, *pd.records);
-                        if (next->next_offset > before) {
+                        if (pd.records && !pd.records->empty()) apply_batches(*next, *pd.records);
+                        // Topics missing from a partly read log may just not be read yet: roles
+                        // are applied once the image has caught up, and local topics removed only
+                        // then.
+                        const bool caught_up = next->next_offset >= pd.high_watermark;
+                        if (next->next_offset > before || (caught_up && !synced_)) {
                             {
                                 std::lock_guard lk(mu_);
                                 image_ = next;
                             }
-                            // Topics missing from a partly read log may just not be read yet:
-                            // local ones are removed only once the image has caught up.
-                            reconcile(*next, next->next_offset >= pd.high_watermark);
-                            progressed = true;
+                            if (caught_up) synced_ = true;
+                            if (synced_) reconcile(*next, caught_up);
                         }
                     }
                 }
-                if (progressed || (!ec && resp)) return fetch_metadata();
+                if (healthy) return fetch_metadata();
                 retry_later([this] { fetch_metadata(); });
             },
             12, std::chrono::milliseconds(500)));
@@ -342,8 +362,14 @@ private:
             for (const auto& s : t.partitions)
                 hosted |= std::find(s.replicas.begin(), s.replicas.end(), self_) != s.replicas.end();
             if (!hosted || t.partitions.empty()) continue;
-            if (b_.host_topic(name, t.id, t.configs, static_cast<std::int32_t>(t.partitions.size())) != error_code::none)
-                continue;
+            auto e = b_.host_topic(name, t.id, t.configs, static_cast<std::int32_t>(t.partitions.size()));
+            if (e == error_code::inconsistent_topic_id) {
+                // Deleted and created again under the same name while we did not look: the old
+                // one's replicas go before the new one's come.
+                (void)b_.delete_topic(name);
+                e = b_.host_topic(name, t.id, t.configs, static_cast<std::int32_t>(t.partitions.size()));
+            }
+            if (e != error_code::none) continue;
             for (std::size_t i = 0; i < t.partitions.size(); ++i) {
                 const auto& s = t.partitions[i];
                 auto* part = b_.find_partition(name, partition_id{static_cast<std::int32_t>(i)});
@@ -351,10 +377,13 @@ private:
                 const bool replica = std::find(s.replicas.begin(), s.replicas.end(), self_) != s.replicas.end();
                 part->apply_state(replica ? s : partition_state{node_id{-1}, s.leader_epoch, s.partition_epoch, s.replicas, {}},
                                   now);
-                // After the first role only: before it the partition leads itself alone and would
-                // move the restored HW straight to its log end.
-                if (const auto hw = b_.take_restored_high_watermark(name, partition_id{static_cast<std::int32_t>(i)}))
-                    part->restore_high_watermark(*hw);
+                // After the first role only (before it the partition led itself alone and would
+                // move the HW straight to its log end): what the checkpoint held, else its log
+                // start, as Kafka starts an unknown HW; the leader then moves it as followers fetch.
+                if (initialized_.insert(part).second) {
+                    const auto hw = b_.take_restored_high_watermark(name, partition_id{static_cast<std::int32_t>(i)});
+                    part->restore_high_watermark(hw.value_or(offset{0}));
+                }
                 if (replica && s.leader != self_ && s.leader != node_id{-1})
                     wanted[s.leader.value()].push_back({name, partition_id{static_cast<std::int32_t>(i)}, part, s.leader_epoch});
             }
@@ -392,7 +421,7 @@ private:
 
     void fetch_from(std::int32_t leader) {
         const auto it = fetchers_.find(leader);
-        if (stopping_ || it == fetchers_.end() || it->second.in_flight || it->second.parts.empty()) return;
+        if (stopping_ || paused_ || it == fetchers_.end() || it->second.in_flight || it->second.parts.empty()) return;
         auto& f = it->second;
         auto names = std::make_shared<std::vector<std::string>>();
         wire::fetch::request req;
@@ -420,6 +449,8 @@ private:
                 const auto fit = fetchers_.find(leader);
                 if (fit == fetchers_.end()) return;
                 fit->second.in_flight = false;
+                // Paused while it was out: the answer is lost, as on a cut link.
+                if (paused_) return;
                 bool ok = !ec && resp && resp->error_code == error_code::none;
                 if (ok) ok = apply_fetch(fit->second, *resp);
                 if (ok) return fetch_from(leader);
@@ -455,7 +486,7 @@ private:
                 if (pd.diverging_epoch.epoch.value() >= 0 || pd.diverging_epoch.end_offset.value() >= 0) {
                     const auto to =
                         part->truncation_offset({pd.diverging_epoch.epoch, pd.diverging_epoch.end_offset});
-                    if (to < part->position().log_end_offset) (void)part->truncate_to(to);
+                    if (to <= part->position().log_end_offset) (void)part->truncate_to(to);
                     continue;
                 }
                 const auto e = part->append_as_follower(pd.records.value_or(bytes_view{}), pd.high_watermark,
@@ -503,10 +534,21 @@ private:
         req.topics.push_back(std::move(td));
         controller_conn_->submit(detail::typed(
             std::move(req),
-            [this, owned, p, part](std::error_code ec, const wire::alter_partition::response* resp, const auto&) {
+            [this, owned, p, part, prop](std::error_code ec, const wire::alter_partition::response* resp, const auto&) {
                 if (stopping_) return;
                 bool applied = false;
-                if (!ec && resp && resp->error_code == error_code::none) {
+                if (ec || !resp) {
+                    // No answer: the controller may have committed it. Keep it in flight and ask
+                    // again while it is still the change this leader wants (a newer partition
+                    // epoch from the metadata log ends it).
+                    const auto st = part->state();
+                    if (st.leader == self_ && st.partition_epoch == prop.partition_epoch)
+                        retry_timer_ = loop_.run_after(std::chrono::milliseconds(200), [this, topic = *owned, p, part, prop] {
+                            if (!stopping_) send_alter_partition(topic, p, part, prop);
+                        });
+                    return;
+                }
+                if (resp->error_code == error_code::none) {
                     for (const auto& t : resp->topics)
                         for (const auto& r : t.partitions) {
                             if (r.partition_index != p || r.error_code != error_code::none) continue;
@@ -518,7 +560,7 @@ private:
                             applied = true;
                         }
                 }
-                if (!applied) part->isr_change_failed();
+                if (!applied) part->isr_change_failed(prop.partition_epoch);
             },
             1)); // names, not topic ids
     }
@@ -542,6 +584,9 @@ private:
     net::timer_handle sweep_timer_, heartbeat_timer_, retry_timer_;
     std::int64_t broker_epoch_ = -1; // loop thread
     bool stopping_ = false;          // loop thread
+    bool paused_ = false;            // loop thread: pause_replication()
+    bool synced_ = false;            // loop thread: the metadata image caught up once
+    std::set<const void*> initialized_; // loop thread: partitions whose HW was restored
     std::atomic<bool> stopped_{false};
     std::atomic<bool> unfenced_{false};
     mutable std::mutex mu_;

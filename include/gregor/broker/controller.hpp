@@ -19,7 +19,9 @@
 // itself (what it lacks is lost); else no leader (-1) and the last ISR member stays in the ISR.
 // A leader change bumps the leader epoch; every change bumps the partition epoch.
 //
-// Thread-safety: every public call is thread-safe (one mutex); calls never wait for the network.
+// Thread-safety: every public call is thread-safe (one mutex); calls never wait for the network,
+// but a change is synced to disk before the call returns, so the Kafka handlers call it from the
+// server's background worker, never from the event loop.
 #pragma once
 
 #include <gregor/broker/admin.hpp>
@@ -352,6 +354,8 @@ private:
         auto batch = build_batch(recs, b_.wall_ms());
         const auto r = log_->append(batch.mutable_view(), 1, false);
         if (r.error != error_code::none) return r.error;
+        // Brokers act on what they read of the log: it must survive a crash of this node first.
+        if (log_->flush()) return error_code::kafka_storage_error;
         for (const auto& rec : recs) image_.apply(rec);
         image_.next_offset = r.last_offset + 1;
         return error_code::none;

@@ -712,10 +712,13 @@ public:
 
     /// The ISR change in flight was refused or could not be sent: the committed ISR alone counts
     /// again, and a later isr_change_wanted() may propose anew.
-    void isr_change_failed() {
+    void isr_change_failed(std::optional<std::int32_t> based_on_partition_epoch = std::nullopt) {
         bool moved = false;
         {
             std::lock_guard lk(mu_);
+            // An answer to an older proposal must not clear a newer one.
+            if (pending_isr_ && based_on_partition_epoch && pending_isr_->partition_epoch != *based_on_partition_epoch)
+                return;
             pending_isr_.reset();
             moved = maybe_advance_high_watermark(last_now_ms_);
         }
@@ -812,7 +815,13 @@ public:
             if (deleted_) return error_code::unknown_topic_or_partition;
             if (closed_ || is_leader_) return error_code::not_leader_or_follower;
             if (o < offset{0}) return error_code::offset_out_of_range;
-            if (o >= log_.log_end_offset()) return error_code::none;
+            if (o >= log_.log_end_offset()) {
+                // Nothing to cut, but an epoch that began at the log end without a record (a
+                // leader deposed while idle) still goes: else the leader answers the same
+                // diverging epoch forever (Kafka's truncateTo does the same).
+                if (epochs_.truncate_from_end(log_.log_end_offset())) return error_code::kafka_storage_error;
+                return error_code::none;
+            }
             if (const auto ec = log_.truncate_to(o)) return to_kafka(ec);
             const offset end = log_.log_end_offset();
             if (epochs_.truncate_from_end(end)) result = error_code::kafka_storage_error;
@@ -1099,6 +1108,11 @@ private:
                 }
             }
         }
+        // A replica the controller took out of the ISR (fenced, shutting down) stops holding the
+        // high watermark back at once, instead of for the rest of replica.lag.time.max.ms:
+        // Kafka's "eligible" condition, learnt from the controller's state.
+        for (auto& r : replicas_)
+            if (r.id != self_ && contains(isr_, r.id) && !contains(s.isr, r.id)) r.last_caught_up_time_ms = never;
         isr_ = s.isr;
         if (pending_isr_ && (new_epoch || s.partition_epoch > pending_isr_->partition_epoch)) pending_isr_.reset();
         is_leader_ = true;

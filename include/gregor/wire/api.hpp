@@ -339,9 +339,9 @@ struct describe_cluster_api {
 };
 
 // The APIs between the brokers of a cluster and its controller (docs/protocol.md §14, §14.11):
-// codecs for every version Kafka 3.9 serves. `advertised` is the whole range; none is listed in
-// broker_advertised_apis until its handler joins the broker's handler list. Advertising
-// OffsetForLeaderEpoch (max >= 3) makes Java consumers validate positions with it (§13.1).
+// codecs for every version Kafka 3.9 serves, all served and advertised by gregor brokers
+// (docs/replication.md). Advertising OffsetForLeaderEpoch (max >= 3) makes Java consumers and
+// librdkafka validate positions with it after a leader change (§13.1).
 
 struct offset_for_leader_epoch_api {
     static constexpr api_key key = api_key::offset_for_leader_epoch;
@@ -425,7 +425,9 @@ inline constexpr std::array broker_advertised_apis{
     advertise<delete_records_api>(),   advertise<init_producer_id_api>(),
     advertise<describe_configs_api>(), advertise<alter_configs_api>(),
     advertise<create_partitions_api>(), advertise<incremental_alter_configs_api>(),
-    advertise<describe_cluster_api>(),
+    advertise<describe_cluster_api>(),          advertise<offset_for_leader_epoch_api>(),
+    advertise<alter_partition_api>(),           advertise<broker_registration_api>(),
+    advertise<broker_heartbeat_api>(),
 };
 
 } // namespace gregor::wire

@@ -22,6 +22,8 @@ struct alter_partition_handler {
     // v0-1 name topics; v2+ carry topic ids, v3 broker epochs per ISR member. gregor's leaders
     // send v1; v2-3 are served for Kafka's tools, with ids resolved from the topic table.
     static constexpr wire::version_range served{0, 3};
+    // The controller syncs its metadata log: run on the server's background_worker.
+    static constexpr bool off_loop = true;
 
     template <typename Broker>
     static void handle(request_context<Broker>& ctx, net::responder r) {

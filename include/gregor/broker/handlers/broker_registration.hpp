@@ -20,6 +20,8 @@ namespace gregor::broker_handlers {
 struct broker_registration_handler {
     using api = wire::broker_registration_api;
     static constexpr wire::version_range served{0, 4};
+    // The controller syncs its metadata log: run on the server's background_worker.
+    static constexpr bool off_loop = true;
 
     template <typename Broker>
     static void handle(request_context<Broker>& ctx, net::responder r) {
@@ -47,6 +49,8 @@ struct broker_registration_handler {
 struct broker_heartbeat_handler {
     using api = wire::broker_heartbeat_api;
     static constexpr wire::version_range served{0, 1};
+    // The controller syncs its metadata log: run on the server's background_worker.
+    static constexpr bool off_loop = true;
 
     template <typename Broker>
     static void handle(request_context<Broker>& ctx, net::responder r) {

@@ -54,7 +54,7 @@ struct fetch_handler {
                                                                                  : isolation::read_uncommitted;
         // A follower's fetch reads up to the log end and moves the leader's view of it
         // (docs/protocol.md §14.3); replica ids below -1 are Kafka's debug/future ones: consumers.
-        plan.replica_id = req->replica_id.value() >= 0 ? req->replica_id : node_id{-1};
+        plan.replica_id = req->replica_id.value() >= 0 && ctx.broker.cluster_mode() ? req->replica_id : node_id{-1};
         plan.received_ms = ctx.broker.now_ms();
         // An incremental fetch session this broker never created (it creates none): the client
         // starts over with a full fetch.

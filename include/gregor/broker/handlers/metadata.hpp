@@ -13,6 +13,7 @@
 #include <gregor/wire/api.hpp>
 #include <gregor/wire/messages/metadata.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -133,6 +134,11 @@ private:
         response resp;
         for (const auto& [id, b] : img->brokers)
             if (!b.fenced) resp.brokers.push_back({b.id, b.host, b.port, std::nullopt});
+        // Before it has registered (or while fenced) a node still names itself: a client that
+        // bootstrapped here keeps a broker to ask again.
+        const node_id self{ctx.broker.config().node_id};
+        if (std::none_of(resp.brokers.begin(), resp.brokers.end(), [&](const auto& b) { return b.node_id == self; }))
+            resp.brokers.push_back({self, ctx.advertised_host, ctx.advertised_port, std::nullopt});
         resp.cluster_id = ctx.cluster_id;
         // Clients send admin requests to the controller; with it fenced, any live broker (which
         // answers NOT_CONTROLLER where it must).
