@@ -624,6 +624,7 @@ private:
         st->hw = r.wait_high_watermark;
         st->flushed = r.wait_flushed;
         st->check_isr = r.wait_high_watermark >= offset{0};
+        st->epoch = r.epoch;
         st->deadline = broker_detail::wait_clock::now() + timeout;
         st->done = std::forward<Done>(done);
         await_append(std::move(st));
@@ -821,6 +822,7 @@ private:
         offset hw{-1};
         offset flushed{-1};
         bool check_isr = false;
+        leader_epoch epoch{-1};
         broker_detail::wait_clock::time_point deadline{};
         gregor::detail::unique_function<void(produce_result)> done;
     };
@@ -864,7 +866,13 @@ private:
             if (st->part->monitor().async_wait(offset_kind::high_watermark, target, st->deadline, next(st))) return;
         }
         // acks=all: the ISR must still be large enough once the high watermark covers the batch.
-        if (st->check_isr) st->result.error = st->part->ack_all_check();
+        if (st->check_isr) {
+            // Written in an epoch this partition no longer leads: its offset may hold another
+            // leader's record by now.
+            st->result.error = st->epoch.value() >= 0 && st->part->current_leader_epoch() != st->epoch
+                                   ? error_code::not_leader_or_follower
+                                   : st->part->ack_all_check();
+        }
         auto d = std::move(st->done);
         d(st->result);
     }

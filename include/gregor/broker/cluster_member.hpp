@@ -221,6 +221,7 @@ private:
         std::unique_ptr<client::connection> conn;
         std::map<std::pair<std::string, std::int32_t>, followed> parts;
         bool in_flight = false;
+        std::size_t rounds = 0; // which topic goes first (see fetch_from)
         net::timer_handle retry;
     };
 
@@ -436,8 +437,15 @@ private:
             by_topic[fp.topic].push_back({fp.p, fp.epoch, pos.log_end_offset, pos.log_start_offset,
                                           cfg_.replica_fetch_max_bytes, pos.last_fetched_epoch});
         }
+        // Topics in turn go first: under load the response's byte limit is filled from the front,
+        // and a partition always left out would never count as caught up (docs/protocol.md §14.3).
         names->reserve(by_topic.size());
-        for (auto& [t, ps] : by_topic) {
+        std::vector<std::pair<std::string, std::vector<wire::fetch::fetch_partition>>> order(
+            std::make_move_iterator(by_topic.begin()), std::make_move_iterator(by_topic.end()));
+        if (!order.empty())
+            std::rotate(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(f.rounds++ % order.size()),
+                        order.end());
+        for (auto& [t, ps] : order) {
             names->push_back(t);
             req.topics.push_back({names->back(), std::move(ps), {}});
         }

@@ -129,6 +129,9 @@ public:
         /// flushed offset reaching it.
         offset wait_high_watermark{-1};
         offset wait_flushed{-1};
+        /// The leader epoch the batch was written in: an acks=all answer is only good while the
+        /// partition still leads in it (a leader deposed and elected again may have lost it).
+        leader_epoch epoch{-1};
     };
 
     struct read_result {
@@ -251,6 +254,7 @@ public:
             if (epochs_.on_append(leader_epoch_, base)) return fail(res, error_code::kafka_storage_error);
             wire::patch_base_offset(batch, base);
             wire::patch_leader_epoch(batch, leader_epoch_);
+            res.epoch = leader_epoch_;
             if (const auto ec = log_.append(bytes_view{batch})) return fail(res, to_kafka(ec));
             h.base_offset = base;
             h.partition_leader_epoch = leader_epoch_.value();

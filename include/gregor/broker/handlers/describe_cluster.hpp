@@ -13,6 +13,8 @@
 #include <gregor/wire/api.hpp>
 #include <gregor/wire/messages/describe_cluster.hpp>
 
+#include <algorithm>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -46,7 +48,16 @@ struct describe_cluster_handler {
             resp.endpoint_type = endpoint_type::brokers;
             resp.cluster_id = ctx.cluster_id;
             resp.controller_id = self;
-            resp.brokers.push_back({self, ctx.advertised_host, ctx.advertised_port, std::nullopt});
+            std::shared_ptr<const cluster::metadata_image> img; // the answer's hosts point into it
+            if (auto* m = ctx.broker.member()) {
+                // A cluster node: the live brokers of the metadata image (docs/replication.md).
+                img = m->image();
+                resp.controller_id = m->controller_id();
+                for (const auto& [id, b] : img->brokers)
+                    if (!b.fenced) resp.brokers.push_back({b.id, b.host, b.port, std::nullopt});
+            }
+            if (std::none_of(resp.brokers.begin(), resp.brokers.end(), [&](const auto& b) { return b.broker_id == self; }))
+                resp.brokers.push_back({self, ctx.advertised_host, ctx.advertised_port, std::nullopt});
             if (req->include_cluster_authorized_operations)
                 resp.cluster_authorized_operations = metadata_handler::cluster_operations;
         }

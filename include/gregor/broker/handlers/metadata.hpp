@@ -189,7 +189,7 @@ private:
                 }
                 topic u;
                 u.name = t.name;
-                if (!valid_topic_name(t.name)) {
+                if (!ctx.broker.topic_name_problem_of(t.name).empty()) {
                     u.error_code = error_code::invalid_topic_exception;
                 } else if (may_create && ctx.broker.config().auto_create_topics_enable) {
                     m.request_topic(std::string(t.name));
