@@ -7,6 +7,8 @@
 #include <gregor/broker/controller.hpp>
 #include <gregor/testing/manual_clock.hpp>
 
+#include "../broker/broker_test_util.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -39,18 +41,7 @@ struct clocked : broker_policies<storage::file_backend, flush::never, durability
 using broker_t = broker<clocked>;
 using controller_t = cluster::controller<broker_t>;
 
-struct temp_dir {
-    std::filesystem::path path;
-    temp_dir() {
-        std::random_device rd;
-        path = std::filesystem::temp_directory_path() / ("gregor-controller-test-" + std::to_string(rd()));
-        std::filesystem::create_directories(path);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
+using gregor::test::temp_dir;
 
 broker_config cluster_cfg(const std::filesystem::path& dir) {
     broker_config c;

@@ -7,6 +7,8 @@
 #include <gregor/testing/local_cluster.hpp>
 #include <gregor/wire/record_batch.hpp>
 
+#include "../broker/broker_test_util.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -44,18 +46,7 @@ using file_policies = broker_policies<storage::file_backend>;
 using cluster_t = testing::local_cluster<file_policies>;
 using tcp_producer = producer<producer_policies<transport::tcp>>;
 
-struct temp_dir {
-    std::filesystem::path path;
-    temp_dir() {
-        std::random_device rd;
-        path = std::filesystem::temp_directory_path() / ("gregor-local-cluster-" + std::to_string(rd()));
-        std::filesystem::create_directories(path);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
+using gregor::test::temp_dir;
 
 cluster_t::options opts(const std::filesystem::path& dir) {
     cluster_t::options o;

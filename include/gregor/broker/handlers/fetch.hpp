@@ -229,53 +229,44 @@ private:
                     } else {
                         pd.error_code = error_code::unknown_topic_or_partition;
                     }
-                } else if (plan.replica_id.value() >= 0) {
-                    auto* part = b.find_partition(t.name, p.id);
-                    if (!part) {
-                        pd.error_code = error_code::unknown_topic_or_partition;
-                        pd.records = bytes_view{};
-                        any_error = true;
-                    } else {
-                        auto fr = part->follower_read(plan.replica_id, p.current_leader_epoch, p.fetch_offset,
-                                                      p.last_fetched_epoch, p.log_start_offset,
-                                                      static_cast<std::size_t>(std::max<std::int64_t>(limit, 1)),
-                                                      plan.received_ms, !plan.follower_state_done);
-                        pd.error_code = fr.error;
-                        pd.high_watermark = fr.high_watermark;
-                        pd.last_stable_offset = fr.last_stable_offset;
-                        pd.log_start_offset = fr.log_start_offset;
-                        if (fr.diverging) {
-                            pd.diverging_epoch = {fr.diverging->epoch, fr.diverging->end_offset};
-                            any_error = true; // answer now: the follower truncates before anything else
-                        }
-                        if (fr.error == error_code::none && fr.records.bytes > 0) {
-                            pd.external =
-                                wire::external_records{static_cast<std::uint32_t>(fr.records.bytes), slices.size()};
-                            total += fr.records.bytes;
-                            remaining -= static_cast<std::int64_t>(fr.records.bytes);
-                            slices.push_back(std::move(fr.records.slices));
+                } else {
+                    const auto max = static_cast<std::size_t>(std::max<std::int64_t>(limit, 1));
+                    // Both reads give the offsets and the records (zero-copy slices) alike; a
+                    // follower's also moves the leader's view of it and may say it diverged.
+                    const auto take = [&](error_code e, offset hw, offset lso, offset start,
+                                          storage::read_result& rec) {
+                        pd.error_code = e;
+                        pd.high_watermark = hw;
+                        pd.last_stable_offset = lso;
+                        pd.log_start_offset = start;
+                        if (e == error_code::none && rec.bytes > 0) {
+                            pd.external = wire::external_records{static_cast<std::uint32_t>(rec.bytes), slices.size()};
+                            total += rec.bytes;
+                            remaining -= static_cast<std::int64_t>(rec.bytes);
+                            slices.push_back(std::move(rec.slices));
                         } else {
                             pd.records = bytes_view{};
                         }
-                        any_error |= fr.error != error_code::none;
-                    }
-                } else {
-                    auto fr = b.fetch(t.name, p.id, p.fetch_offset,
-                                      static_cast<std::size_t>(std::max<std::int64_t>(limit, 1)), plan.iso);
-                    pd.error_code = fr.error;
-                    pd.high_watermark = fr.high_watermark;
-                    pd.last_stable_offset = fr.last_stable_offset;
-                    pd.log_start_offset = fr.log_start_offset;
-                    if (fr.error == error_code::none && fr.records.bytes > 0) {
-                        pd.external =
-                            wire::external_records{static_cast<std::uint32_t>(fr.records.bytes), slices.size()};
-                        total += fr.records.bytes;
-                        remaining -= static_cast<std::int64_t>(fr.records.bytes);
-                        slices.push_back(std::move(fr.records.slices));
+                        any_error |= e != error_code::none;
+                    };
+                    if (plan.replica_id.value() >= 0) {
+                        if (auto* part = b.find_partition(t.name, p.id)) {
+                            auto fr = part->follower_read(plan.replica_id, p.current_leader_epoch, p.fetch_offset,
+                                                          p.last_fetched_epoch, p.log_start_offset, max,
+                                                          plan.received_ms, !plan.follower_state_done);
+                            if (fr.diverging) {
+                                pd.diverging_epoch = {fr.diverging->epoch, fr.diverging->end_offset};
+                                any_error = true; // answer now: the follower truncates before anything else
+                            }
+                            take(fr.error, fr.high_watermark, fr.last_stable_offset, fr.log_start_offset, fr.records);
+                        } else {
+                            storage::read_result none;
+                            take(error_code::unknown_topic_or_partition, offset{-1}, offset{-1}, offset{-1}, none);
+                        }
                     } else {
-                        pd.records = bytes_view{};
+                        auto fr = b.fetch(t.name, p.id, p.fetch_offset, max, plan.iso);
+                        take(fr.error, fr.high_watermark, fr.last_stable_offset, fr.log_start_offset, fr.records);
                     }
-                    any_error |= fr.error != error_code::none;
                 }
                 tr.partitions.push_back(std::move(pd));
             }
