@@ -2,7 +2,7 @@
 # Builds and runs every test: a normal build in build/ and, unless GREGOR_SANITIZE=0, the same
 # suite under AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ (the compile-only
 # checks - headers at -Werror, compile-fail, consumption - run in the normal build only), then
-# the multi-threaded suites (broker, net, producer, consumer, client, storage, core) under
+# the multi-threaded suites (broker, net, producer, consumer, client, storage, core, cluster) under
 # ThreadSanitizer in build-tsan/ (unless GREGOR_TSAN=0): offset monitors, the flusher and deadline
 # threads, cross-thread responders, the maintenance thread, the producer's sender thread and its
 # spin lock. The interop suite stays out of it: it runs librdkafka, which is not instrumented.
@@ -89,7 +89,7 @@ fi
 if [ "${GREGOR_TSAN:-1}" != 0 ]; then
     # second_deadlock_stack: a lock-order report shows both stacks. Examples and benchmarks are
     # not needed by these suites.
-    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp" GREGOR_SUITES="broker net producer consumer client storage core compression" \
+    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp" GREGOR_SUITES="broker net producer consumer client storage core compression cluster" \
         run_suite build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug -Dexamples=false \
         -Dinterop=disabled
 fi
