@@ -77,7 +77,10 @@ int main(int argc, char** argv) {
             cfg.data_dir = dir;
             {
                 file_broker b{cfg};
-                gregor::kafka_server<file_broker> srv{b, {.net = {.host = "127.0.0.1", .port = 0}}};
+                gregor::kafka_server_config sc;
+                sc.net.host = "127.0.0.1";
+                sc.net.port = 0;
+                gregor::kafka_server<file_broker> srv{b, sc};
                 gregor_rate = produce_rate("127.0.0.1:" + std::to_string(srv.port()), idem, n);
             }
             std::filesystem::remove_all(dir);
