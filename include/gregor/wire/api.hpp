@@ -418,15 +418,24 @@ constexpr advertised_api advertise() noexcept {
 /// What a gregor broker answers in ApiVersions, ordered by key. Add an entry when an API's
 /// handler lands in the broker.
 inline constexpr std::array broker_advertised_apis{
-    advertise<produce_api>(),          advertise<fetch_api>(),
-    advertise<list_offsets_api>(),     advertise<metadata_api>(),
-    advertise<find_coordinator_api>(), advertise<api_versions_api>(),
-    advertise<create_topics_api>(),    advertise<delete_topics_api>(),
-    advertise<delete_records_api>(),   advertise<init_producer_id_api>(),
-    advertise<describe_configs_api>(), advertise<alter_configs_api>(),
-    advertise<create_partitions_api>(), advertise<incremental_alter_configs_api>(),
-    advertise<describe_cluster_api>(),          advertise<offset_for_leader_epoch_api>(),
-    advertise<alter_partition_api>(),           advertise<broker_registration_api>(),
+    advertise<produce_api>(),
+    advertise<fetch_api>(),
+    advertise<list_offsets_api>(),
+    advertise<metadata_api>(),
+    advertise<find_coordinator_api>(),
+    advertise<api_versions_api>(),
+    advertise<create_topics_api>(),
+    advertise<delete_topics_api>(),
+    advertise<delete_records_api>(),
+    advertise<init_producer_id_api>(),
+    advertise<offset_for_leader_epoch_api>(),
+    advertise<describe_configs_api>(),
+    advertise<alter_configs_api>(),
+    advertise<create_partitions_api>(),
+    advertise<incremental_alter_configs_api>(),
+    advertise<alter_partition_api>(),
+    advertise<describe_cluster_api>(),
+    advertise<broker_registration_api>(),
     advertise<broker_heartbeat_api>(),
 };
 
