@@ -17,8 +17,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 passed=0; failed=0; skipped=0; rc=0
+failures=$(mktemp)  # every failing build's summary, printed again just before the last line
 finish() {
     [ $((passed + failed)) -eq 0 ] && { failed=$((failed + 1)); rc=1; }
+    # CI keeps only the tail of the output: what failed must be in it, not buried above.
+    if [ -s "$failures" ]; then echo "=== failures ==="; cat "$failures"; fi
+    rm -f "$failures"
     echo "$passed passed, $failed failed, $skipped skipped"
     exit $rc
 }
@@ -54,7 +58,21 @@ run_suite() { # dir, meson setup args... (GREGOR_SUITES: only these meson suites
     local r=$?
     grep -E '^ *[0-9]+/[0-9]+ ' "$b/test.log"
     echo "$b: configured and built in $((t1 - t0)) s, tests ran in $((SECONDS - t1)) s"
-    if [ $r -ne 0 ]; then sed -n '/Summary of Failures/,$p' "$b/test.log" | head -40; rc=1; fi
+    if [ $r -ne 0 ]; then
+        sed -n '/Summary of Failures/,$p' "$b/test.log" | head -40; rc=1
+        # each failing test's name and the last lines it printed (Catch2 names the assertion)
+        echo "in $b:" >>"$failures"
+        [ -s "$json" ] && python3 - "$json" >>"$failures" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    if t["result"] in ("OK", "EXPECTEDFAIL", "SKIP"):
+        continue
+    print(f"--- {t['name']}: {t['result']} (exit {t.get('returncode')}, {t['duration']:.1f} s)")
+    out = (t.get("stdout") or "") + (t.get("stderr") or "")
+    print("\n".join(out.splitlines()[-30:]))
+PY
+    fi
     if [ ! -s "$json" ]; then
         tail -20 "$b/test.log"; echo "no tests ran in $b"; failed=$((failed + 1)); rc=1; return
     fi
