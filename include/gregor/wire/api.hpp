@@ -52,7 +52,9 @@ enum class api_key : std::int16_t {
     describe_configs = 32,
     alter_configs = 33,
     create_partitions = 37,
+    delete_groups = 42,
     incremental_alter_configs = 44,
+    offset_delete = 47,
     alter_partition = 56,
     describe_cluster = 60,
     broker_registration = 62,
@@ -69,7 +71,7 @@ struct api_info {
     std::int16_t first_flexible;
 };
 // First flexible versions from apache/kafka's message JSON (docs/protocol.md §4).
-inline constexpr std::array<api_info, 33> api_table{{
+inline constexpr std::array<api_info, 35> api_table{{
     {api_key::produce, "Produce", 9},
     {api_key::fetch, "Fetch", 12},
     {api_key::list_offsets, "ListOffsets", 6},
@@ -98,7 +100,9 @@ inline constexpr std::array<api_info, 33> api_table{{
     {api_key::describe_configs, "DescribeConfigs", 4},
     {api_key::alter_configs, "AlterConfigs", 2},
     {api_key::create_partitions, "CreatePartitions", 2},
+    {api_key::delete_groups, "DeleteGroups", 2},
     {api_key::incremental_alter_configs, "IncrementalAlterConfigs", 1},
+    {api_key::offset_delete, "OffsetDelete", never_flexible},
     {api_key::alter_partition, "AlterPartition", 0},
     {api_key::describe_cluster, "DescribeCluster", 0},
     {api_key::broker_registration, "BrokerRegistration", 0},
@@ -379,6 +383,99 @@ struct broker_heartbeat_api {
     static constexpr version_range advertised{0, 1};
 };
 
+// The classic consumer-group APIs (docs/protocol.md §16): codecs for every version Kafka 3.9
+// serves. The group coordinator (docs/groups.md) serves them all.
+
+struct offset_commit_api {
+    static constexpr api_key key = api_key::offset_commit;
+    static constexpr std::string_view name = "OffsetCommit";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 9;
+    static constexpr std::int16_t first_flexible = 8;
+    static constexpr version_range advertised{0, 9};
+};
+
+struct offset_fetch_api {
+    static constexpr api_key key = api_key::offset_fetch;
+    static constexpr std::string_view name = "OffsetFetch";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 9;
+    static constexpr std::int16_t first_flexible = 6;
+    static constexpr version_range advertised{0, 9};
+};
+
+struct join_group_api {
+    static constexpr api_key key = api_key::join_group;
+    static constexpr std::string_view name = "JoinGroup";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 9;
+    static constexpr std::int16_t first_flexible = 6;
+    static constexpr version_range advertised{0, 9};
+};
+
+struct heartbeat_api {
+    static constexpr api_key key = api_key::heartbeat;
+    static constexpr std::string_view name = "Heartbeat";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 4;
+    static constexpr std::int16_t first_flexible = 4;
+    static constexpr version_range advertised{0, 4};
+};
+
+struct leave_group_api {
+    static constexpr api_key key = api_key::leave_group;
+    static constexpr std::string_view name = "LeaveGroup";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 5;
+    static constexpr std::int16_t first_flexible = 4;
+    static constexpr version_range advertised{0, 5};
+};
+
+struct sync_group_api {
+    static constexpr api_key key = api_key::sync_group;
+    static constexpr std::string_view name = "SyncGroup";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 5;
+    static constexpr std::int16_t first_flexible = 4;
+    static constexpr version_range advertised{0, 5};
+};
+
+struct describe_groups_api {
+    static constexpr api_key key = api_key::describe_groups;
+    static constexpr std::string_view name = "DescribeGroups";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 5;
+    static constexpr std::int16_t first_flexible = 5;
+    static constexpr version_range advertised{0, 5};
+};
+
+struct list_groups_api {
+    static constexpr api_key key = api_key::list_groups;
+    static constexpr std::string_view name = "ListGroups";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 5;
+    static constexpr std::int16_t first_flexible = 3;
+    static constexpr version_range advertised{0, 5};
+};
+
+struct delete_groups_api {
+    static constexpr api_key key = api_key::delete_groups;
+    static constexpr std::string_view name = "DeleteGroups";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 2;
+    static constexpr std::int16_t first_flexible = 2;
+    static constexpr version_range advertised{0, 2};
+};
+
+struct offset_delete_api {
+    static constexpr api_key key = api_key::offset_delete;
+    static constexpr std::string_view name = "OffsetDelete";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 0;
+    static constexpr std::int16_t first_flexible = never_flexible;
+    static constexpr version_range advertised{0, 0};
+};
+
 static_assert(kafka_api<api_versions_api>, "gregor::wire: api_versions_api must model kafka_api");
 static_assert(kafka_api<metadata_api>, "gregor::wire: metadata_api must model kafka_api");
 static_assert(kafka_api<produce_api>, "gregor::wire: produce_api must model kafka_api");
@@ -399,6 +496,16 @@ static_assert(kafka_api<offset_for_leader_epoch_api>, "gregor::wire: offset_for_
 static_assert(kafka_api<alter_partition_api>, "gregor::wire: alter_partition_api must model kafka_api");
 static_assert(kafka_api<broker_registration_api>, "gregor::wire: broker_registration_api must model kafka_api");
 static_assert(kafka_api<broker_heartbeat_api>, "gregor::wire: broker_heartbeat_api must model kafka_api");
+static_assert(kafka_api<offset_commit_api>, "gregor::wire: offset_commit_api must model kafka_api");
+static_assert(kafka_api<offset_fetch_api>, "gregor::wire: offset_fetch_api must model kafka_api");
+static_assert(kafka_api<join_group_api>, "gregor::wire: join_group_api must model kafka_api");
+static_assert(kafka_api<heartbeat_api>, "gregor::wire: heartbeat_api must model kafka_api");
+static_assert(kafka_api<leave_group_api>, "gregor::wire: leave_group_api must model kafka_api");
+static_assert(kafka_api<sync_group_api>, "gregor::wire: sync_group_api must model kafka_api");
+static_assert(kafka_api<describe_groups_api>, "gregor::wire: describe_groups_api must model kafka_api");
+static_assert(kafka_api<list_groups_api>, "gregor::wire: list_groups_api must model kafka_api");
+static_assert(kafka_api<delete_groups_api>, "gregor::wire: delete_groups_api must model kafka_api");
+static_assert(kafka_api<offset_delete_api>, "gregor::wire: offset_delete_api must model kafka_api");
 
 /// One entry of an ApiVersions answer.
 struct advertised_api {
