@@ -4,9 +4,12 @@
 # (Debian python3-kafka). Each client script asserts on what came back (offsets, records,
 # timestamps). The *-admin clients drive the admin APIs (create/delete topics, configs, partitions,
 # records) against a broker without topic auto-creation, so only the admin requests create topics.
+# The *-group clients consume through a consumer group (two members split a 3-partition topic, then
+# a new member resumes from the committed offsets) against a broker with no initial rebalance delay.
 # A client whose runtime is missing is skipped (exit 77), never passed silently.
 # Usage: clients.sh GREGOR_BROKER WORK_DIR CLIENT
 #   CLIENT: platformatic | kafkajs | kafka-python | platformatic-admin | kafkajs-admin | kafka-python-admin
+#           | platformatic-group | kafkajs-group | kafka-python-group
 set -euo pipefail
 exe=$1 work=$2 client=$3
 here=$(cd "$(dirname "$0")/clients" && pwd)
@@ -14,9 +17,10 @@ mkdir -p "$work"
 broker_args=()
 case $client in
 *-admin) broker_args=(-X auto.create.topics.enable=false) ;;
+*-group) broker_args=(-X group.initial.rebalance.delay.ms=0 -X num.partitions=3) ;;
 esac
 case $client in
-platformatic|kafkajs|platformatic-admin|kafkajs-admin)
+platformatic|kafkajs|platformatic-admin|kafkajs-admin|platformatic-group|kafkajs-group)
   command -v node >/dev/null && command -v npm >/dev/null || { echo "node/npm missing: skipped"; exit 77; }
   if [ ! -d "$work/node_modules/kafkajs" ] || [ ! -d "$work/node_modules/@platformatic/kafka" ] ||
      ! cmp -s "$here/package.json" "$work/package.json"; then
@@ -26,7 +30,7 @@ platformatic|kafkajs|platformatic-admin|kafkajs-admin)
   fi
   cp "$here"/*.mjs "$work/"
   run=(node "$work/${client//-/_}.mjs") ;;
-kafka-python|kafka-python-admin)
+kafka-python|kafka-python-admin|kafka-python-group)
   py=/usr/bin/python3
   "$py" -c 'import kafka' 2>/dev/null || { echo "python3-kafka missing: skipped"; exit 77; }
   run=("$py" "$here/${client//-/_}.py") ;;

@@ -40,6 +40,7 @@
 #include <gregor/broker/broker_config.hpp>
 #include <gregor/broker/broker_policies.hpp>
 #include <gregor/broker/flusher.hpp>
+#include <gregor/broker/group_coordinator.hpp>
 #include <gregor/broker/offset_monitor.hpp>
 #include <gregor/broker/partition.hpp>
 #include <gregor/broker/producer_ids.hpp>
@@ -156,6 +157,25 @@ public:
     cluster::member<broker>* member() const noexcept { return member_.load(std::memory_order_acquire); }
     void set_controller(cluster::controller<broker>* c) noexcept { controller_.store(c, std::memory_order_release); }
     void set_member(cluster::member<broker>* m) noexcept { member_.store(m, std::memory_order_release); }
+
+    // ---- consumer groups (docs/groups.md) ----
+
+    /// This broker's group coordinator, started on first use (its timer thread is not needed by a
+    /// broker nobody consumes from in a group).
+    groups::coordinator<broker>& groups() {
+        std::call_once(groups_once_, [this] { groups_ = std::make_unique<groups::coordinator<broker>>(*this); });
+        return *groups_;
+    }
+
+    /// Creates `__consumer_offsets` on a single broker if it is missing (compacted, one replica,
+    /// offsets.topic.num.partitions partitions); in a cluster the controller creates it
+    /// (FindCoordinator asks). Writes the topic table: never call it on an event loop.
+    error_code ensure_offsets_topic() {
+        if (find_partition(groups::offsets_topic, partition_id{0})) return error_code::none;
+        if (cluster_mode()) return error_code::coordinator_not_available;
+        const auto e = create_topic(groups::offsets_topic, cfg_.offsets_topic_num_partitions, {{"cleanup.policy", "compact"}});
+        return e == error_code::topic_already_exists ? error_code::none : e;
+    }
 
     /// The controller's metadata log: partition 0 of `__cluster_metadata` in this data dir, led by
     /// this node alone, never listed among the topics (Metadata, list_topics) but readable with
@@ -557,7 +577,9 @@ public:
                 return {error_code::none, static_cast<std::int32_t>(it->second.size())};
         }
         if (!valid_topic_name(name)) return {error_code::invalid_topic_exception, 0};
-        if (!allow_auto_create || !cfg_.auto_create_topics_enable) return {error_code::unknown_topic_or_partition, 0};
+        // __consumer_offsets is made by the first FindCoordinator, with its own partition count.
+        if (!allow_auto_create || !cfg_.auto_create_topics_enable || name == groups::offsets_topic)
+            return {error_code::unknown_topic_or_partition, 0};
         std::lock_guard tl(table_mu_);
         topic_record rec;
         {
@@ -791,6 +813,7 @@ public:
     /// clean-shutdown marker. Idempotent; the destructor calls it.
     void close() {
         if (closed_.exchange(true)) return;
+        if (groups_) groups_->stop(); // parked joins and syncs are answered NOT_COORDINATOR
         {
             std::lock_guard lk(maint_mu_);
             stop_ = true;
@@ -1398,6 +1421,8 @@ private:
     std::atomic<partition_type*> metadata_log_ptr_{nullptr};
     std::atomic<cluster::controller<broker>*> controller_{nullptr};
     std::atomic<cluster::member<broker>*> member_{nullptr};
+    std::once_flag groups_once_;
+    std::unique_ptr<groups::coordinator<broker>> groups_;
 };
 
 } // namespace gregor

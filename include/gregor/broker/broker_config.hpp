@@ -69,6 +69,15 @@ struct broker_config {
     std::int32_t broker_session_timeout_ms = 9000;
     std::int32_t broker_heartbeat_interval_ms = 2000;
     std::string controller_quorum_voters;
+    // Consumer groups (docs/groups.md, docs/protocol.md §16).
+    std::int32_t group_min_session_timeout_ms = 6000;
+    std::int32_t group_max_session_timeout_ms = 1800000;
+    std::int32_t group_initial_rebalance_delay_ms = 3000;
+    std::int32_t group_max_size = 2147483647;
+    std::int32_t offsets_topic_num_partitions = 50;
+    std::int16_t offsets_topic_replication_factor = 3;
+    std::int32_t offsets_commit_timeout_ms = 5000;
+    std::int32_t offset_metadata_max_bytes = 4096;
     storage::log_config log;
 
     /// Parses Kafka-style properties (*.ms wins over *.minutes over *.hours whatever the order).
@@ -261,6 +270,59 @@ inline constexpr auto broker_keys = std::to_array<detail::config::key<broker_con
      .unit = "ms",
      .doc = "How often a broker sends the controller a heartbeat.",
      GREGOR_CONFIG_FIELD(broker_config, broker_heartbeat_interval_ms)},
+    {.name = "group.min.session.timeout.ms",
+     .default_text = "6000",
+     .min = 1,
+     .max = 2147483647,
+     .unit = "ms",
+     .doc = "The shortest session timeout a member may ask for in JoinGroup (INVALID_SESSION_TIMEOUT below).",
+     GREGOR_CONFIG_FIELD(broker_config, group_min_session_timeout_ms)},
+    {.name = "group.max.session.timeout.ms",
+     .default_text = "1800000",
+     .min = 1,
+     .max = 2147483647,
+     .unit = "ms",
+     .doc = "The longest session timeout a member may ask for in JoinGroup (INVALID_SESSION_TIMEOUT above).",
+     GREGOR_CONFIG_FIELD(broker_config, group_max_session_timeout_ms)},
+    {.name = "group.initial.rebalance.delay.ms",
+     .default_text = "3000",
+     .min = 0,
+     .max = 2147483647,
+     .unit = "ms",
+     .doc = "How long the first rebalance of an empty group waits for more members (each new one extends it, up to the rebalance timeout).",
+     GREGOR_CONFIG_FIELD(broker_config, group_initial_rebalance_delay_ms)},
+    {.name = "group.max.size",
+     .default_text = "2147483647",
+     .min = 1,
+     .max = 2147483647,
+     .doc = "Members a group may have; one more gets GROUP_MAX_SIZE_REACHED.",
+     GREGOR_CONFIG_FIELD(broker_config, group_max_size)},
+    {.name = "offsets.topic.num.partitions",
+     .default_text = "50",
+     .min = 1,
+     .max = 100000,
+     .doc = "Partitions of the internal __consumer_offsets topic (fixed once the topic exists).",
+     GREGOR_CONFIG_FIELD(broker_config, offsets_topic_num_partitions)},
+    {.name = "offsets.topic.replication.factor",
+     .default_text = "3",
+     .min = 1,
+     .max = 32767,
+     .doc = "Replicas of __consumer_offsets in a cluster (fewer if fewer brokers are registered when it is created).",
+     GREGOR_CONFIG_FIELD(broker_config, offsets_topic_replication_factor)},
+    {.name = "offsets.commit.timeout.ms",
+     .default_text = "5000",
+     .min = 1,
+     .max = 2147483647,
+     .unit = "ms",
+     .doc = "How long an offset commit waits for its record to reach every in-sync replica.",
+     GREGOR_CONFIG_FIELD(broker_config, offsets_commit_timeout_ms)},
+    {.name = "offset.metadata.max.bytes",
+     .default_text = "4096",
+     .min = 0,
+     .max = 2147483647,
+     .unit = "bytes",
+     .doc = "Largest metadata string an offset commit may carry (OFFSET_METADATA_TOO_LARGE above).",
+     GREGOR_CONFIG_FIELD(broker_config, offset_metadata_max_bytes)},
     {.name = "controller.quorum.voters",
      .type = detail::config::type::string,
      .default_text = "",

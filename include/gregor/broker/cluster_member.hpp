@@ -35,6 +35,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <utility>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -182,17 +183,22 @@ public:
     /// Whether the controller has unfenced this broker (it has caught up with the metadata).
     [[nodiscard]] bool unfenced() const noexcept { return unfenced_.load(std::memory_order_acquire); }
 
-    /// Asks the controller to create `name` (auto-creation by Metadata on this broker); at most
-    /// one request per name in flight. Any thread.
-    void request_topic(std::string name) {
-        loop_.post([this, name = std::move(name)]() mutable {
+    /// Asks the controller to create `name` (auto-creation by Metadata on this broker, the
+    /// internal __consumer_offsets by FindCoordinator); -1 partitions or replication factor are
+    /// the controller's defaults. At most one request per name in flight. Any thread.
+    void request_topic(std::string name, std::int32_t partitions = -1, std::int16_t replication_factor = -1,
+                       std::map<std::string, std::string> configs = {}) {
+        loop_.post([this, name = std::move(name), partitions, replication_factor, configs = std::move(configs)]() mutable {
             if (stopping_ || !controller_conn_ || !creating_.insert(name).second) return;
             wire::create_topics::request req;
-            auto owned = std::make_shared<std::string>(name);
-            req.topics.push_back({*owned, -1, -1, {}, {}});
+            // The request holds views: what they point at travels with the callback.
+            auto owned = std::make_shared<std::pair<std::string, std::map<std::string, std::string>>>(name, std::move(configs));
+            std::vector<wire::create_topics::creatable_topic_config> cs;
+            for (const auto& [k, v] : owned->second) cs.push_back({k, std::string_view(v)});
+            req.topics.push_back({owned->first, partitions, replication_factor, {}, std::move(cs)});
             req.timeout_ms = 5000;
             controller_conn_->submit(detail::typed(std::move(req), [this, owned](std::error_code, const auto*, const auto&) {
-                creating_.erase(*owned);
+                creating_.erase(owned->first);
             }));
         });
     }

@@ -80,7 +80,10 @@ public:
         broker_handlers::dispatch(broker_handlers::all_handlers{}, ctx, std::move(r));
     }
 
+    void on_open(net::connection_id conn, std::string_view peer) { state_->peers.opened(conn, peer); }
+
     void on_close(net::connection_id conn) {
+        state_->peers.closed(conn);
         broker_handlers::connection_closed(broker_handlers::all_handlers{}, *state_, conn);
     }
 

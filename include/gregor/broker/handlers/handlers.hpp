@@ -9,19 +9,29 @@
 #include <gregor/broker/handlers/broker_registration.hpp>
 #include <gregor/broker/handlers/create_partitions.hpp>
 #include <gregor/broker/handlers/create_topics.hpp>
+#include <gregor/broker/handlers/delete_groups.hpp>
 #include <gregor/broker/handlers/delete_records.hpp>
 #include <gregor/broker/handlers/delete_topics.hpp>
 #include <gregor/broker/handlers/describe_cluster.hpp>
 #include <gregor/broker/handlers/describe_configs.hpp>
+#include <gregor/broker/handlers/describe_groups.hpp>
 #include <gregor/broker/handlers/fetch.hpp>
 #include <gregor/broker/handlers/find_coordinator.hpp>
 #include <gregor/broker/handlers/handler_list.hpp>
+#include <gregor/broker/handlers/heartbeat.hpp>
 #include <gregor/broker/handlers/incremental_alter_configs.hpp>
 #include <gregor/broker/handlers/init_producer_id.hpp>
+#include <gregor/broker/handlers/join_group.hpp>
+#include <gregor/broker/handlers/leave_group.hpp>
+#include <gregor/broker/handlers/list_groups.hpp>
 #include <gregor/broker/handlers/list_offsets.hpp>
 #include <gregor/broker/handlers/metadata.hpp>
+#include <gregor/broker/handlers/offset_commit.hpp>
+#include <gregor/broker/handlers/offset_delete.hpp>
+#include <gregor/broker/handlers/offset_fetch.hpp>
 #include <gregor/broker/handlers/offset_for_leader_epoch.hpp>
 #include <gregor/broker/handlers/produce.hpp>
+#include <gregor/broker/handlers/sync_group.hpp>
 #include <gregor/wire/api.hpp>
 
 #include <array>
@@ -36,7 +46,11 @@ using all_handlers = handler_list<api_versions_handler, metadata_handler, produc
                                   incremental_alter_configs_handler, describe_cluster_handler,
                                   // Replication (docs/replication.md, docs/protocol.md §14).
                                   offset_for_leader_epoch_handler, alter_partition_handler,
-                                  broker_registration_handler, broker_heartbeat_handler>;
+                                  broker_registration_handler, broker_heartbeat_handler,
+                                  // Consumer groups (docs/groups.md, docs/protocol.md §16).
+                                  join_group_handler, sync_group_handler, heartbeat_handler, leave_group_handler,
+                                  offset_commit_handler, offset_fetch_handler, list_groups_handler,
+                                  describe_groups_handler, delete_groups_handler, offset_delete_handler>;
 
 /// What the broker answers in ApiVersions, ordered by key.
 inline constexpr std::array broker_advertised = advertised_apis(all_handlers{});

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <gregor/broker/cluster_member.hpp>
+#include <gregor/broker/group_coordinator.hpp>
 #include <gregor/broker/handlers/context.hpp>
 #include <gregor/broker/topic_table.hpp>
 #include <gregor/core/error.hpp>
@@ -92,6 +93,7 @@ struct metadata_handler {
             wire::metadata::topic t;
             // An unknown id is answered with a null name (v12) and the id it asked for.
             t.name = f.by_unknown_id ? std::string_view{} : std::string_view{f.name};
+            t.is_internal = f.name == groups::offsets_topic; // docs/protocol.md §16.3
             t.error_code = f.info.error;
             t.topic_id = f.id;
             std::optional<topic_record> rec;
@@ -148,6 +150,7 @@ private:
         const auto add = [&](const cluster::topic_info& ti) {
             topic t;
             t.name = ti.name;
+            t.is_internal = ti.name == groups::offsets_topic;
             t.topic_id = ti.id;
             if (req.include_topic_authorized_operations) t.topic_authorized_operations = topic_operations;
             for (std::size_t i = 0; i < ti.partitions.size(); ++i) {
@@ -191,7 +194,7 @@ private:
                 u.name = t.name;
                 if (!ctx.broker.topic_name_problem_of(t.name).empty()) {
                     u.error_code = error_code::invalid_topic_exception;
-                } else if (may_create && ctx.broker.config().auto_create_topics_enable) {
+                } else if (may_create && ctx.broker.config().auto_create_topics_enable && t.name != groups::offsets_topic) {
                     m.request_topic(std::string(t.name));
                     u.error_code = error_code::leader_not_available;
                 } else {

@@ -3,6 +3,7 @@
 // offset monitor says what acks/durability need holds, from whichever thread moved the offset.
 #pragma once
 
+#include <gregor/broker/group_coordinator.hpp>
 #include <gregor/broker/handlers/context.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/error.hpp>
@@ -116,6 +117,8 @@ private:
                            std::int16_t acks, std::chrono::milliseconds timeout, Done&& done) {
         const auto fail = [&](error_code e) { done(typename Broker::produce_result{e, offset{-1}, -1, offset{-1}}); };
         if (!p.records) return fail(error_code::invalid_record);
+        // Only the group coordinator writes its internal topic (as Kafka: clients may read it).
+        if (topic == groups::offsets_topic) return fail(error_code::invalid_topic_exception);
         // Produce v3+ carries exactly one record batch per partition.
         wire::batch_splitter split(*p.records);
         const auto first = split.next();

@@ -18,9 +18,11 @@
 
 #include <cstdint>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -95,7 +97,34 @@ struct parked_fetch {
     }
 };
 
+/// Each connection's peer address as Kafka prints a client host ("/127.0.0.1"), for the group
+/// coordinator's DescribeGroups; written on the loop, read by handlers on the worker too.
+class peer_table {
+public:
+    void opened(net::connection_id c, std::string_view peer) {
+        // "host:port" or "[v6]:port": Kafka shows "/host"
+        auto host = peer.substr(0, peer.rfind(':'));
+        if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+        std::lock_guard lk(mu_);
+        hosts_[c] = "/" + std::string(host);
+    }
+    void closed(net::connection_id c) {
+        std::lock_guard lk(mu_);
+        hosts_.erase(c);
+    }
+    [[nodiscard]] std::string host(net::connection_id c) const {
+        std::lock_guard lk(mu_);
+        const auto it = hosts_.find(c);
+        return it == hosts_.end() ? std::string("/unknown") : it->second;
+    }
+
+private:
+    mutable std::mutex mu_;
+    std::map<net::connection_id, std::string> hosts_;
+};
+
 struct server_state {
+    peer_table peers;
     std::list<parked_fetch> parked; // timers and wake-ups name entries by id; a list keeps them in place
     std::uint64_t next_park_id = 0;
     // Shared with monitor callbacks, which may outlive the server.
