@@ -166,8 +166,13 @@ TEST_CASE("two librdkafka group consumers share a topic; one leaves and the othe
     for (const auto& [p, o] : last) CHECK(c2.committed(topic, p) == o + 1);
 
     c1.close(); // leaves: c2 takes all four partitions from the committed offsets
-    REQUIRE(produce_keyed(b.bootstrap(), topic, 200, "second").ok == 200);
+    // Produce once the rebalance is done: records c2 read on its old assignment and had not
+    // committed would (rightly, at-least-once) be read again after it.
+    const auto until_all = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (c2.assignment().size() < 4 && std::chrono::steady_clock::now() < until_all) c2.poll(50);
+    REQUIRE(c2.assignment().size() == 4);
     const auto before = c2.records.size();
+    REQUIRE(produce_keyed(b.bootstrap(), topic, 200, "second").ok == 200);
     const auto until3 = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (count(c2, "second-") < 200 && std::chrono::steady_clock::now() < until3) c2.poll(50);
     CHECK(c2.assignment().size() == 4);

@@ -21,10 +21,12 @@
 #pragma once
 
 #include <gregor/broker/broker_config.hpp>
+#include <gregor/broker/partition.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
 #include <gregor/detail/unique_function.hpp>
+#include <gregor/storage/read_result.hpp>
 #include <gregor/wire/consumer_protocol.hpp>
 #include <gregor/wire/group_records.hpp>
 #include <gregor/wire/record_batch.hpp>
@@ -187,7 +189,8 @@ inline std::int32_t partition_for(std::string_view group, std::int32_t partition
 }
 
 /// The coordinator for one broker. `Broker` provides find_partition(topic, p) (a partition with
-/// is_leader() and current_leader_epoch()), fetch_copy(), produce_async() and config().
+/// is_leader(), current_leader_epoch() and read(from, max, isolation, to_log_end)),
+/// produce_async(), wall_ms() and config().
 template <typename Broker>
 class coordinator {
     using steady = std::chrono::steady_clock;
@@ -614,13 +617,20 @@ private:
     /// Rebuilds the groups and offsets of partition `p` from its records: the last value per key
     /// wins, a tombstone deletes (docs/protocol.md §16.3).
     void replay(std::int32_t p) {
-        namespace gr = wire::group_records;
+        auto* part = b_.find_partition(offsets_topic, partition_id{p});
+        if (!part) return;
         offset from{0};
         for (int guard = 0; guard < 1'000'000; ++guard) {
-            auto r = b_.fetch_copy(offsets_topic, partition_id{p}, from, 1 << 20);
-            if (r.error != error_code::none || r.records.size() == 0) break;
-            if (from < r.log_start_offset) from = r.log_start_offset;
-            wire::batch_splitter s(r.records.view());
+            // Up to the log end, not the high watermark: a new leader's high watermark may lag
+            // behind records every in-sync replica already has (Kafka loads to the log end too).
+            auto r = part->read(from, 1 << 20, isolation::read_uncommitted, true);
+            if (r.error == error_code::offset_out_of_range && from < r.log_start_offset) {
+                from = r.log_start_offset;
+                continue;
+            }
+            byte_buffer bytes;
+            if (r.error != error_code::none || storage::copy_to(r.records, bytes) || bytes.size() == 0) break;
+            wire::batch_splitter s(bytes.view());
             offset next = from;
             while (auto bytes = s.next()) {
                 wire::batch_view v(*bytes);
