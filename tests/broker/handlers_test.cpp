@@ -28,6 +28,16 @@
 #include <gregor/wire/messages/list_offsets.hpp>
 #include <gregor/wire/messages/metadata.hpp>
 #include <gregor/wire/messages/produce.hpp>
+#include <gregor/wire/messages/delete_groups.hpp>
+#include <gregor/wire/messages/describe_groups.hpp>
+#include <gregor/wire/messages/heartbeat.hpp>
+#include <gregor/wire/messages/join_group.hpp>
+#include <gregor/wire/messages/leave_group.hpp>
+#include <gregor/wire/messages/list_groups.hpp>
+#include <gregor/wire/messages/offset_commit.hpp>
+#include <gregor/wire/messages/offset_delete.hpp>
+#include <gregor/wire/messages/offset_fetch.hpp>
+#include <gregor/wire/messages/sync_group.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -144,6 +154,41 @@ wire::create_topics::response create_topic(net::blocking_client& c, std::int16_t
     req.topics.push_back({name, partitions, 1, {}, {}});
     req.timeout_ms = 5000;
     return roundtrip<wire::create_topics::response>(c, version, corr, req);
+}
+
+/// A member of a fresh group `group`, joined and (with `synced`) assigned at JoinGroup v3 /
+/// SyncGroup v3: the id, and the generation.
+std::pair<std::string, std::int32_t> member_of(net::blocking_client& c, std::int32_t corr, const std::string& group,
+                                               bool synced) {
+    static const std::string metadata = "subscription";
+    wire::join_group::request j;
+    j.group_id = group;
+    j.session_timeout_ms = 10000;
+    j.rebalance_timeout_ms = 10000;
+    j.protocol_type = "consumer";
+    j.protocols.push_back({"range", as_bytes(metadata)});
+    const auto jr = roundtrip<wire::join_group::response>(c, 3, corr, j);
+    REQUIRE(jr.error_code == error_code::none);
+    std::pair<std::string, std::int32_t> out{std::string(jr.member_id), jr.generation_id};
+    if (synced) {
+        wire::sync_group::request s;
+        s.group_id = group;
+        s.generation_id = out.second;
+        s.member_id = out.first;
+        s.assignments.push_back({out.first, as_bytes(metadata)});
+        REQUIRE(roundtrip<wire::sync_group::response>(c, 3, corr, s).error_code == error_code::none);
+    }
+    return out;
+}
+
+/// A simple consumer's commit (no membership) of offset 1 of "t"-0 for `group`.
+void commit_simple(net::blocking_client& c, std::int32_t corr, const std::string& group, std::int16_t version = 2) {
+    wire::offset_commit::request req;
+    req.group_id = group;
+    req.topics.push_back({"t", {{partition_id{0}, offset{1}, leader_epoch{-1}, -1, std::string_view("meta")}}});
+    const auto resp = roundtrip<wire::offset_commit::response>(c, version, corr, req);
+    REQUIRE(resp.topics.size() == 1);
+    CHECK(resp.topics[0].partitions.at(0).error_code == error_code::none);
 }
 
 /// Sends a request of API `key` at `version` that the broker can answer and checks the answer.
@@ -336,6 +381,116 @@ void exercise(net::blocking_client& c, wire::api_key key, std::int16_t version, 
         CHECK(resp.error_code == error_code::not_controller);
         return;
     }
+    case wire::api_key::offset_commit: commit_simple(c, corr, "ex-commit", version); return;
+    case wire::api_key::offset_fetch: {
+        commit_simple(c, corr, "ex-fetch");
+        wire::offset_fetch::request req;
+        std::vector<wire::offset_fetch::request_topic> topics{{"t", {partition_id{0}}}};
+        if (version >= 8)
+            req.groups.push_back({"ex-fetch", std::nullopt, -1, topics});
+        else
+            req.group_id = "ex-fetch", req.topics = topics;
+        const auto resp = roundtrip<wire::offset_fetch::response>(c, version, corr, req);
+        const auto& ts = version >= 8 ? resp.groups.at(0).topics : resp.topics;
+        REQUIRE(ts.size() == 1);
+        CHECK(ts[0].partitions.at(0).error_code == error_code::none);
+        CHECK(ts[0].partitions.at(0).committed_offset == offset{1});
+        return;
+    }
+    case wire::api_key::join_group: {
+        wire::join_group::request req;
+        const auto group = "ex-join-" + std::to_string(corr);
+        req.group_id = group;
+        req.session_timeout_ms = 10000;
+        req.rebalance_timeout_ms = 10000;
+        req.protocol_type = "consumer";
+        req.protocols.push_back({"range", {}});
+        const auto resp = roundtrip<wire::join_group::response>(c, version, corr, req);
+        // v4+: a new dynamic member first gets its id (KIP-394); older ones join at once.
+        CHECK(resp.error_code == (version >= 4 ? error_code::member_id_required : error_code::none));
+        CHECK_FALSE(resp.member_id.empty());
+        if (version < 4) CHECK(resp.leader == resp.member_id);
+        return;
+    }
+    case wire::api_key::sync_group: {
+        const auto group = "ex-sync-" + std::to_string(corr);
+        const auto [member, gen] = member_of(c, corr, group, false);
+        const std::string assignment = "assigned";
+        wire::sync_group::request req;
+        req.group_id = group;
+        req.generation_id = gen;
+        req.member_id = member;
+        req.assignments.push_back({member, as_bytes(assignment)});
+        const auto resp = roundtrip<wire::sync_group::response>(c, version, corr, req);
+        CHECK(resp.error_code == error_code::none);
+        CHECK(as_string_view(resp.assignment) == assignment);
+        return;
+    }
+    case wire::api_key::heartbeat: {
+        const auto group = "ex-heartbeat-" + std::to_string(corr);
+        const auto [member, gen] = member_of(c, corr, group, true);
+        wire::heartbeat::request req;
+        req.group_id = group;
+        req.generation_id = gen;
+        req.member_id = member;
+        CHECK(roundtrip<wire::heartbeat::response>(c, version, corr, req).error_code == error_code::none);
+        return;
+    }
+    case wire::api_key::leave_group: {
+        const auto group = "ex-leave-" + std::to_string(corr);
+        const auto [member, gen] = member_of(c, corr, group, true);
+        wire::leave_group::request req;
+        req.group_id = group;
+        if (version >= 3)
+            req.members.push_back({member, std::nullopt, std::nullopt});
+        else
+            req.member_id = member;
+        const auto resp = roundtrip<wire::leave_group::response>(c, version, corr, req);
+        CHECK(resp.error_code == error_code::none);
+        if (version >= 3) CHECK(resp.members.at(0).error_code == error_code::none);
+        return;
+    }
+    case wire::api_key::list_groups: {
+        commit_simple(c, corr, "ex-list");
+        const auto resp = roundtrip<wire::list_groups::response>(c, version, corr, wire::list_groups::request{});
+        CHECK(resp.error_code == error_code::none);
+        CHECK(std::any_of(resp.groups.begin(), resp.groups.end(), [](const auto& g) { return g.group_id == "ex-list"; }));
+        return;
+    }
+    case wire::api_key::describe_groups: {
+        const auto group = "ex-describe-" + std::to_string(corr);
+        (void)member_of(c, corr, group, true);
+        wire::describe_groups::request req;
+        req.groups.push_back(group);
+        const auto resp = roundtrip<wire::describe_groups::response>(c, version, corr, req);
+        REQUIRE(resp.groups.size() == 1);
+        CHECK(resp.groups[0].error_code == error_code::none);
+        CHECK(resp.groups[0].group_state == "Stable");
+        CHECK(resp.groups[0].members.size() == 1);
+        return;
+    }
+    case wire::api_key::delete_groups: {
+        const auto group = "ex-delete-" + std::to_string(corr);
+        commit_simple(c, corr, group);
+        wire::delete_groups::request req;
+        req.groups_names.push_back(group);
+        const auto resp = roundtrip<wire::delete_groups::response>(c, version, corr, req);
+        REQUIRE(resp.results.size() == 1);
+        CHECK(resp.results[0].error_code == error_code::none);
+        return;
+    }
+    case wire::api_key::offset_delete: {
+        const auto group = "ex-offset-delete-" + std::to_string(corr);
+        commit_simple(c, corr, group);
+        wire::offset_delete::request req;
+        req.group_id = group;
+        req.topics.push_back({"t", {{partition_id{0}}}});
+        const auto resp = roundtrip<wire::offset_delete::response>(c, version, corr, req);
+        CHECK(resp.error_code == error_code::none);
+        REQUIRE(resp.topics.size() == 1);
+        CHECK(resp.topics[0].partitions.at(0).error_code == error_code::none);
+        return;
+    }
     default: FAIL("advertised but this test has no request for it: " << wire::to_string(key));
     }
 }
@@ -384,7 +539,10 @@ TEST_CASE("the generated ApiVersions list is one entry per handler, with its adv
 }
 
 TEST_CASE("ApiVersions over TCP lists exactly the handlers, and every listed API is answered", "[handlers]") {
-    memory_broker b;
+    broker_config cfg;
+    cfg.group_initial_rebalance_delay_ms = 0; // each JoinGroup below is a group's first
+    cfg.offsets_topic_num_partitions = 4;
+    memory_broker b{cfg};
     REQUIRE(b.create_topic("t", 1) == error_code::none);
     auto srv = serve(b);
     net::blocking_client c("127.0.0.1", srv->port());

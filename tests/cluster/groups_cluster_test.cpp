@@ -55,11 +55,16 @@ TEST_CASE("a group's offsets survive the death of its coordinator", "[cluster_gr
     o.base.group_initial_rebalance_delay_ms = 0;
     cluster_t c(o);
     const std::string offsets(groups::offsets_topic);
-    REQUIRE(c.wait_until([&] { return c.node(1).member() && c.node(1).member()->unfenced(); }, 20s));
-    // What FindCoordinator does on a cluster member: ask the controller for the topic.
-    c.node(2).member()->request_topic(offsets, 3, 3, {{"cleanup.policy", "compact"}});
-    c.node(2).member()->request_topic("t", 1, 3);
     REQUIRE(c.wait_until([&] {
+        for (int id = 1; id <= 3; ++id)
+            if (!c.node(id).member() || !c.node(id).member()->unfenced()) return false;
+        return true;
+    }, 20s));
+    // What FindCoordinator does on a cluster member: ask the controller for the topic, again on
+    // every lookup until it has leaders (a request refused while brokers register is not retried).
+    REQUIRE(c.wait_until([&] {
+        c.node(2).member()->request_topic(offsets, 3, 3, {{"cleanup.policy", "compact"}});
+        c.node(2).member()->request_topic("t", 1, 3);
         for (int q = 0; q < 3; ++q)
             if (c.leader_of(offsets, q) <= 0) return false;
         return c.leader_of("t", 0) > 0;

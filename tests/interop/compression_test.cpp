@@ -196,7 +196,10 @@ TEST_CASE("librdkafka and kcat -z write every codec; gregor's consumer and kcat 
         const auto got = consume_gregor(b.bootstrap(), "rd-" + name, recs.size());
         REQUIRE(got.recs.size() == recs.size());
         CHECK(got.recs == recs);
-        CHECK(got.codecs == std::set<codec>{c});
+        // librdkafka sends a batch uncompressed when the codec would not shrink it (a small
+        // last batch, often with snappy): every batch is `c` or none, and at least one is `c`.
+        CHECK(got.codecs.count(c) == 1);
+        for (const auto x : got.codecs) CHECK((x == c || x == codec::none));
         CHECK(consume_kcat(b.bootstrap(), "rd-" + name) == values_of(recs));
 
         // kcat -z: lines in, the same lines out through gregor's consumer.

@@ -1063,7 +1063,7 @@ private:
         for (auto& [id, m] : g.members) m.assignment.clear();
         const auto now = steady::now();
         const auto rebalance = std::chrono::milliseconds(std::max(g.rebalance_timeout_ms(), 0));
-        if (g.state == group_state::empty) {
+        if (g.state == group_state::empty && cfg_.group_initial_rebalance_delay_ms > 0) {
             g.initial_delay = true;
             g.join_limit = now + rebalance;
             g.join_deadline = std::min(now + std::chrono::milliseconds(cfg_.group_initial_rebalance_delay_ms), g.join_limit);
