@@ -569,6 +569,9 @@ private:
 
     error_code ensure_partition(std::int32_t p, std::unique_lock<std::mutex>& lk) {
         auto* part = b_.find_partition(offsets_topic, partition_id{p});
+        // A client that commits before it ever asked FindCoordinator (a single broker only; in a
+        // cluster FindCoordinator has the controller create the topic).
+        if (!part && b_.ensure_offsets_topic() == error_code::none) part = b_.find_partition(offsets_topic, partition_id{p});
         if (!part) return error_code::coordinator_not_available;
         if (!part->is_leader()) {
             unload(p);
