@@ -30,6 +30,8 @@ using gregor::test::for_each_version;
 using gregor::test::from_hex;
 using gregor::test::hex;
 using gregor::test::round_trip;
+using gregor::test::encoded_hex;
+using gregor::test::check_layout;
 
 namespace {
 
@@ -41,29 +43,6 @@ wire::uuid uuid_of(std::uint8_t last) {
 }
 const std::string zero_uuid_hex = "00000000000000000000000000000000";
 std::string uuid_hex(std::uint8_t last) { return hex(bytes_view{uuid_of(last).bytes}); }
-
-template <typename M>
-std::string encoded_hex(const M& m, std::int16_t version) {
-    return hex(bytes_view{encode_bytes(m, version)});
-}
-
-/// `m` must encode at `version` to exactly `layout` (hex, spaces allowed); the layout must decode
-/// (to its end) into a message that re-encodes to it, and every strict prefix must fail. Returns
-/// the decoded message with the bytes it borrows from, for field checks.
-template <typename M>
-test::decoded<M> check_layout(const M& m, std::int16_t version, const std::string& layout) {
-    INFO(std::string(M::api::name) << " v" << version);
-    auto expected = from_hex(layout);
-    CHECK(encoded_hex(m, version) == hex(bytes_view{expected}));
-    byte_reader r(bytes_view{expected});
-    auto d = M::decode(r, version);
-    REQUIRE(d);
-    CHECK(r.ok());
-    CHECK(r.at_end());
-    CHECK(encoded_hex(*d, version) == hex(bytes_view{expected}));
-    test::require_truncations_fail<M>(expected, version);
-    return {std::move(expected), std::move(*d)};
-}
 
 /// A layout cut anywhere decodes to nullopt (explicitly, beside require_truncations_fail).
 template <typename M>

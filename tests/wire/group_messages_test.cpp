@@ -31,6 +31,9 @@ using gregor::test::for_each_version;
 using gregor::test::from_hex;
 using gregor::test::hex;
 using gregor::test::round_trip;
+using gregor::test::encoded_hex;
+using gregor::test::check_layout;
+using gregor::test::decode_all;
 
 namespace {
 
@@ -43,52 +46,6 @@ constexpr std::array<std::byte, 2> two_bytes{std::byte{0x00}, std::byte{0x01}};
 bytes_view blob() { return bytes_view{two_bytes}; }
 std::string text(bytes_view b) { return std::string(as_string_view(b)); }
 std::string str_hex(std::string_view s) { return hex(as_bytes(s)); }
-
-template <typename M>
-std::string encoded_hex(const M& m, std::int16_t version) {
-    return hex(bytes_view{encode_bytes(m, version)});
-}
-
-/// Every strict prefix of `full` decodes to nullopt (each in an allocation of its own size).
-template <typename M>
-void check_every_prefix_fails(const std::vector<std::byte>& full, std::int16_t version) {
-    for (std::size_t n = 0; n < full.size(); ++n) {
-        const std::vector<std::byte> prefix(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n));
-        byte_reader r(bytes_view{prefix.data(), prefix.size()});
-        INFO(n << " of " << full.size() << " bytes");
-        CHECK_FALSE(M::decode(r, version).has_value());
-    }
-}
-
-/// `m` encodes at `version` to exactly `layout` (hex, spaces allowed); the layout decodes to its
-/// end into a message that re-encodes to it; every strict prefix fails. Returns the decoded
-/// message with the bytes it borrows from.
-template <typename M>
-test::decoded<M> check_layout(const M& m, std::int16_t version, const std::string& layout) {
-    INFO(std::string(M::api::name) << " v" << version);
-    auto expected = from_hex(layout);
-    CHECK(encoded_hex(m, version) == hex(bytes_view{expected}));
-    byte_reader r(bytes_view{expected});
-    auto d = M::decode(r, version);
-    REQUIRE(d);
-    CHECK(r.ok());
-    CHECK(r.at_end());
-    CHECK(encoded_hex(*d, version) == hex(bytes_view{expected}));
-    check_every_prefix_fails<M>(expected, version);
-    return {std::move(expected), std::move(*d)};
-}
-
-/// Decodes the hex `layout` at `version`, which must consume all of it; nullopt if the decode
-/// fails. The result keeps the bytes its views borrow from.
-template <typename M>
-std::optional<test::decoded<M>> decode_all(const std::string& layout, std::int16_t version) {
-    auto wire = from_hex(layout);
-    byte_reader r(bytes_view{wire});
-    auto d = M::decode(r, version);
-    if (!d) return std::nullopt;
-    CHECK(r.at_end());
-    return test::decoded<M>{std::move(wire), std::move(*d)};
-}
 
 template <typename Api>
 void check_api(int key, std::string_view name, version_range versions, std::int16_t first_flexible) {
@@ -866,20 +823,20 @@ TEST_CASE("every truncation of every group message fails at every version", "[wi
     // round_trip checks this too; here explicitly, with the full samples and the decoder's
     // return value.
     for_each_version<join_group_api>([](std::int16_t v) {
-        check_every_prefix_fails<join_group::request>(encode_bytes(sample_join_request(), v), v);
-        check_every_prefix_fails<join_group::response>(encode_bytes(sample_join_response(), v), v);
+        gregor::test::require_truncations_fail<join_group::request>(encode_bytes(sample_join_request(), v), v);
+        gregor::test::require_truncations_fail<join_group::response>(encode_bytes(sample_join_response(), v), v);
     });
     for_each_version<sync_group_api>([](std::int16_t v) {
-        check_every_prefix_fails<sync_group::request>(encode_bytes(sample_sync_request(), v), v);
-        check_every_prefix_fails<sync_group::response>(encode_bytes(sample_sync_response(), v), v);
+        gregor::test::require_truncations_fail<sync_group::request>(encode_bytes(sample_sync_request(), v), v);
+        gregor::test::require_truncations_fail<sync_group::response>(encode_bytes(sample_sync_response(), v), v);
     });
     for_each_version<heartbeat_api>([](std::int16_t v) {
-        check_every_prefix_fails<heartbeat::request>(encode_bytes(sample_heartbeat_request(), v), v);
-        check_every_prefix_fails<heartbeat::response>(encode_bytes(heartbeat::response{}, v), v);
+        gregor::test::require_truncations_fail<heartbeat::request>(encode_bytes(sample_heartbeat_request(), v), v);
+        gregor::test::require_truncations_fail<heartbeat::response>(encode_bytes(heartbeat::response{}, v), v);
     });
     for_each_version<leave_group_api>([](std::int16_t v) {
-        check_every_prefix_fails<leave_group::request>(encode_bytes(sample_leave_request(), v), v);
-        check_every_prefix_fails<leave_group::response>(encode_bytes(sample_leave_response(), v), v);
+        gregor::test::require_truncations_fail<leave_group::request>(encode_bytes(sample_leave_request(), v), v);
+        gregor::test::require_truncations_fail<leave_group::response>(encode_bytes(sample_leave_response(), v), v);
     });
 }
 

@@ -83,6 +83,41 @@ decoded<M> round_trip(const M& m, std::int16_t version) {
     return {std::move(wire), std::move(*d)};
 }
 
+template <typename M>
+std::string encoded_hex(const M& m, std::int16_t version) {
+    return hex(bytes_view{encode_bytes(m, version)});
+}
+
+/// `m` must encode at `version` to exactly `layout` (hex, spaces allowed); the layout must decode
+/// (to its end) into a message that re-encodes to it, and every strict prefix must fail. Returns
+/// the decoded message with the bytes it borrows from, for field checks.
+template <typename M>
+decoded<M> check_layout(const M& m, std::int16_t version, const std::string& layout) {
+    INFO(std::string(M::api::name) << " v" << version);
+    auto expected = from_hex(layout);
+    CHECK(encoded_hex(m, version) == hex(bytes_view{expected}));
+    byte_reader r(bytes_view{expected});
+    auto d = M::decode(r, version);
+    REQUIRE(d);
+    CHECK(r.ok());
+    CHECK(r.at_end());
+    CHECK(encoded_hex(*d, version) == hex(bytes_view{expected}));
+    require_truncations_fail<M>(expected, version);
+    return {std::move(expected), std::move(*d)};
+}
+
+/// Decodes the hex `layout` at `version`, which must consume all of it; nullopt if the decode
+/// fails. The result keeps the bytes its views borrow from.
+template <typename M>
+std::optional<decoded<M>> decode_all(const std::string& layout, std::int16_t version) {
+    auto wire = from_hex(layout);
+    byte_reader r(bytes_view{wire});
+    auto d = M::decode(r, version);
+    if (!d) return std::nullopt;
+    CHECK(r.at_end());
+    return decoded<M>{std::move(wire), std::move(*d)};
+}
+
 inline bytes_view view(const bytes& b) { return {b.data(), b.size()}; }
 
 inline bool same_bytes(std::optional<bytes_view> a, bytes_view b) {

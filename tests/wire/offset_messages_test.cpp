@@ -36,6 +36,8 @@ using gregor::test::for_each_version;
 using gregor::test::from_hex;
 using gregor::test::hex;
 using gregor::test::round_trip;
+using gregor::test::encoded_hex;
+using gregor::test::check_layout;
 
 namespace {
 
@@ -43,40 +45,6 @@ using opt_string = std::optional<std::string_view>;
 
 /// A string's bytes in hex, for layouts.
 std::string str_hex(std::string_view s) { return hex(as_bytes(s)); }
-
-template <typename M>
-std::string encoded_hex(const M& m, std::int16_t version) {
-    return hex(bytes_view{encode_bytes(m, version)});
-}
-
-/// Every strict prefix of `full` decodes to nullopt (each in an allocation of its own size).
-template <typename M>
-void check_every_prefix_fails(const std::vector<std::byte>& full, std::int16_t version) {
-    for (std::size_t n = 0; n < full.size(); ++n) {
-        const std::vector<std::byte> prefix(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n));
-        byte_reader r(bytes_view{prefix.data(), prefix.size()});
-        INFO(n << " of " << full.size() << " bytes");
-        CHECK_FALSE(M::decode(r, version).has_value());
-    }
-}
-
-/// `m` encodes at `version` to exactly `layout` (hex, spaces allowed); the layout decodes to its
-/// end into a message that re-encodes to it; every strict prefix fails. Returns the decoded
-/// message with the bytes it borrows from.
-template <typename M>
-test::decoded<M> check_layout(const M& m, std::int16_t version, const std::string& layout) {
-    INFO(std::string(M::api::name) << " v" << version);
-    auto expected = from_hex(layout);
-    CHECK(encoded_hex(m, version) == hex(bytes_view{expected}));
-    byte_reader r(bytes_view{expected});
-    auto d = M::decode(r, version);
-    REQUIRE(d);
-    CHECK(r.ok());
-    CHECK(r.at_end());
-    CHECK(encoded_hex(*d, version) == hex(bytes_view{expected}));
-    check_every_prefix_fails<M>(expected, version);
-    return {std::move(expected), std::move(*d)};
-}
 
 /// Decodes `layout` (hex) at `version`, requiring success and that every byte was read.
 template <typename M>
@@ -1022,28 +990,28 @@ TEST_CASE("every truncation of every group offset and admin message fails at eve
     // round_trip checks this too; here explicitly, with the full samples and the decoder's
     // return value.
     for_each_version<offset_commit_api>([](std::int16_t v) {
-        check_every_prefix_fails<offset_commit::request>(encode_bytes(sample_commit_request(), v), v);
-        check_every_prefix_fails<offset_commit::response>(encode_bytes(sample_commit_response(), v), v);
+        gregor::test::require_truncations_fail<offset_commit::request>(encode_bytes(sample_commit_request(), v), v);
+        gregor::test::require_truncations_fail<offset_commit::response>(encode_bytes(sample_commit_response(), v), v);
     });
     for_each_version<offset_fetch_api>([](std::int16_t v) {
-        check_every_prefix_fails<offset_fetch::request>(encode_bytes(sample_fetch_request(), v), v);
-        check_every_prefix_fails<offset_fetch::response>(encode_bytes(sample_fetch_response(), v), v);
+        gregor::test::require_truncations_fail<offset_fetch::request>(encode_bytes(sample_fetch_request(), v), v);
+        gregor::test::require_truncations_fail<offset_fetch::response>(encode_bytes(sample_fetch_response(), v), v);
     });
     for_each_version<list_groups_api>([](std::int16_t v) {
-        check_every_prefix_fails<list_groups::request>(encode_bytes(sample_list_request(), v), v);
-        check_every_prefix_fails<list_groups::response>(encode_bytes(sample_list_response(), v), v);
+        gregor::test::require_truncations_fail<list_groups::request>(encode_bytes(sample_list_request(), v), v);
+        gregor::test::require_truncations_fail<list_groups::response>(encode_bytes(sample_list_response(), v), v);
     });
     for_each_version<describe_groups_api>([](std::int16_t v) {
-        check_every_prefix_fails<describe_groups::request>(encode_bytes(sample_describe_request(), v), v);
-        check_every_prefix_fails<describe_groups::response>(encode_bytes(sample_describe_response(), v), v);
+        gregor::test::require_truncations_fail<describe_groups::request>(encode_bytes(sample_describe_request(), v), v);
+        gregor::test::require_truncations_fail<describe_groups::response>(encode_bytes(sample_describe_response(), v), v);
     });
     for_each_version<delete_groups_api>([](std::int16_t v) {
-        check_every_prefix_fails<delete_groups::request>(encode_bytes(delete_groups::request{{"a", "b"}}, v), v);
-        check_every_prefix_fails<delete_groups::response>(encode_bytes(sample_delete_groups_response(), v), v);
+        gregor::test::require_truncations_fail<delete_groups::request>(encode_bytes(delete_groups::request{{"a", "b"}}, v), v);
+        gregor::test::require_truncations_fail<delete_groups::response>(encode_bytes(sample_delete_groups_response(), v), v);
     });
     for_each_version<offset_delete_api>([](std::int16_t v) {
-        check_every_prefix_fails<offset_delete::request>(encode_bytes(sample_offset_delete_request(), v), v);
-        check_every_prefix_fails<offset_delete::response>(encode_bytes(sample_offset_delete_response(), v), v);
+        gregor::test::require_truncations_fail<offset_delete::request>(encode_bytes(sample_offset_delete_request(), v), v);
+        gregor::test::require_truncations_fail<offset_delete::response>(encode_bytes(sample_offset_delete_response(), v), v);
     });
 }
 

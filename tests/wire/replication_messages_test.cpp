@@ -27,6 +27,8 @@ using gregor::test::for_each_version;
 using gregor::test::from_hex;
 using gregor::test::hex;
 using gregor::test::round_trip;
+using gregor::test::encoded_hex;
+using gregor::test::check_layout;
 
 namespace {
 
@@ -37,40 +39,6 @@ wire::uuid uuid_of(std::uint8_t last) {
     return u;
 }
 std::string uuid_hex(std::uint8_t last) { return hex(bytes_view{uuid_of(last).bytes}); }
-
-template <typename M>
-std::string encoded_hex(const M& m, std::int16_t version) {
-    return hex(bytes_view{encode_bytes(m, version)});
-}
-
-/// Every strict prefix of `layout` decodes to nullopt (each in an allocation of its own size).
-template <typename M>
-void check_every_prefix_fails(const std::vector<std::byte>& full, std::int16_t version) {
-    for (std::size_t n = 0; n < full.size(); ++n) {
-        const std::vector<std::byte> prefix(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n));
-        byte_reader r(bytes_view{prefix.data(), prefix.size()});
-        INFO(n << " of " << full.size() << " bytes");
-        CHECK_FALSE(M::decode(r, version).has_value());
-    }
-}
-
-/// `m` encodes at `version` to exactly `layout` (hex, spaces allowed); the layout decodes to its
-/// end into a message that re-encodes to it; every strict prefix fails. Returns the decoded
-/// message with the bytes it borrows from.
-template <typename M>
-test::decoded<M> check_layout(const M& m, std::int16_t version, const std::string& layout) {
-    INFO(std::string(M::api::name) << " v" << version);
-    auto expected = from_hex(layout);
-    CHECK(encoded_hex(m, version) == hex(bytes_view{expected}));
-    byte_reader r(bytes_view{expected});
-    auto d = M::decode(r, version);
-    REQUIRE(d);
-    CHECK(r.ok());
-    CHECK(r.at_end());
-    CHECK(encoded_hex(*d, version) == hex(bytes_view{expected}));
-    check_every_prefix_fails<M>(expected, version);
-    return {std::move(expected), std::move(*d)};
-}
 
 template <typename Api>
 void check_api(int key, std::string_view name, version_range versions, std::int16_t first_flexible) {
@@ -654,21 +622,21 @@ TEST_CASE("every truncation of every replication message fails at every version"
     // round_trip checks this too; here explicitly, with the full samples and the decoder's
     // return value.
     for_each_version<offset_for_leader_epoch_api>([](std::int16_t v) {
-        check_every_prefix_fails<offset_for_leader_epoch::request>(encode_bytes(sample_ofle_request(), v), v);
-        check_every_prefix_fails<offset_for_leader_epoch::response>(encode_bytes(sample_ofle_response(), v), v);
+        gregor::test::require_truncations_fail<offset_for_leader_epoch::request>(encode_bytes(sample_ofle_request(), v), v);
+        gregor::test::require_truncations_fail<offset_for_leader_epoch::response>(encode_bytes(sample_ofle_response(), v), v);
     });
     for_each_version<alter_partition_api>([](std::int16_t v) {
-        check_every_prefix_fails<alter_partition::request>(encode_bytes(sample_alter_partition_request(), v), v);
-        check_every_prefix_fails<alter_partition::response>(encode_bytes(sample_alter_partition_response(), v), v);
+        gregor::test::require_truncations_fail<alter_partition::request>(encode_bytes(sample_alter_partition_request(), v), v);
+        gregor::test::require_truncations_fail<alter_partition::response>(encode_bytes(sample_alter_partition_response(), v), v);
     });
     for_each_version<broker_registration_api>([](std::int16_t v) {
-        check_every_prefix_fails<broker_registration::request>(encode_bytes(sample_registration_request(), v), v);
-        check_every_prefix_fails<broker_registration::response>(
+        gregor::test::require_truncations_fail<broker_registration::request>(encode_bytes(sample_registration_request(), v), v);
+        gregor::test::require_truncations_fail<broker_registration::response>(
             encode_bytes(broker_registration::response{1, error_code::none, 5}, v), v);
     });
     for_each_version<broker_heartbeat_api>([](std::int16_t v) {
-        check_every_prefix_fails<broker_heartbeat::request>(encode_bytes(sample_heartbeat_request(), v), v);
-        check_every_prefix_fails<broker_heartbeat::response>(encode_bytes(broker_heartbeat::response{}, v), v);
+        gregor::test::require_truncations_fail<broker_heartbeat::request>(encode_bytes(sample_heartbeat_request(), v), v);
+        gregor::test::require_truncations_fail<broker_heartbeat::response>(encode_bytes(broker_heartbeat::response{}, v), v);
     });
 }
 

@@ -815,6 +815,24 @@ private:
         return (req.group_instance_id ? *req.group_instance_id : req.client_id) + "-" + u;
     }
 
+    template <typename Result>
+    static void answer(effects& fx, detail::unique_function<void(Result)>& fn, Result r) {
+        fx.push_back([d = std::make_shared<detail::unique_function<void(Result)>>(std::move(fn)), r = std::move(r)]() mutable {
+            (*d)(std::move(r));
+        });
+    }
+    static void answer_join(effects& fx, detail::unique_function<void(join_result)>& fn, join_result r) {
+        answer(fx, fn, std::move(r));
+    }
+    static void answer_sync(effects& fx, detail::unique_function<void(sync_result)>& fn, sync_result r) {
+        answer(fx, fn, std::move(r));
+    }
+    static sync_result sync_error(error_code e) {
+        sync_result r;
+        r.error = e;
+        return r;
+    }
+
     static join_result join_error(error_code e, std::string member_id = {}) {
         join_result r;
         r.error = e;
@@ -824,11 +842,7 @@ private:
 
     void join_locked(join_request req, detail::unique_function<void(join_result)> done, effects& fx,
                      std::unique_lock<std::mutex>& lk) {
-        auto fail = [&](error_code e) {
-            fx.push_back([d = std::make_shared<decltype(done)>(std::move(done)), e, id = req.member_id]() mutable {
-                (*d)(join_error(e, id));
-            });
-        };
+        auto fail = [&](error_code e) { answer_join(fx, done, join_error(e, req.member_id)); };
         if (auto e = check_group_id(req.group_id); e != error_code::none) return fail(e);
         if (auto e = ensure_loaded(req.group_id, lk); e != error_code::none) return fail(e);
         if (req.session_timeout_ms < cfg_.group_min_session_timeout_ms ||
@@ -857,9 +871,7 @@ private:
             }
             if (req.require_known_member_id) {
                 g.pending[id] = steady::now() + std::chrono::milliseconds(req.session_timeout_ms);
-                fx.push_back([d = std::make_shared<decltype(done)>(std::move(done)), id]() mutable {
-                    (*d)(join_error(error_code::member_id_required, id));
-                });
+                answer_join(fx, done, join_error(error_code::member_id_required, id));
                 arm_timer();
                 return;
             }
@@ -882,9 +894,7 @@ private:
         case group_state::completing_rebalance:
             if (m.same_protocols(req.protocols)) {
                 auto r = join_answer(g, m.id);
-                fx.push_back([d = std::make_shared<decltype(done)>(std::move(done)), r = std::move(r)]() mutable {
-                    (*d)(std::move(r));
-                });
+                answer(fx, done, std::move(r));
                 return;
             }
             update_member(m, req);
@@ -895,9 +905,7 @@ private:
             if (g.leader != m.id && m.same_protocols(req.protocols)) {
                 touch(g, m.id);
                 auto r = join_answer(g, m.id);
-                fx.push_back([d = std::make_shared<decltype(done)>(std::move(done)), r = std::move(r)]() mutable {
-                    (*d)(std::move(r));
-                });
+                answer(fx, done, std::move(r));
                 return;
             }
             update_member(m, req);
@@ -937,11 +945,8 @@ private:
     }
 
     void park_join(member& m, detail::unique_function<void(join_result)> done, effects& fx) {
-        if (m.awaiting_join) { // a second join replaces the first: the first learns it is stale
-            fx.push_back([d = std::make_shared<decltype(done)>(std::move(m.awaiting_join)), id = m.id]() mutable {
-                (*d)(join_error(error_code::rebalance_in_progress, id));
-            });
-        }
+        // A second join replaces the first: the first learns it is stale.
+        if (m.awaiting_join) answer_join(fx, m.awaiting_join, join_error(error_code::rebalance_in_progress, m.id));
         m.awaiting_join = std::move(done);
     }
 
@@ -975,14 +980,9 @@ private:
         auto& m = node.mapped();
         // The old client's parked requests learn they are fenced.
         if (m.awaiting_join)
-            fx.push_back([d = std::make_shared<detail::unique_function<void(join_result)>>(std::move(m.awaiting_join)),
-                          old_id]() mutable { (*d)(join_error(error_code::fenced_instance_id, old_id)); });
+            answer_join(fx, m.awaiting_join, join_error(error_code::fenced_instance_id, old_id));
         if (m.awaiting_sync)
-            fx.push_back([d = std::make_shared<detail::unique_function<void(sync_result)>>(std::move(m.awaiting_sync))]() mutable {
-                sync_result r;
-                r.error = error_code::fenced_instance_id;
-                (*d)(std::move(r));
-            });
+            answer_sync(fx, m.awaiting_sync, sync_error(error_code::fenced_instance_id));
         const bool protocols_same = m.same_protocols(req.protocols);
         node.key() = new_id;
         m.id = new_id;
@@ -1004,9 +1004,7 @@ private:
                 else
                     r.leader = old_id, r.members.clear();
             }
-            fx.push_back([d = std::make_shared<decltype(done)>(std::move(done)), r = std::move(r)]() mutable {
-                (*d)(std::move(r));
-            });
+            answer(fx, done, std::move(r));
             persist_group(g, fx, [](error_code) {});
             return;
         }
@@ -1034,16 +1032,8 @@ private:
 
     void fail_parked(group& g, error_code e, effects& fx) {
         for (auto& [id, m] : g.members) {
-            if (m.awaiting_join)
-                fx.push_back([d = std::make_shared<detail::unique_function<void(join_result)>>(std::move(m.awaiting_join)),
-                              e, id]() mutable { (*d)(join_error(e, id)); });
-            if (m.awaiting_sync)
-                fx.push_back([d = std::make_shared<detail::unique_function<void(sync_result)>>(std::move(m.awaiting_sync)),
-                              e]() mutable {
-                    sync_result r;
-                    r.error = e;
-                    (*d)(std::move(r));
-                });
+            if (m.awaiting_join) answer_join(fx, m.awaiting_join, join_error(e, id));
+            if (m.awaiting_sync) answer_sync(fx, m.awaiting_sync, sync_error(e));
         }
     }
 
@@ -1057,11 +1047,7 @@ private:
             // Parked syncs of the generation that will not complete.
             for (auto& [id, m] : g.members)
                 if (m.awaiting_sync)
-                    fx.push_back([d = std::make_shared<detail::unique_function<void(sync_result)>>(std::move(m.awaiting_sync))]() mutable {
-                        sync_result r;
-                        r.error = error_code::rebalance_in_progress;
-                        (*d)(std::move(r));
-                    });
+                    answer_sync(fx, m.awaiting_sync, sync_error(error_code::rebalance_in_progress));
         }
         for (auto& [id, m] : g.members) m.assignment.clear();
         const auto now = steady::now();
@@ -1152,8 +1138,7 @@ private:
             m.session_deadline = now + std::chrono::milliseconds(m.session_timeout_ms);
             if (!m.awaiting_join) continue;
             auto r = join_answer(g, id);
-            fx.push_back([d = std::make_shared<detail::unique_function<void(join_result)>>(std::move(m.awaiting_join)),
-                          r = std::move(r)]() mutable { (*d)(std::move(r)); });
+            answer(fx, m.awaiting_join, std::move(r));
         }
         g.sync_deadline = now + std::chrono::milliseconds(std::max(g.rebalance_timeout_ms(), 1));
         arm_timer();
@@ -1187,13 +1172,7 @@ private:
 
     void sync_locked(sync_request req, detail::unique_function<void(sync_result)> done, effects& fx,
                      std::unique_lock<std::mutex>& lk) {
-        auto fail = [&](error_code e) {
-            fx.push_back([d = std::make_shared<decltype(done)>(std::move(done)), e]() mutable {
-                sync_result r;
-                r.error = e;
-                (*d)(std::move(r));
-            });
-        };
+        auto fail = [&](error_code e) { answer_sync(fx, done, sync_error(e)); };
         if (auto e = check_group_id(req.group_id); e != error_code::none) return fail(e);
         if (auto e = ensure_loaded(req.group_id, lk); e != error_code::none) return fail(e);
         auto* g = find(req.group_id);
@@ -1213,9 +1192,7 @@ private:
             r.protocol_type = g->protocol_type;
             r.protocol_name = g->protocol;
             r.assignment = g->members.at(req.member_id).assignment;
-            fx.push_back([d = std::make_shared<decltype(done)>(std::move(done)), r = std::move(r)]() mutable {
-                (*d)(std::move(r));
-            });
+            answer(fx, done, std::move(r));
             return;
         }
         default: break;
@@ -1223,11 +1200,7 @@ private:
         auto& m = g->members.at(req.member_id);
         touch(*g, m.id);
         if (m.awaiting_sync) {
-            fx.push_back([d = std::make_shared<decltype(done)>(std::move(m.awaiting_sync))]() mutable {
-                sync_result r;
-                r.error = error_code::rebalance_in_progress;
-                (*d)(std::move(r));
-            });
+            answer_sync(fx, m.awaiting_sync, sync_error(error_code::rebalance_in_progress));
         }
         m.awaiting_sync = std::move(done);
         if (g->leader != m.id) return;
@@ -1254,8 +1227,7 @@ private:
                         r.protocol_name = gg->protocol;
                         r.assignment = mm.assignment;
                     }
-                    fx2.push_back([d = std::make_shared<detail::unique_function<void(sync_result)>>(std::move(mm.awaiting_sync)),
-                                   r = std::move(r)]() mutable { (*d)(std::move(r)); });
+                    answer(fx2, mm.awaiting_sync, std::move(r));
                 }
                 if (e != error_code::none) prepare_rebalance(*gg, fx2);
             }
@@ -1281,14 +1253,9 @@ private:
         }
         auto& m = g.members.at(id);
         if (m.awaiting_join)
-            fx.push_back([d = std::make_shared<detail::unique_function<void(join_result)>>(std::move(m.awaiting_join)),
-                          id]() mutable { (*d)(join_error(error_code::unknown_member_id, id)); });
+            answer_join(fx, m.awaiting_join, join_error(error_code::unknown_member_id, id));
         if (m.awaiting_sync)
-            fx.push_back([d = std::make_shared<detail::unique_function<void(sync_result)>>(std::move(m.awaiting_sync))]() mutable {
-                sync_result r;
-                r.error = error_code::unknown_member_id;
-                (*d)(std::move(r));
-            });
+            answer_sync(fx, m.awaiting_sync, sync_error(error_code::unknown_member_id));
         remove_member(g, id);
         member_left(g, fx);
         return error_code::none;
@@ -1408,11 +1375,7 @@ private:
         for (const auto& id : dead) {
             auto& m = g.members.at(id);
             if (m.awaiting_sync)
-                fx.push_back([d = std::make_shared<detail::unique_function<void(sync_result)>>(std::move(m.awaiting_sync))]() mutable {
-                    sync_result r;
-                    r.error = error_code::unknown_member_id;
-                    (*d)(std::move(r));
-                });
+                answer_sync(fx, m.awaiting_sync, sync_error(error_code::unknown_member_id));
             remove_member(g, id);
         }
         if (!dead.empty()) member_left(g, fx);
