@@ -6,6 +6,8 @@
 #include "broker_process.hpp"
 #include "rdkafka_helpers.hpp"
 
+#include <gregor/wire/group_records.hpp>
+
 #include <catch2/catch.hpp>
 #include <librdkafka/rdkafka.h>
 
@@ -396,4 +398,59 @@ TEST_CASE("cluster: RF=3 min.insync.replicas=2 with two brokers down refuses ack
     REQUIRE(values.size() == 150);
     for (std::size_t i = 0; i < 100; ++i) CHECK(values[i] == static_cast<int>(i));
     for (std::size_t i = 100; i < 150; ++i) CHECK(values[i] == static_cast<int>(i + 50));
+}
+
+TEST_CASE("cluster: kcat -G consumes in a group whose coordinator is killed: the new coordinator has the "
+          "commits",
+          "[cluster]") {
+    cluster3 c("groups", 2, 3, {"-X", "group.initial.rebalance.delay.ms=0", "-X", "offsets.topic.num.partitions=3"});
+    create_topic(c.bootstrap(), "gt", 2, 3);
+    REQUIRE(full_isr(wait_for(c.bootstrap(), "gt", [](const cluster_view& x) { return full_isr(x, 3); }), 3));
+    auto produce = [&](const std::string& bootstrap, const std::string& prefix, int n) {
+        std::string lines;
+        for (int i = 0; i < n; ++i) lines += prefix + "-" + std::to_string(i) + "\n";
+        const auto [rc, out] =
+            gregor::test::run("printf '" + lines + "' | kcat -b " + bootstrap + " -P -t gt -X acks=all 2>&1");
+        INFO(out);
+        REQUIRE(rc == 0);
+    };
+    // -e: exit at the end of every assigned partition, committing on the way out.
+    auto consume = [&](const std::string& bootstrap, const std::string& group) {
+        const auto [rc, out] = gregor::test::run("timeout 60 kcat -b " + bootstrap + " -G " + group +
+                                                 " gt -e -q -X auto.offset.reset=earliest 2>/dev/null");
+        REQUIRE(rc == 0);
+        std::multiset<std::string> got;
+        std::size_t from = 0;
+        for (std::size_t nl; (nl = out.find('\n', from)) != std::string::npos; from = nl + 1)
+            if (nl > from) got.insert(out.substr(from, nl - from));
+        return got;
+    };
+    produce(c.bootstrap(), "a", 40);
+    // The first group lookup has the controller create __consumer_offsets (3 partitions, 3 replicas).
+    CHECK(consume(c.bootstrap(), "warmup").size() == 40);
+    const auto offsets = wait_for(c.bootstrap(), "__consumer_offsets", [](const cluster_view& x) { return full_isr(x, 3); });
+    REQUIRE(full_isr(offsets, 3));
+    // A group whose coordinator is not node 1 (the controller must outlive it to elect a successor).
+    std::string group;
+    int coordinator = -1;
+    for (int i = 0; i < 100 && group.empty(); ++i) {
+        const auto g = "cg-" + std::to_string(i);
+        const int l = offsets.partitions.at(gregor::wire::group_records::partition_for(g, 3)).leader;
+        if (l != 1) group = g, coordinator = l;
+    }
+    REQUIRE(!group.empty());
+    const auto first = consume(c.bootstrap(), group);
+    CHECK(first.size() == 40);
+    for (int i = 0; i < 40; ++i) CHECK(first.count("a-" + std::to_string(i)) == 1);
+
+    c.nodes[static_cast<std::size_t>(coordinator - 1)]->kill();
+    std::string survivors;
+    for (int id = 1; id <= 3; ++id)
+        if (id != coordinator) survivors += (survivors.empty() ? "" : ",") + c.bootstrap({id});
+    produce(survivors, "b", 10);
+    const auto second = consume(survivors, group); // the commits came from the new leader's replica
+    std::printf("cluster groups: coordinator node %d killed; the group then read %zu records\n", coordinator,
+                second.size());
+    CHECK(second.size() == 10);
+    for (int i = 0; i < 10; ++i) CHECK(second.count("b-" + std::to_string(i)) == 1);
 }

@@ -32,6 +32,7 @@ using gregor::test::hex;
 using gregor::test::round_trip;
 using gregor::test::encoded_hex;
 using gregor::test::check_layout;
+using gregor::test::check_api;
 
 namespace {
 
@@ -73,20 +74,6 @@ static_assert(std::is_same_v<describe_cluster::request::response_type, describe_
 // Keys, names and ranges.
 
 namespace {
-template <typename Api>
-void check_api(int key, std::string_view name, version_range versions, std::int16_t first_flexible) {
-    INFO(name);
-    CHECK(static_cast<int>(Api::key) == key);
-    CHECK(Api::name == name);
-    CHECK(api_name(Api::key) == name);
-    CHECK(is_known(Api::key));
-    CHECK(implemented_versions<Api>() == versions);
-    CHECK(Api::advertised == versions);
-    CHECK(Api::first_flexible == first_flexible);
-    CHECK(first_flexible_version(Api::key) == first_flexible);
-    CHECK(is_flexible_version<Api>(first_flexible));
-    if (first_flexible > 0) CHECK_FALSE(is_flexible_version<Api>(static_cast<std::int16_t>(first_flexible - 1)));
-}
 } // namespace
 
 TEST_CASE("admin APIs carry Kafka's keys, names, Kafka 3.9's versions and flexible versions", "[wire_admin]") {

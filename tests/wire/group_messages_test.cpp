@@ -34,6 +34,7 @@ using gregor::test::round_trip;
 using gregor::test::encoded_hex;
 using gregor::test::check_layout;
 using gregor::test::decode_all;
+using gregor::test::check_api;
 
 namespace {
 
@@ -46,24 +47,6 @@ constexpr std::array<std::byte, 2> two_bytes{std::byte{0x00}, std::byte{0x01}};
 bytes_view blob() { return bytes_view{two_bytes}; }
 std::string text(bytes_view b) { return std::string(as_string_view(b)); }
 std::string str_hex(std::string_view s) { return hex(as_bytes(s)); }
-
-template <typename Api>
-void check_api(int key, std::string_view name, version_range versions, std::int16_t first_flexible) {
-    INFO(name);
-    CHECK(static_cast<int>(Api::key) == key);
-    CHECK(Api::name == name);
-    CHECK(api_name(Api::key) == name);
-    CHECK(to_string(Api::key) == name);
-    CHECK(is_known(Api::key));
-    CHECK(implemented_versions<Api>() == versions);
-    CHECK(Api::advertised == versions);
-    CHECK(Api::first_flexible == first_flexible);
-    CHECK(first_flexible_version(Api::key) == first_flexible);
-    CHECK(is_flexible_version<Api>(first_flexible));
-    CHECK_FALSE(is_flexible_version<Api>(static_cast<std::int16_t>(first_flexible - 1)));
-    CHECK_FALSE(supports_version<Api>(static_cast<std::int16_t>(versions.max + 1)));
-    CHECK_FALSE(supports_version<Api>(-1));
-}
 
 // Samples with every field of every version away from its default.
 join_group::request sample_join_request() {

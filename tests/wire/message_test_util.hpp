@@ -4,6 +4,7 @@
 
 #include "batch_vectors.hpp"
 
+#include <gregor/wire/api.hpp>
 #include <gregor/wire/header.hpp>
 #include <gregor/wire/primitives.hpp>
 
@@ -12,6 +13,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gregor::test {
@@ -116,6 +118,31 @@ std::optional<decoded<M>> decode_all(const std::string& layout, std::int16_t ver
     if (!d) return std::nullopt;
     CHECK(r.at_end());
     return decoded<M>{std::move(wire), std::move(*d)};
+}
+
+/// An API tag's constants agree with Kafka's catalogue: key, name, implemented and advertised
+/// versions, first flexible version (or none).
+template <typename Api>
+void check_api(int key, std::string_view name, wire::version_range versions, std::int16_t first_flexible) {
+    using namespace gregor::wire;
+    INFO(name);
+    CHECK(static_cast<int>(Api::key) == key);
+    CHECK(Api::name == name);
+    CHECK(api_name(Api::key) == name);
+    CHECK(to_string(Api::key) == name);
+    CHECK(is_known(Api::key));
+    CHECK(implemented_versions<Api>() == versions);
+    CHECK(Api::advertised == versions);
+    CHECK(Api::first_flexible == first_flexible);
+    CHECK(first_flexible_version(Api::key) == first_flexible);
+    if (first_flexible <= versions.max) {
+        CHECK(is_flexible_version<Api>(first_flexible));
+        if (first_flexible > 0) CHECK_FALSE(is_flexible_version<Api>(static_cast<std::int16_t>(first_flexible - 1)));
+    } else {
+        CHECK_FALSE(is_flexible_version<Api>(versions.max));
+    }
+    CHECK_FALSE(supports_version<Api>(static_cast<std::int16_t>(versions.max + 1)));
+    CHECK_FALSE(supports_version<Api>(-1));
 }
 
 inline bytes_view view(const bytes& b) { return {b.data(), b.size()}; }

@@ -38,6 +38,7 @@ using gregor::test::hex;
 using gregor::test::round_trip;
 using gregor::test::encoded_hex;
 using gregor::test::check_layout;
+using gregor::test::check_api;
 
 namespace {
 
@@ -64,28 +65,6 @@ bool refuses_layout(const std::string& layout, std::int16_t version) {
     const auto in = from_hex(layout);
     byte_reader r(bytes_view{in});
     return !M::decode(r, version).has_value();
-}
-
-template <typename Api>
-void check_api(int key, std::string_view name, version_range versions, std::int16_t first_flexible) {
-    INFO(name);
-    CHECK(static_cast<int>(Api::key) == key);
-    CHECK(Api::name == name);
-    CHECK(api_name(Api::key) == name);
-    CHECK(to_string(Api::key) == name);
-    CHECK(is_known(Api::key));
-    CHECK(implemented_versions<Api>() == versions);
-    CHECK(Api::advertised == versions);
-    CHECK(Api::first_flexible == first_flexible);
-    CHECK(first_flexible_version(Api::key) == first_flexible);
-    if (first_flexible <= versions.max) {
-        CHECK(is_flexible_version<Api>(first_flexible));
-        CHECK_FALSE(is_flexible_version<Api>(static_cast<std::int16_t>(first_flexible - 1)));
-    } else {
-        CHECK_FALSE(is_flexible_version<Api>(versions.max));
-    }
-    CHECK_FALSE(supports_version<Api>(static_cast<std::int16_t>(versions.max + 1)));
-    CHECK_FALSE(supports_version<Api>(-1));
 }
 
 const std::array<std::byte, 2> subscription_bytes{std::byte{0x01}, std::byte{0x02}};

@@ -29,6 +29,7 @@ using gregor::test::hex;
 using gregor::test::round_trip;
 using gregor::test::encoded_hex;
 using gregor::test::check_layout;
+using gregor::test::check_api;
 
 namespace {
 
@@ -39,24 +40,6 @@ wire::uuid uuid_of(std::uint8_t last) {
     return u;
 }
 std::string uuid_hex(std::uint8_t last) { return hex(bytes_view{uuid_of(last).bytes}); }
-
-template <typename Api>
-void check_api(int key, std::string_view name, version_range versions, std::int16_t first_flexible) {
-    INFO(name);
-    CHECK(static_cast<int>(Api::key) == key);
-    CHECK(Api::name == name);
-    CHECK(api_name(Api::key) == name);
-    CHECK(to_string(Api::key) == name);
-    CHECK(is_known(Api::key));
-    CHECK(implemented_versions<Api>() == versions);
-    CHECK(Api::advertised == versions);
-    CHECK(Api::first_flexible == first_flexible);
-    CHECK(first_flexible_version(Api::key) == first_flexible);
-    CHECK(is_flexible_version<Api>(first_flexible));
-    if (first_flexible > 0) CHECK_FALSE(is_flexible_version<Api>(static_cast<std::int16_t>(first_flexible - 1)));
-    CHECK_FALSE(supports_version<Api>(static_cast<std::int16_t>(versions.max + 1)));
-    CHECK_FALSE(supports_version<Api>(-1));
-}
 
 // Samples with every field of every version away from its default.
 offset_for_leader_epoch::request sample_ofle_request() {

@@ -216,6 +216,12 @@ public:
         cv_.notify_all();
         if (timer_.joinable()) timer_.join();
         run(fx);
+        effects owed;
+        {
+            std::lock_guard lk(mu_);
+            owed = std::move(deferred_);
+        }
+        run(owed);
     }
 
     [[nodiscard]] std::int32_t partitions() const noexcept { return cfg_.offsets_topic_num_partitions; }
@@ -974,7 +980,8 @@ private:
         }
     }
 
-    void replace_static(group& g, const std::string& old_id, const std::string& new_id, const join_request& req,
+    // old_id by value: it is read after static_members (where the caller found it) is rewritten.
+    void replace_static(group& g, const std::string old_id, const std::string& new_id, const join_request& req,
                         detail::unique_function<void(join_result)> done, effects& fx) {
         auto node = g.members.extract(old_id);
         auto& m = node.mapped();
@@ -1371,7 +1378,9 @@ private:
         // Sessions: a member that neither heartbeats nor waits in a join is gone.
         std::vector<std::string> dead;
         for (const auto& [id, m] : g.members)
-            if (!m.awaiting_join && m.session_deadline <= now && g.state != group_state::empty) dead.push_back(id);
+            // A member parked in JoinGroup or SyncGroup is alive (the sync deadline bounds the latter).
+            if (!m.awaiting_join && !m.awaiting_sync && m.session_deadline <= now && g.state != group_state::empty)
+                dead.push_back(id);
         for (const auto& id : dead) {
             auto& m = g.members.at(id);
             if (m.awaiting_sync)
