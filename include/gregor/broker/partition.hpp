@@ -732,7 +732,8 @@ public:
     /// Appends a leader's fetch answer on this follower (docs/protocol.md §14.4): `batches` is
     /// the Records field, zero or more whole v2 batches (a trailing partial one is ignored). Every
     /// batch must pass its header checks and CRC (CORRUPT_MESSAGE) and continue the log, the first
-    /// at the log end (OFFSET_OUT_OF_RANGE; nothing is appended then) — except that an empty log
+    /// at or past the log end (past it where the leader's compaction removed offsets; below it is
+    /// OFFSET_OUT_OF_RANGE and nothing is appended) — except that an empty log
     /// whose start lies inside the first batch restarts at that batch's base offset (a leader log
     /// start moved inside a batch by DeleteRecords, as Kafka). The bytes are stored unchanged
     /// (offsets, epochs, CRCs); each new partitionLeaderEpoch enters the epoch cache, the
@@ -763,12 +764,13 @@ public:
                 const auto h = *wire::batch_header::parse(b);
                 if (whole.empty() && h.base_offset < leo && leo == log_.log_start_offset() && h.last_offset() >= leo)
                     next = h.base_offset;
-                if (h.base_offset != next) return error_code::offset_out_of_range;
+                // A compacted leader's log skips offsets (docs/protocol.md §19); it never goes back.
+                if (h.base_offset < next) return error_code::offset_out_of_range;
                 next = h.next_offset();
                 whole.push_back(b);
             }
             // The empty log restarting at a batch that holds its start (see above).
-            if (!whole.empty() && wire::batch_header::parse(whole.front())->base_offset != leo) {
+            if (!whole.empty() && wire::batch_header::parse(whole.front())->base_offset < leo) {
                 if (const auto e = truncate_fully_locked(wire::batch_header::parse(whole.front())->base_offset);
                     e != error_code::none)
                     return e;
@@ -781,7 +783,7 @@ public:
                     result = error_code::kafka_storage_error;
                     break;
                 }
-                if (const auto ec = log_.append(b)) {
+                if (const auto ec = log_.append_at(b)) {
                     result = to_kafka(ec);
                     break;
                 }

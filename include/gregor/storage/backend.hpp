@@ -15,6 +15,9 @@
 //   * write_file() replaces a whole file atomically and durably (temporary + fsync + rename +
 //     directory fsync); remove() and creating a file in open() are durable when they return.
 //   * Bytes covered by a slice (read result) are never rewritten in place, except by truncate().
+//   * Optional, for log compaction (renaming_backend): rename(from, to) replaces `to` atomically
+//     and durably; handles open on the old `to` keep reading its old bytes. The four stock
+//     backends have it; a log over a backend without it simply does not compact.
 //
 // Thread-safety: a backend instance serves one log and is called under that log's serialisation.
 #pragma once
@@ -53,6 +56,12 @@ concept storage_backend = std::default_initializable<typename B::options> &&
     { cb.read_file(name, scratch) } -> std::same_as<std::error_code>;
 };
 
+/// A backend that can also swap a file in by name (what the log cleaner needs).
+template <typename B>
+concept renaming_backend = storage_backend<B> && requires(B& b, const std::string& name) {
+    { b.rename(name, name) } -> std::same_as<std::error_code>;
+};
+
 } // namespace gregor::storage
 
 #include <gregor/storage/backends/file.hpp>
@@ -63,6 +72,7 @@ namespace gregor::storage {
 
 static_assert(storage_backend<memory_backend>);
 static_assert(storage_backend<file_backend>);
+static_assert(renaming_backend<memory_backend> && renaming_backend<file_backend>);
 #if GREGOR_HAS_URING
 static_assert(storage_backend<uring_backend>);
 #endif

@@ -23,6 +23,9 @@ namespace gregor::storage {
 inline constexpr std::string_view log_suffix = ".log";
 inline constexpr std::string_view index_suffix = ".index";
 inline constexpr std::string_view time_index_suffix = ".timeindex";
+/// A segment's compacted copy while the cleaner writes it ("<base>.log.cleaned", Kafka's name);
+/// renamed over the segment when complete, removed at open when a crash left it.
+inline constexpr std::string_view cleaned_suffix = ".cleaned";
 /// Written by close() after everything is durable; its presence at open skips recovery.
 inline constexpr std::string_view clean_shutdown_marker = ".kafka_cleanshutdown";
 

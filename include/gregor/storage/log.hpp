@@ -144,13 +144,21 @@ public:
     /// Appends one batch (validated by the caller) whose baseOffset is log_end_offset(). Rolls a
     /// new segment first when log.segment.bytes or log.roll.ms says so, indexes the batch (one
     /// entry per index.interval.bytes), and syncs it when the flush policy asks.
-    std::error_code append(bytes_view batch) {
+    std::error_code append(bytes_view batch) { return append_(batch, false); }
+
+    /// A replica's copy of its leader's batch: as append(), except that the base offset may lie
+    /// past the log end. The leader's log was compacted (docs/protocol.md §19), so offsets it
+    /// removed are missing here too; reads skip the gap as they skip one inside a segment.
+    std::error_code append_at(bytes_view batch) { return append_(batch, true); }
+
+private:
+    std::error_code append_(bytes_view batch, bool allow_gap) {
         namespace L = wire::batch_layout;
         if (closed_) return make_error_code(local_error::closed);
         if (batch.size() < L::header_size) return make_error_code(local_error::invalid_argument);
         const auto h = *wire::batch_header::parse(batch);
         if (h.total_size() != batch.size() || h.magic != L::current_magic || h.last_offset_delta < 0 ||
-            h.base_offset != log_end_)
+            h.base_offset < log_end_ || (h.base_offset != log_end_ && !allow_gap))
             return make_error_code(local_error::invalid_argument);
         const auto now_ms = clock_.wall_ms();
         if (should_roll(segments_.back(), h, batch.size(), now_ms)) {
@@ -179,6 +187,8 @@ public:
         }
         return {};
     }
+
+public:
 
     /// Whole batches starting with the one that contains `from`, with base offsets below
     /// `upper_bound`, up to `max_bytes` in total — except that the first batch is returned whole even
@@ -309,6 +319,13 @@ public:
         if (run_retention) enforce_retention();
     }
 
+    /// Seals the active segment now, if it holds anything (synced, with its indexes): the next
+    /// append starts a new one. What a compaction or a test wants sealed without waiting for a roll.
+    std::error_code roll() {
+        if (closed_) return make_error_code(local_error::closed);
+        return roll_();
+    }
+
     /// Drops everything at and after `o`. Batches are atomic: when `o` falls inside a batch, that
     /// whole batch goes and the log end becomes its base offset. At or below the log start the log
     /// is emptied and restarts at `o` (a follower's "truncate fully and start at").
@@ -369,13 +386,15 @@ public:
         const auto now_ms = clock_.wall_ms();
         std::uint64_t total = size_bytes();
         std::size_t deleted = 0;
+        // cleanup.policy=compact alone keeps every key's last record for ever: no time or size limit.
+        const bool deletes = cfg_.cleanup_policy != cleanup_policy::compact;
         while (!segments_.empty()) {
             const auto& s = segments_.front();
             const bool active = segments_.size() == 1;
             if (s.size == 0 && active) break;
             const std::int64_t newest = s.max_timestamp >= 0 ? s.max_timestamp : s.last_append_ms;
-            const bool by_time = cfg_.retention_ms >= 0 && s.size > 0 && now_ms - newest > cfg_.retention_ms;
-            const bool by_size = cfg_.retention_bytes >= 0 && s.size > 0 &&
+            const bool by_time = deletes && cfg_.retention_ms >= 0 && s.size > 0 && now_ms - newest > cfg_.retention_ms;
+            const bool by_size = deletes && cfg_.retention_bytes >= 0 && s.size > 0 &&
                                  total - s.size >= static_cast<std::uint64_t>(cfg_.retention_bytes);
             // Kafka's log-start-offset breach: the next segment starts at or below the log start.
             const bool by_start = !active && s.next <= log_start_;
@@ -545,6 +564,148 @@ public:
         return {};
     }
 
+    // ---- compaction support: storage/compaction.hpp drives these (docs/protocol.md §19) ----
+
+    /// One segment as the cleaner plans with it.
+    struct segment_extent {
+        offset base{0};
+        offset next{0};                  // one past its last stored offset
+        std::uint64_t size = 0;          // bytes
+        std::int64_t max_timestamp = -1; // largest batch maxTimestamp (-1: none)
+    };
+    /// Every segment, oldest first; the last one is the active segment, which is never cleaned.
+    [[nodiscard]] std::vector<segment_extent> segment_extents() const {
+        std::vector<segment_extent> v;
+        v.reserve(segments_.size());
+        for (const auto& s : segments_) v.push_back({s.base, s.next, s.size, s.max_timestamp});
+        return v;
+    }
+
+    /// Copies whole batches of the segment based at `base`, from byte `pos` on, to the end of
+    /// `out`: the first one whatever its size, then as many as keep the copy within `max_bytes`.
+    /// `end` becomes the position after the last one copied (`pos` at the segment's end).
+    /// local_error::invalid_argument when there is no such segment any more (retention or a
+    /// truncation removed it meanwhile).
+    std::error_code copy_batches(offset base, std::uint64_t pos, std::size_t max_bytes, byte_buffer& out,
+                                 std::uint64_t& end) const {
+        end = pos;
+        const auto i = find_segment(base);
+        if (!i) return make_error_code(local_error::invalid_argument);
+        const auto& s = segments_[*i];
+        detail::header_walker<Backend> w(*backend_, s.file, pos, s.size);
+        while (const auto h = w.peek()) {
+            if (end > pos && end + h->total_size() - pos > max_bytes) break;
+            w.skip(*h);
+            end = w.position();
+        }
+        if (w.error()) return w.error();
+        byte_buffer scratch;
+        for (std::uint64_t p = pos; p < end;) {
+            std::error_code ec;
+            const auto v = backend_->read(s.file, p, static_cast<std::size_t>(end - p), scratch, ec);
+            if (ec) return ec;
+            if (v.empty()) return make_error_code(local_error::io_error);
+            out.append(v);
+            p += v.size();
+        }
+        return {};
+    }
+
+    /// Calls f(const wire::batch_header&) for every batch of the segment based at `base`.
+    template <typename F>
+    std::error_code for_each_header(offset base, F&& f) const {
+        const auto i = find_segment(base);
+        if (!i) return make_error_code(local_error::invalid_argument);
+        const auto& s = segments_[*i];
+        detail::header_walker<Backend> w(*backend_, s.file, 0, s.size);
+        while (const auto h = w.peek()) {
+            f(*h);
+            w.skip(*h);
+        }
+        return w.error();
+    }
+
+    /// Where the cleaner's last pass ended: everything below was deduplicated against everything
+    /// below it. Kept in memory only, so the first pass after a restart cleans the whole log again
+    /// (the result is the same; it costs one extra rewrite).
+    [[nodiscard]] offset cleaned_offset() const noexcept { return std::max(cleaned_, log_start_); }
+    void set_cleaned_offset(offset o) noexcept { cleaned_ = o; }
+
+    /// A segment's compacted copy being written ("<base>.log.cleaned").
+    struct cleaned_file {
+        offset base{0};
+        typename Backend::file file{};
+        std::uint64_t size = 0;
+    };
+    /// Starts the copy of segment `base` (an old leftover of it is emptied first).
+    std::error_code begin_cleaned(offset base, cleaned_file& f) requires renaming_backend<Backend> {
+        if (closed_) return make_error_code(local_error::closed);
+        std::error_code ec;
+        f.base = base;
+        f.size = 0;
+        f.file = backend_->open(cleaned_name(base), ec);
+        if (!ec && backend_->size(f.file) != 0) ec = backend_->truncate(f.file, 0);
+        return ec;
+    }
+    std::error_code write_cleaned(cleaned_file& f, bytes_view batches) requires renaming_backend<Backend> {
+        if (closed_) return make_error_code(local_error::closed);
+        if (batches.empty()) return {};
+        if (auto ec = backend_->append(f.file, f.size, batches, false)) return ec;
+        f.size += batches.size();
+        return {};
+    }
+    /// Swaps the copy in for its segment, if that segment is still there, sealed and `expected_size`
+    /// bytes long (else local_error::invalid_argument and the copy is dropped). The copy is synced,
+    /// the old indexes removed, the copy renamed over the segment, and the indexes rebuilt from it
+    /// and written: a crash at any point leaves the old segment or the new one, whole, and missing
+    /// indexes are rebuilt at open. A segment left empty is deleted. Readers holding slices of the
+    /// old bytes keep them (the old file lives on while they do).
+    std::error_code commit_cleaned(cleaned_file& f, std::uint64_t expected_size) requires renaming_backend<Backend> {
+        const auto i = find_segment(f.base);
+        if (closed_ || !i || *i + 1 >= segments_.size() || segments_[*i].size != expected_size) {
+            abort_cleaned(f);
+            return make_error_code(closed_ ? local_error::closed : local_error::invalid_argument);
+        }
+        if (auto ec = backend_->sync(f.file)) {
+            abort_cleaned(f);
+            return ec;
+        }
+        f.file = {};
+        auto& s = segments_[*i];
+        if (auto ec = backend_->remove(segment_file_name(s.base, index_suffix))) return ec;
+        if (auto ec = backend_->remove(segment_file_name(s.base, time_index_suffix))) return ec;
+        if (auto ec = backend_->rename(cleaned_name(s.base), segment_file_name(s.base, log_suffix))) return ec;
+        std::error_code ec;
+        auto file = backend_->open(segment_file_name(s.base, log_suffix), ec);
+        if (ec) return ec;
+        segment ns;
+        ns.base = ns.next = s.base;
+        ns.file = std::move(file);
+        ns.roll_start_ms = s.roll_start_ms;
+        ns.last_append_ms = s.last_append_ms;
+        if (rebuild_index(ns, f.size) || ns.size != f.size) {
+            // Read back short: keep the new bytes, walked from the start until the next tick's rebuild.
+            ns.index.clear();
+            ns.tindex.clear();
+            ns.size = f.size;
+            ns.next = std::max(ns.next, ns.base);
+            ns.index_suspect = true;
+        }
+        const bool empty = ns.size == 0;
+        s = std::move(ns);
+        if (empty) {
+            remove_files(s.base);
+            segments_.erase(segments_.begin() + static_cast<std::ptrdiff_t>(*i));
+            return {};
+        }
+        finalize_time_index(s);
+        return write_indexes(s);
+    }
+    void abort_cleaned(cleaned_file& f) {
+        f.file = {};
+        if (backend_) (void)backend_->remove(cleaned_name(f.base));
+    }
+
     /// Syncs everything, writes the active segment's indexes and the clean-shutdown marker. Later
     /// appends, flushes and truncations return local_error::closed; reads still work.
     void close() {
@@ -657,6 +818,18 @@ private:
     }
 
     std::error_code flush_all() { return flushed_ >= log_end_ ? std::error_code{} : flush(); }
+
+    static std::string cleaned_name(offset base) {
+        return segment_file_name(base, log_suffix) + std::string(cleaned_suffix);
+    }
+
+    /// Index of the segment based exactly at `base`.
+    [[nodiscard]] std::optional<std::size_t> find_segment(offset base) const noexcept {
+        const auto it = std::lower_bound(segments_.begin(), segments_.end(), base,
+                                         [](const segment& s, offset v) { return s.base < v; });
+        if (it == segments_.end() || it->base != base) return std::nullopt;
+        return static_cast<std::size_t>(it - segments_.begin());
+    }
 
     /// Index of the segment that holds `o` (the last one whose base is <= o; 0 if none).
     [[nodiscard]] std::size_t segment_for(offset o) const noexcept {
@@ -827,10 +1000,12 @@ private:
         std::sort(bases.begin(), bases.end());
         for (const auto& n : names) {
             // Leftovers of an interrupted write_file, and indexes whose segment is gone.
-            const bool tmp = detail::ends_with(n, ".tmp") &&
-                             (parse_segment_file_name(n.substr(0, n.size() - 4), index_suffix) ||
-                              parse_segment_file_name(n.substr(0, n.size() - 4), time_index_suffix) ||
-                              n == std::string(clean_shutdown_marker) + ".tmp");
+            const bool tmp = (detail::ends_with(n, ".tmp") &&
+                              (parse_segment_file_name(n.substr(0, n.size() - 4), index_suffix) ||
+                               parse_segment_file_name(n.substr(0, n.size() - 4), time_index_suffix) ||
+                               n == std::string(clean_shutdown_marker) + ".tmp")) ||
+                             (detail::ends_with(n, cleaned_suffix) &&
+                              parse_segment_file_name(n.substr(0, n.size() - cleaned_suffix.size()), log_suffix));
             auto b = parse_segment_file_name(n, index_suffix);
             if (!b) b = parse_segment_file_name(n, time_index_suffix);
             if (tmp || (b && !std::binary_search(bases.begin(), bases.end(), *b))) (void)backend_->remove(n);
@@ -844,8 +1019,9 @@ private:
                 remove_files(segments_.back().base);
                 segments_.pop_back();
             }
-            // Offsets must continue from one segment to the next; what follows a gap or a cut goes.
-            if (drop_rest || (!segments_.empty() && bases[i] != segments_.back().next)) {
+            // Offsets must go up from one segment to the next (a compacted log may skip some); what
+            // follows an overlap or a cut goes.
+            if (drop_rest || (!segments_.empty() && bases[i] < segments_.back().next)) {
                 remove_files(bases[i]);
                 drop_rest = true;
                 continue;
@@ -894,19 +1070,29 @@ private:
                     if (auto ti = time_index::decode(buf.view())) {
                         s.index = std::move(*oi);
                         s.tindex = std::move(*ti);
-                        if (check_tail(s, file_size)) return true;
+                        if (check_tail(s, file_size, gaps_allowed(last))) return true;
                     }
                 }
             }
         }
-        const bool intact = recover_segment(s, file_size);
+        const bool intact = recover_segment(s, file_size, gaps_allowed(last));
         if (!last && intact) (void)write_indexes(s);
         return intact;
     }
 
+    /// Whether offsets may skip ahead between the batches of a segment being recovered. Compaction
+    /// leaves such gaps in the segments it rewrites, which are never the active one, and a follower
+    /// of a compacted leader copies them into its active segment. A sealed segment is trusted with
+    /// them; the last one only under a compacting policy, since there a gap more likely means a
+    /// flipped offset byte (the CRC does not cover baseOffset).
+    bool gaps_allowed(bool last) const noexcept { return !last || cfg_.cleanup_policy != cleanup_policy::delete_segments; }
+    static bool follows(const wire::batch_header& h, offset expected, bool gaps) noexcept {
+        return gaps ? h.base_offset >= expected : h.base_offset == expected;
+    }
+
     /// With trusted indexes: checks the batches after the last index entry (headers, CRC,
     /// contiguity) and that they end exactly at the end of the file.
-    bool check_tail(segment& s, std::uint64_t file_size) {
+    bool check_tail(segment& s, std::uint64_t file_size, bool gaps) {
         const auto& e = s.index.entries();
         const std::uint64_t start = e.empty() ? 0 : e.back().position;
         s.max_timestamp = -1;
@@ -920,7 +1106,7 @@ private:
         if (e.empty()) expect = s.base;
         bool any = false;
         while (const auto h = w.peek()) {
-            if (expect ? h->base_offset != *expect : h->last_offset() != s.base + e.back().relative_offset)
+            if (expect ? !follows(*h, *expect, gaps) : h->last_offset() != s.base + e.back().relative_offset)
                 return false;
             if (!valid_batch(s, w.position(), *h, scratch)) return false;
             if (h->max_timestamp > s.max_timestamp) {
@@ -952,7 +1138,7 @@ private:
 
     /// Scans the whole segment, rebuilding its indexes, and cuts it at the first batch that is
     /// torn, corrupt or out of sequence. Returns whether it was intact.
-    bool recover_segment(segment& s, std::uint64_t file_size) {
+    bool recover_segment(segment& s, std::uint64_t file_size, bool gaps) {
         s.index.clear();
         s.tindex.clear();
         s.max_timestamp = -1;
@@ -962,7 +1148,8 @@ private:
         detail::header_walker<Backend> w(*backend_, s.file, 0, file_size);
         byte_buffer scratch;
         while (const auto h = w.peek()) {
-            if (h->base_offset != s.next || h->last_offset() - s.base > std::numeric_limits<std::int32_t>::max()) break;
+            if (!follows(*h, s.next, gaps) || h->last_offset() - s.base > std::numeric_limits<std::int32_t>::max())
+                break;
             if (!valid_batch(s, w.position(), *h, scratch)) break;
             index_batch(s, *h, w.position());
             w.skip(*h);
@@ -984,6 +1171,7 @@ private:
     offset log_start_{0};
     offset log_end_{0};
     offset flushed_{0};
+    offset cleaned_{0};
     bool closed_ = false;
     std::uint64_t index_rebuilds_ = 0;
 };

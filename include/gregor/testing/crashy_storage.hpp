@@ -173,6 +173,15 @@ public:
         std::lock_guard lk(mu_);
         files_.erase(path);
     }
+    void move(const std::string& from, const std::string& to) {
+        std::lock_guard lk(mu_);
+        file_state st;
+        if (const auto it = files_.find(from); it != files_.end()) {
+            st = it->second;
+            files_.erase(it);
+        }
+        files_[to] = st;
+    }
     void count_sync() {
         std::lock_guard lk(mu_);
         ++syncs_;
@@ -297,6 +306,16 @@ public:
         return {};
     }
     std::error_code read_file(const std::string& name, byte_buffer& out) const { return inner_.read_file(name, out); }
+    /// Durable when it returns, as the real backends make it; the file keeps its durable length.
+    std::error_code rename(const std::string& from, const std::string& to) requires requires(Inner& i) {
+        i.rename(from, to);
+    }
+    {
+        if (!ctl_->writable(generation_)) return make_error_code(local_error::io_error);
+        if (auto ec = inner_.rename(from, to)) return ec;
+        ctl_->move(path(from), path(to));
+        return {};
+    }
 
     [[nodiscard]] Inner& inner() noexcept { return inner_; }
 

@@ -176,6 +176,15 @@ public:
         std::lock_guard lk(mu_);
         files_.erase(path);
     }
+    bool rename(const std::string& from, const std::string& to) {
+        std::lock_guard lk(mu_);
+        const auto it = files_.find(from);
+        if (it == files_.end()) return false;
+        auto f = std::move(it->second);
+        files_.erase(it);
+        files_[to] = std::move(f);
+        return true;
+    }
     /// Names of the files directly inside `dir`.
     std::vector<std::string> list(const std::string& dir) const {
         std::lock_guard lk(mu_);
@@ -245,6 +254,11 @@ public:
         auto f = std::make_shared<detail::memory_file>(std::max<std::size_t>(data.size(), 4096));
         if (auto ec = f->write(0, data)) return ec;
         store_->replace(key(name), std::move(f));
+        return {};
+    }
+    /// Open handles keep the contents they had (as an open file descriptor keeps its inode).
+    std::error_code rename(const std::string& from, const std::string& to) {
+        if (!store_->rename(key(from), key(to))) return std::make_error_code(std::errc::no_such_file_or_directory);
         return {};
     }
     std::error_code read_file(const std::string& name, byte_buffer& out) const {

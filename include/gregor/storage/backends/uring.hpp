@@ -108,6 +108,7 @@ public:
     std::error_code remove(const std::string& name) { return dir_.remove(name); }
     std::vector<std::string> list(std::error_code& ec) const { return dir_.list(ec); }
     std::error_code write_file(const std::string& name, bytes_view data) { return dir_.write_file(name, data); }
+    std::error_code rename(const std::string& from, const std::string& to) { return dir_.rename(from, to); }
     std::error_code read_file(const std::string& name, byte_buffer& out) const { return dir_.read_file(name, out); }
 
 private:

@@ -170,6 +170,12 @@ public:
         return names;
     }
 
+    /// Renames `from` over `to` atomically and makes that durable (the compactor's swap).
+    std::error_code rename(const std::string& from, const std::string& to) {
+        if (::rename((dir_ / from).c_str(), (dir_ / to).c_str()) != 0) return errno_code(errno);
+        return sync_dir();
+    }
+
     /// Replaces `name` atomically and durably: write a temporary, fsync, rename, fsync the directory.
     std::error_code write_file(const std::string& name, bytes_view data) {
         if (data.empty()) { // nothing to tear: create or empty it in place, then make the name durable
