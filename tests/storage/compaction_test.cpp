@@ -95,7 +95,9 @@ std::vector<rec> expected_after(const std::vector<rec>& all, offset sealed_end) 
     return out;
 }
 
-/// Appends `n` batches of 4 records over `keys` keys, values naming their offset.
+/// Appends `n` batches of 4 records over `keys` keys, values naming their offset. The first batch
+/// of the log has keys of its own, so the first segment keeps a record (it never empties, see
+/// "the first segment never empties").
 template <typename Log>
 std::vector<rec> append_keyed(Log& l, int n, int keys) {
     std::vector<rec> all;
@@ -104,7 +106,8 @@ std::vector<rec> append_keyed(Log& l, int n, int keys) {
         std::vector<std::pair<std::string, std::optional<std::string>>> kv;
         for (int j = 0; j < 4; ++j) {
             const auto o = base.value() + j;
-            kv.emplace_back("key-" + std::to_string((o * 7) % keys), "value-at-" + std::to_string(o));
+            const auto key = o < 4 ? "first-" + std::to_string(o) : "key-" + std::to_string((o * 7) % keys);
+            kv.emplace_back(key, "value-at-" + std::to_string(o));
             all.push_back({offset{o}, kv.back().first, kv.back().second, t0 + o});
         }
         const auto b = keyed_batch(base, kv);
@@ -295,6 +298,39 @@ TEST_CASE("a small key map cleans in several passes to the same result", "[compa
     l.set_cleaned_offset(offset{0});
     clean_once(l, o);
     CHECK(records_of(l) == expected_after(all, sealed_end));
+}
+
+TEST_CASE("the first segment never empties, so the log start offset stays", "[compaction]") {
+    temp_dir d;
+    testing::manual_clock clk;
+    backend_env<storage::file_backend> env;
+    const auto cfg = compact_config(1 << 20);
+    {
+        test_log<storage::file_backend> l{d.partition(), cfg, env.options(), testing::manual_clock_ref{clk}};
+        for (int i = 0; i < 3; ++i) {
+            auto b = keyed_batch(l.log_end_offset(), {{"k", "old-" + std::to_string(i)}});
+            REQUIRE_FALSE(l.append(b.view()));
+        }
+        REQUIRE_FALSE(l.roll());
+        auto b = keyed_batch(l.log_end_offset(), {{"k", "mid"}});
+        REQUIRE_FALSE(l.append(b.view()));
+        REQUIRE_FALSE(l.roll());
+        b = keyed_batch(l.log_end_offset(), {{"k", "new"}});
+        REQUIRE_FALSE(l.append(b.view()));
+        REQUIRE_FALSE(l.roll());
+        clean_once(l);
+        // The first segment keeps its last batch; the second, wholly superseded, is gone.
+        const auto rs = records_of(l);
+        REQUIRE(rs.size() == 2);
+        CHECK(rs[0].at == offset{2});
+        CHECK(rs[1] == rec{offset{4}, "k", "new", t0 + 4});
+        CHECK(l.log_start_offset() == offset{0});
+        CHECK(l.segment_count() == 3);
+    }
+    test_log<storage::file_backend> l{d.partition(), cfg, env.options(), testing::manual_clock_ref{clk}};
+    CHECK(l.log_start_offset() == offset{0});
+    CHECK(batches_of(l.read(offset{0}, 1, l.log_end_offset()))[0].base_offset == offset{2});
+    CHECK(l.log_end_offset() == offset{5});
 }
 
 TEST_CASE("compact alone never deletes by time or size; compact,delete does", "[compaction][retention]") {

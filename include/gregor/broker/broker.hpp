@@ -137,6 +137,7 @@ public:
             load_topics();
         }
         maintenance_ = std::thread([this] { maintenance_loop(); });
+        if (cfg_.log_cleaner_enable) cleaner_ = std::thread([this] { cleaner_loop(); });
     }
 
     broker(const broker&) = delete;
@@ -173,8 +174,13 @@ public:
     error_code ensure_offsets_topic() {
         if (find_partition(groups::offsets_topic, partition_id{0})) return error_code::none;
         if (cluster_mode()) return error_code::coordinator_not_available;
-        const auto e = create_topic(groups::offsets_topic, cfg_.offsets_topic_num_partitions, {{"cleanup.policy", "compact"}});
+        const auto e = create_topic(groups::offsets_topic, cfg_.offsets_topic_num_partitions, offsets_topic_configs());
         return e == error_code::topic_already_exists ? error_code::none : e;
+    }
+
+    /// The topic configs `__consumer_offsets` is created with: compacted, offsets.topic.segment.bytes.
+    [[nodiscard]] std::map<std::string, std::string> offsets_topic_configs() const {
+        return {{"cleanup.policy", "compact"}, {"segment.bytes", std::to_string(cfg_.offsets_topic_segment_bytes)}};
     }
 
     /// The controller's metadata log: partition 0 of `__cluster_metadata` in this data dir, led by
@@ -191,6 +197,7 @@ public:
             auto mcfg = cfg_;
             mcfg.log.retention_ms = -1;
             mcfg.log.retention_bytes = -1;
+            mcfg.log.cleanup_policy = storage::cleanup_policy::delete_segments; // never compacted either
             mcfg.min_insync_replicas = 1;
             auto part = std::make_unique<partition_type>(rec.name, partition_id{0}, partition_dir(rec.name, 0), mcfg,
                                                          backend_opts_, clock_, leader_epoch{0}, offset{-1});
@@ -752,6 +759,23 @@ public:
     /// The partition object itself (nullptr if absent), for the server and replication layers.
     partition_type* find_partition(std::string_view topic, partition_id p) { return find_or_create(topic, p, false); }
 
+    /// One compaction pass over every partition whose cleanup.policy compacts and that needs one
+    /// (see partition::compact; `force`: every such partition, however little is dirty). What the
+    /// cleaner thread does every log.cleaner.backoff.ms; tools and tests call it to clean now.
+    /// Returns the number of passes that ran; the first error, if any, in `ec`.
+    std::size_t compact_now(bool force, std::error_code& ec) {
+        ec.clear();
+        std::size_t passes = 0;
+        for (auto* part : all_partitions()) {
+            std::error_code e;
+            if (part->compact(clock_.wall_ms(), static_cast<std::size_t>(cfg_.log_cleaner_dedupe_buffer_size), force, e))
+                ++passes;
+            // A segment removed under the pass (retention, truncation) just ends it; the next one starts over.
+            if (e && e != make_error_code(local_error::invalid_argument) && !ec) ec = e;
+        }
+        return passes;
+    }
+
     /// Runs the periodic work now: interval flushes, roll, retention, snapshots.
     void tick(bool run_retention = true) {
         for (auto* part : all_partitions()) part->tick(run_retention);
@@ -820,6 +844,7 @@ public:
         }
         maint_cv_.notify_all();
         if (maintenance_.joinable()) maintenance_.join();
+        if (cleaner_.joinable()) cleaner_.join();
         flusher_.stop(); // runs the syncs already asked for
         for (auto* part : all_partitions()) part->close();
         (void)write_offset_checkpoints();
@@ -1358,6 +1383,22 @@ private:
         return out;
     }
 
+    // The log cleaner: a pass over the compacted partitions, then log.cleaner.backoff.ms of sleep
+    // (Kafka's cleaner backs off only when it found nothing; one pass per partition per round keeps
+    // a busy log from starving the others).
+    void cleaner_loop() {
+        using namespace std::chrono;
+        std::unique_lock lk(maint_mu_);
+        while (!stop_) {
+            maint_cv_.wait_for(lk, milliseconds(cfg_.log_cleaner_backoff_ms), [&] { return stop_; });
+            if (stop_) break;
+            lk.unlock();
+            std::error_code ec;
+            (void)compact_now(false, ec); // an I/O error is retried at the next round
+            lk.lock();
+        }
+    }
+
     void maintenance_loop() {
         using namespace std::chrono;
         auto next_retention = steady_clock::now() + milliseconds(cfg_.log_retention_check_interval_ms);
@@ -1416,6 +1457,7 @@ private:
     bool stop_ = false;
     std::atomic<bool> closed_{false};
     std::thread maintenance_;
+    std::thread cleaner_;
     static constexpr std::string_view metadata_log_topic = "__cluster_metadata";
     std::unique_ptr<partition_type> metadata_log_; // the controller's (created under table_mu_)
     std::atomic<partition_type*> metadata_log_ptr_{nullptr};

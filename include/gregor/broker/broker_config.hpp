@@ -55,6 +55,10 @@ struct broker_config {
     std::int64_t transaction_max_timeout_ms = 900000;
     std::int64_t log_retention_check_interval_ms = 300000;
     std::int64_t log_flush_scheduler_interval_ms = 1000;
+    // The log cleaner (compaction, storage/compaction.hpp).
+    bool log_cleaner_enable = true;
+    std::int64_t log_cleaner_backoff_ms = 15000;
+    std::int64_t log_cleaner_dedupe_buffer_size = 134217728;
     gregor::timestamp_type message_timestamp_type = gregor::timestamp_type::create_time;
     gregor::compression_type compression_type = gregor::compression_type::producer;
     std::int32_t compression_gzip_level = -1;
@@ -76,6 +80,7 @@ struct broker_config {
     std::int32_t group_max_size = 2147483647;
     std::int32_t offsets_topic_num_partitions = 50;
     std::int16_t offsets_topic_replication_factor = 3;
+    std::int32_t offsets_topic_segment_bytes = 104857600;
     std::int32_t offsets_commit_timeout_ms = 5000;
     std::int32_t offset_metadata_max_bytes = 4096;
     storage::log_config log;
@@ -184,6 +189,24 @@ inline constexpr auto broker_keys = std::to_array<detail::config::key<broker_con
      .unit = "ms",
      .doc = "How often log.flush.interval.ms is checked (Kafka's default, Long.MAX_VALUE, would never check).",
      GREGOR_CONFIG_FIELD(broker_config, log_flush_scheduler_interval_ms)},
+    {.name = "log.cleaner.enable",
+     .type = detail::config::type::boolean,
+     .default_text = "true",
+     .doc = "Runs the cleaner thread that compacts topics whose cleanup.policy has compact.",
+     GREGOR_CONFIG_FIELD(broker_config, log_cleaner_enable)},
+    {.name = "log.cleaner.backoff.ms",
+     .default_text = "15000",
+     .min = 1,
+     .max = detail::config::max_deadline_ms,
+     .unit = "ms",
+     .doc = "How long the cleaner sleeps when no log needs cleaning.",
+     GREGOR_CONFIG_FIELD(broker_config, log_cleaner_backoff_ms)},
+    {.name = "log.cleaner.dedupe.buffer.size",
+     .default_text = "134217728",
+     .min = 4096,
+     .unit = "bytes",
+     .doc = "Memory for the keys of one cleaning pass; a larger dirty part is cleaned over several passes.",
+     GREGOR_CONFIG_FIELD(broker_config, log_cleaner_dedupe_buffer_size)},
     {.name = "log.message.timestamp.type",
      .topic_name = "message.timestamp.type",
      .type = detail::config::type::choice,
@@ -309,6 +332,13 @@ inline constexpr auto broker_keys = std::to_array<detail::config::key<broker_con
      .max = 32767,
      .doc = "Replicas of __consumer_offsets in a cluster (fewer if fewer brokers are registered when it is created).",
      GREGOR_CONFIG_FIELD(broker_config, offsets_topic_replication_factor)},
+    {.name = "offsets.topic.segment.bytes",
+     .default_text = "104857600",
+     .min = 14,
+     .max = 2147483647,
+     .unit = "bytes",
+     .doc = "segment.bytes of __consumer_offsets, kept small so the cleaner can compact sealed segments soon.",
+     GREGOR_CONFIG_FIELD(broker_config, offsets_topic_segment_bytes)},
     {.name = "offsets.commit.timeout.ms",
      .default_text = "5000",
      .min = 1,

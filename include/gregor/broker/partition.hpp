@@ -46,6 +46,7 @@
 #include <gregor/compression/codec.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
+#include <gregor/storage/compaction.hpp>
 #include <gregor/storage/log.hpp>
 #include <gregor/wire/record_batch.hpp>
 
@@ -152,6 +153,7 @@ public:
               leader_epoch epoch = leader_epoch{0}, offset log_start = offset{-1})
             : topic_(std::move(topic)), id_(id), dir_(std::move(dir)), cfg_(cfg),
               max_message_bytes_(cfg.message_max_bytes),
+              compacted_(cfg.log.cleanup_policy != storage::cleanup_policy::delete_segments),
               log_append_time_(cfg.message_timestamp_type == timestamp_type::log_append_time),
               target_codec_(encode_target(cfg.compression_type)), level_gzip_(cfg.compression_gzip_level),
               level_lz4_(cfg.compression_lz4_level), level_zstd_(cfg.compression_zstd_level),
@@ -205,6 +207,10 @@ public:
         if (const auto e = decode_and_recompress(batch, verify_records, plain, rebuilt, decoded); e != error_code::none)
             return fail(res, e);
         if (!rebuilt.empty()) batch = rebuilt.mutable_view();
+        // Compaction keeps the newest record per key; a record without one could never be kept
+        // (Kafka refuses it the same way, docs/protocol.md §19).
+        if (compacted_.load(std::memory_order_relaxed) && !all_records_keyed(batch, decoded))
+            return fail(res, error_code::invalid_record);
         // Kafka's in-place validation: the header's maxTimestamp becomes the records' true maximum
         // (clients may leave it -1, and ListOffsets and retention go by it), or the append time on
         // a LogAppendTime topic (docs/protocol.md §2.5). Batches this process built itself
@@ -440,6 +446,50 @@ public:
         if (flush_now) request_flush();
     }
 
+    /// One compaction pass (storage/compaction.hpp) if cleanup.policy compacts and the log needs
+    /// it: its dirty share of the sealed segments below the high watermark has reached
+    /// min.cleanable.dirty.ratio, or `force`, or no pass has run for delete.retention.ms (tombstones
+    /// whose horizon passed go then). Runs on the caller's thread, taking the partition's lock only
+    /// for the short steps of the pass. Returns whether a pass ran.
+    bool compact(std::int64_t now_ms, std::size_t dedupe_buffer_bytes, bool force, std::error_code& ec,
+                 storage::compaction::stats* out = nullptr) {
+        ec.clear();
+        if constexpr (!storage::renaming_backend<typename Policies::storage_backend>) {
+            return false;
+        } else {
+            storage::compaction::options o;
+            o.now_ms = now_ms;
+            o.dedupe_buffer_bytes = dedupe_buffer_bytes;
+            {
+                std::lock_guard lk(mu_);
+                if (closed_ || deleted_ || cfg_.log.cleanup_policy == storage::cleanup_policy::delete_segments)
+                    return false;
+                o.upper_bound = high_watermark_;
+                o.delete_retention_ms = cfg_.log.delete_retention_ms;
+                o.min_compaction_lag_ms = cfg_.log.min_compaction_lag_ms;
+                const auto [clean, dirty] = storage::compaction::clean_and_dirty_bytes(log_, high_watermark_);
+                const bool dirty_enough =
+                    dirty > 0 && static_cast<double>(dirty) >=
+                                     cfg_.log.min_cleanable_dirty_ratio * static_cast<double>(clean + dirty);
+                o.when_clean = force || (clean > 0 && now_ms - last_compaction_ms_ >= cfg_.log.delete_retention_ms);
+                if (!dirty_enough && !o.when_clean) return false;
+            }
+            storage::compaction::stats st;
+            ec = storage::compaction::clean<log_type>(
+                [this](auto&& f) {
+                    std::lock_guard lk(mu_);
+                    return f(log_);
+                },
+                o, st);
+            {
+                std::lock_guard lk(mu_);
+                last_compaction_ms_ = now_ms;
+            }
+            if (out) *out = st;
+            return true;
+        }
+    }
+
     /// Syncs now on the calling thread (tools, shutdown, tests); the flusher does it otherwise.
     std::error_code flush() {
         std::unique_lock lk(mu_);
@@ -476,6 +526,7 @@ public:
         if (auto ec = log_.set_config(c.log)) return ec;
         cfg_ = c;
         max_message_bytes_.store(c.message_max_bytes, std::memory_order_relaxed);
+        compacted_.store(c.log.cleanup_policy != storage::cleanup_policy::delete_segments, std::memory_order_relaxed);
         log_append_time_.store(c.message_timestamp_type == timestamp_type::log_append_time, std::memory_order_relaxed);
         target_codec_.store(encode_target(c.compression_type), std::memory_order_relaxed);
         level_gzip_.store(c.compression_gzip_level, std::memory_order_relaxed);
@@ -596,6 +647,12 @@ public:
     [[nodiscard]] bool is_leader() {
         std::lock_guard lk(mu_);
         return is_leader_;
+    }
+
+    /// Bytes the log holds now (what retention and compaction shrink).
+    [[nodiscard]] std::uint64_t log_size_bytes() {
+        std::lock_guard lk(mu_);
+        return log_.size_bytes();
     }
 
     /// The leader this partition knows of (-1: none).
@@ -993,6 +1050,24 @@ private:
         return error_code::none;
     }
 
+    // Whether every record of `batch` has a key; a compressed batch not decoded yet is decoded here.
+    bool all_records_keyed(bytes_view batch, const std::optional<wire::batch_view>& decoded) const {
+        const auto keyed = [](const wire::batch_view& v) {
+            std::int32_t n = 0;
+            for (const auto& r : v) {
+                if (!r.key) return false;
+                ++n;
+            }
+            return n == v.header().records_count;
+        };
+        if (decoded) return keyed(*decoded);
+        const auto h = *wire::batch_header::parse(batch);
+        if (h.compression() == wire::compression::none) return keyed(wire::batch_view(batch));
+        byte_buffer plain;
+        if (compression::decompress_records(batch, plain, max_decompressed_bytes())) return false;
+        return keyed(wire::batch_view(batch, plain.view()));
+    }
+
     static append_result& fail(append_result& r, error_code e) {
         r.error = e;
         return r;
@@ -1267,6 +1342,7 @@ private:
     std::filesystem::path dir_;
     broker_config cfg_; // under mu_
     std::atomic<std::int32_t> max_message_bytes_;
+    std::atomic<bool> compacted_; // cleanup.policy has compact: every record needs a key
     std::atomic<bool> log_append_time_;
     // compression.type as the codec to store (no_target: the producer's) and the levels to use.
     static constexpr std::uint8_t no_target = 0xff;
@@ -1291,6 +1367,7 @@ private:
     std::int64_t last_now_ms_ = 0;        // the latest now_ms a caller passed
     std::uint64_t generation_ = 0;        // bumped when offsets move back (see publish)
     offset high_watermark_{0};
+    std::int64_t last_compaction_ms_ = 0; // the broker clock's time of the last compaction pass
     leader_epoch leader_epoch_{0};
     broker_detail::leader_epoch_cache<typename Policies::storage_backend> epochs_;
     offset last_snapshot_{-1};

@@ -77,6 +77,7 @@ config_type type_of(const detail::config::key<Config>& k) {
     case detail::config::type::boolean: return config_type::boolean;
     case detail::config::type::string:
     case detail::config::type::choice: return config_type::string;
+    case detail::config::type::fraction: return config_type::double_;
     case detail::config::type::integer:
         return k.min >= std::numeric_limits<std::int32_t>::min() && k.max <= std::numeric_limits<std::int32_t>::max()
                    ? config_type::int_

@@ -25,7 +25,8 @@
 
 namespace gregor::detail::config {
 
-enum class type : std::uint8_t { boolean, integer, string, choice };
+// fraction: a double in [0, 1] (min.cleanable.dirty.ratio), stored in a `double` field.
+enum class type : std::uint8_t { boolean, integer, string, choice, fraction };
 
 /// A parsed or loaded value: integers, booleans (0/1) and choices (index into `choices`) in `i`,
 /// text in `s` (a choice also carries its canonical spelling there). `unset` is an empty optional.
@@ -33,6 +34,7 @@ struct value {
     std::int64_t i = 0;
     std::string s;
     bool unset = false;
+    double d = 0; // type::fraction
 };
 
 inline constexpr std::int64_t no_min = std::numeric_limits<std::int64_t>::min();
@@ -85,6 +87,8 @@ void assign(T& field, const value& v) {
         field = v.i != 0;
     } else if constexpr (std::is_enum_v<T>) {
         field = static_cast<T>(v.i);
+    } else if constexpr (std::is_floating_point_v<T>) {
+        field = static_cast<T>(v.d);
     } else if constexpr (std::is_integral_v<T>) {
         // Bounds in the table keep values in range; this guards a table row that is wrong.
         if (!std::in_range<T>(v.i)) throw std::logic_error("config table: value out of its field's range");
@@ -103,6 +107,10 @@ value to_value(const T& field) {
         return value{field ? 1 : 0, {}, false};
     } else if constexpr (std::is_enum_v<T>) {
         return value{static_cast<std::int64_t>(field), {}, false};
+    } else if constexpr (std::is_floating_point_v<T>) {
+        value v;
+        v.d = static_cast<double>(field);
+        return v;
     } else if constexpr (std::is_integral_v<T>) {
         // A uint64 above INT64_MAX shows as negative, which every bound check then refuses.
         return value{static_cast<std::int64_t>(field), {}, false};
@@ -214,6 +222,14 @@ value parse(const key<Config>& k, const std::string& name, const std::string& te
         break;
     }
     case type::string: v.s = text; break;
+    case type::fraction: {
+        const auto* b = text.data();
+        const auto* e = b + text.size();
+        auto [p, ec] = std::from_chars(b, e, v.d);
+        if (ec != std::errc{} || p != e || text.empty() || !(v.d >= 0 && v.d <= 1))
+            props::bad_value(name, text, "must be a number between 0 and 1");
+        break;
+    }
     case type::choice: {
         // Kafka lists ("compact, delete") may carry blanks after commas.
         std::string t;
@@ -246,6 +262,11 @@ std::string format(const key<Config>& k, const value& v) {
     case type::boolean: return v.i ? "true" : "false";
     case type::integer: return std::to_string(v.i);
     case type::string: return v.s;
+    case type::fraction: {
+        char buf[32];
+        const auto r = std::to_chars(buf, buf + sizeof buf, v.d);
+        return std::string(buf, r.ptr);
+    }
     case type::choice: return v.s.empty() ? std::string(choice_at(k.choices, v.i)) : v.s;
     }
     return {};
@@ -290,6 +311,7 @@ std::string range_text(const key<Config>& k) {
     switch (k.type) {
     case type::boolean: return "true, false";
     case type::string: return "";
+    case type::fraction: return "[0, 1]";
     case type::choice: return choice_list(k.choices);
     case type::integer: {
         auto num = [](std::int64_t n) {

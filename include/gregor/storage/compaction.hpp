@@ -354,8 +354,11 @@ std::error_code clean(Locked&& locked, const options& opt, stats& st) {
         if (e.base >= map_end) break;
         if (e.base < start && e.next <= start) continue;
         typename Log::cleaned_file out;
-        bool begun = false, changed = false;
-        byte_buffer pending;
+        bool begun = false, changed = false, wrote = false;
+        byte_buffer pending, last_batch;
+        // The log's first segment never empties: the log start offset is its base, and moving it
+        // would tell a consumer positioned in the cleaned range that its offset is out of range.
+        const bool first = &e == &plan.front();
         for (std::uint64_t pos = 0; pos < e.size;) {
             chunk.clear();
             std::uint64_t end = pos;
@@ -373,7 +376,17 @@ std::error_code clean(Locked&& locked, const options& opt, stats& st) {
                 }
                 const auto it = newest_of_producer.find(h.producer_id.value());
                 const bool last = it != newest_of_producer.end() && it->second == h.last_offset();
-                if (filter_batch(*b, map, opt, last, pending, st) != verdict::unchanged) changed = true;
+                const auto v = filter_batch(*b, map, opt, last, pending, st);
+                if (v != verdict::unchanged) changed = true;
+                if (v != verdict::removed) wrote = true;
+                if (first) {
+                    last_batch.clear();
+                    last_batch.append(*b);
+                }
+            }
+            if (first && pos >= e.size && !wrote && !last_batch.empty()) {
+                pending.append(last_batch.view()); // (still counted as removed in the stats)
+                wrote = true;
             }
             // The copy is written a chunk at a time; a small segment that stays as it is is never
             // written at all, a larger one is dropped at the end.

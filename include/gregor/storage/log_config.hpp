@@ -27,6 +27,10 @@ struct log_config {
     std::int64_t flush_interval_messages = INT64_MAX;
     std::int64_t flush_interval_ms = INT64_MAX;
     storage::cleanup_policy cleanup_policy = storage::cleanup_policy::delete_segments;
+    // Compaction (storage/compaction.hpp), for the compacting policies.
+    std::int64_t delete_retention_ms = 86400000;
+    double min_cleanable_dirty_ratio = 0.5;
+    std::int64_t min_compaction_lag_ms = 0;
 
     /// Throws std::invalid_argument naming the Kafka property of the first value out of range.
     void validate() const;
@@ -130,8 +134,31 @@ inline constexpr auto log_keys = std::to_array<gregor::detail::config::key<log_c
      .type = gregor::detail::config::type::choice,
      .default_text = "delete",
      .choices = "delete|compact|compact,delete/delete,compact",
-     .doc = "Stored only: compaction is not implemented yet, every policy deletes by retention.",
+     .doc = "delete: old segments go by retention.ms and retention.bytes; compact: the cleaner keeps each key's "
+            "newest record and nothing is deleted by age or size; compact,delete: both.",
      GREGOR_CONFIG_FIELD(log_config, cleanup_policy)},
+    {.name = "log.cleaner.delete.retention.ms",
+     .topic_name = "delete.retention.ms",
+     .default_text = "86400000",
+     .min = 0,
+     .max = gregor::detail::config::max_deadline_ms,
+     .unit = "ms",
+     .doc = "How long a tombstone (null value) stays readable after the cleaner first keeps it.",
+     GREGOR_CONFIG_FIELD(log_config, delete_retention_ms)},
+    {.name = "log.cleaner.min.cleanable.ratio",
+     .topic_name = "min.cleanable.dirty.ratio",
+     .type = gregor::detail::config::type::fraction,
+     .default_text = "0.5",
+     .doc = "A compacted log is cleaned once its not yet cleaned share of the sealed segments' bytes reaches this.",
+     GREGOR_CONFIG_FIELD(log_config, min_cleanable_dirty_ratio)},
+    {.name = "log.cleaner.min.compaction.lag.ms",
+     .topic_name = "min.compaction.lag.ms",
+     .default_text = "0",
+     .min = 0,
+     .max = gregor::detail::config::max_deadline_ms,
+     .unit = "ms",
+     .doc = "A segment whose newest record is younger than this is not compacted yet.",
+     GREGOR_CONFIG_FIELD(log_config, min_compaction_lag_ms)},
 });
 
 inline void log_config::validate() const { gregor::detail::config::check_bounds(log_keys, *this); }

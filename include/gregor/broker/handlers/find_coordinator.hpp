@@ -53,7 +53,7 @@ struct find_coordinator_handler {
             for (const auto& [id, info] : img->brokers) live = static_cast<std::int16_t>(live + (info.fenced ? 0 : 1));
             const auto rf = std::max<std::int16_t>(1, std::min(cfg.offsets_topic_replication_factor, live));
             m->request_topic(std::string(groups::offsets_topic), cfg.offsets_topic_num_partitions, rf,
-                             {{"cleanup.policy", "compact"}});
+                             b.offsets_topic_configs());
             return failed(error_code::coordinator_not_available);
         }
         const auto* st = img->find(groups::offsets_topic, partition_id{p});
