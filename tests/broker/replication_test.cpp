@@ -697,3 +697,34 @@ TEST_CASE("a restarted file-backed follower keeps its epoch cache and high water
     CHECK(rs[1].epoch_entries() == epochs({{0, 0}, {2, 100}}));
     CHECK(log_bytes(rs[1]) == log_bytes(L));
 }
+
+TEST_CASE("a follower copies a compacted leader's log byte for byte, gaps included", "[replication][compaction]") {
+    broker_config cfg;
+    cfg.log.cleanup_policy = storage::cleanup_policy::compact;
+    cfg.log.segment_bytes = 400;
+    memory_set rs(2, cfg);
+    // The follower is out of the ISR while the leader writes and compacts.
+    rs.decide(st(0, 1, 1, {0, 1}, {0}), t0);
+    auto& L = rs[0];
+    auto& F = rs[1];
+    for (int i = 0; i < 30; ++i) REQUIRE(produce(L, "k", 3).error == error_code::none);
+    const auto before = consume(L);
+    std::error_code ec;
+    storage::compaction::stats stats;
+    REQUIRE(L.compact(t0, 1 << 20, true, ec, &stats));
+    REQUIRE_FALSE(ec);
+    REQUIRE(stats.batches_removed > 10);
+    const auto after = consume(L);
+    REQUIRE(after.size() < before.size());
+    // Small fetches, so answers start and end on both sides of the gaps.
+    for (int i = 0; i < 200 && F.position().log_end_offset < L.position().log_end_offset; ++i)
+        REQUIRE(fetch(L, F, 1, t0 + 1, 200).appended == error_code::none);
+    CHECK(F.position().log_end_offset == offset{90});
+    CHECK(log_bytes(F) == log_bytes(L));
+    CHECK(consume(F) == after);
+    // Below the follower's log end is still refused.
+    const auto r = L.follower_read(node_id{1}, leader_epoch{1}, offset{0}, leader_epoch{-1}, offset{0}, 1 << 20, t0 + 2);
+    byte_buffer buf;
+    REQUIRE(!storage::copy_to(r.records, buf));
+    CHECK(F.append_as_follower(buf.view(), r.high_watermark, r.log_start_offset) == error_code::offset_out_of_range);
+}

@@ -853,3 +853,91 @@ TEST_CASE("librdkafka admin: a retention.ms lowered by AlterConfigs applies to t
         CHECK(b.stop() == 0);
     }
 }
+
+namespace {
+
+struct keyed_record {
+    std::int64_t offset;
+    std::string key, value;
+    bool operator==(const keyed_record&) const = default;
+};
+
+/// Everything in partition 0 from the beginning up to the high watermark (librdkafka's partition
+/// EOF event ends the read), as librdkafka's consumer delivers it.
+std::vector<keyed_record> read_to_end(const std::string& bootstrap, const std::string& topic) {
+    std::vector<keyed_record> out;
+    auto* conf = make_conf({{"bootstrap.servers", bootstrap},
+                            {"group.id", "compaction-reader"},
+                            {"enable.auto.commit", "false"},
+                            {"enable.partition.eof", "true"}});
+    char err[512];
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    REQUIRE(rk != nullptr);
+    auto* list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    REQUIRE(rd_kafka_assign(rk, list) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(list);
+    const auto until = steady::now() + 30s;
+    bool eof = false;
+    while (!eof && steady::now() < until) {
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
+        if (!m) continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            eof = true;
+        else if (!m->err)
+            out.push_back({m->offset, m->key ? std::string(static_cast<const char*>(m->key), m->key_len) : "<null>",
+                           std::string(static_cast<const char*>(m->payload), m->len)});
+        rd_kafka_message_destroy(m);
+    }
+    CHECK(eof);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("librdkafka: a topic created with cleanup.policy=compact keeps each key's newest value at its offset",
+          "[admin][compaction]") {
+    temp_dir dir;
+    broker_process b(broker_exe(), dir_args(dir, {"-X", "log.cleaner.backoff.ms=100"}));
+    admin_client a(b.bootstrap());
+    CHECK_OUTCOME(a.create_topic({"compacted", 1, {{"cleanup.policy", "compact"}, {"segment.bytes", "1024"}}}),
+                  RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(a.wait_partitions("compacted", 1) == 1);
+    // Three rounds, each its own idempotent producer: keys key-0..key-49 twice, then key-0 once
+    // more; each round's batches fill a segment, so the third one seals the second. The first
+    // round's batch stays as an empty header (its producer's last), which readers skip.
+    REQUIRE(produce_keyed(b.bootstrap(), "compacted", 50, "old-value-with-some-padding").ok == 50);
+    REQUIRE(produce_keyed(b.bootstrap(), "compacted", 50, "new-value-with-some-padding").ok == 50);
+    REQUIRE(produce_keyed(b.bootstrap(), "compacted", 1, "tail").ok == 1);
+    std::vector<keyed_record> expect;
+    for (int i = 0; i < 50; ++i)
+        expect.push_back({50 + i, "key-" + std::to_string(i), "new-value-with-some-padding-" + std::to_string(i)});
+    expect.push_back({100, "key-0", "tail-0"});
+    // The cleaner runs every 0.1 s; wait (bounded) until a reader sees the compacted log.
+    std::vector<keyed_record> got;
+    const auto until = steady::now() + 30s;
+    while ((got = read_to_end(b.bootstrap(), "compacted")) != expect && steady::now() < until)
+        std::this_thread::sleep_for(100ms);
+    CHECK(got == expect);
+    // The log start did not move; the log end neither.
+    CHECK(a.watermarks("compacted", 0) == "lo=0 hi=101");
+    // A record without a key has nothing to be compacted by: INVALID_RECORD, nothing written.
+    gregor::test::delivery_stats stats;
+    auto* conf = make_conf({{"bootstrap.servers", b.bootstrap()}, {"linger.ms", "0"}, {"message.timeout.ms", "20000"}});
+    rd_kafka_conf_set_dr_msg_cb(conf, gregor::test::on_delivery);
+    rd_kafka_conf_set_opaque(conf, &stats);
+    char err[512];
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    REQUIRE(rk != nullptr);
+    const std::string v = "no key";
+    REQUIRE(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("compacted"), RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_flush(rk, 30000);
+    rd_kafka_destroy(rk);
+    CHECK(stats.failed == 1);
+    CHECK(en(stats.first_error) == en(RD_KAFKA_RESP_ERR_INVALID_RECORD));
+    CHECK(a.watermarks("compacted", 0) == "lo=0 hi=101");
+    CHECK(b.stop() == 0);
+}

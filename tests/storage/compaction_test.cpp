@@ -212,7 +212,7 @@ TEST_CASE("a tombstone stays until its delete horizon, with every timestamp kept
     CHECK(rs[1] == rec{offset{4}, "b", "2", t0 + 4});
 }
 
-TEST_CASE("records without a key go; transactional and control batches and a producer's last batch stay whole",
+TEST_CASE("records without a key go; transactional and control batches stay whole, a producer's last batch as a header",
           "[compaction]") {
     temp_dir d;
     testing::manual_clock clk;
@@ -244,10 +244,18 @@ TEST_CASE("records without a key go; transactional and control batches and a pro
     const auto rs = records_of(l);
     std::vector<std::int64_t> at;
     for (const auto& r : rs) at.push_back(r.at.value());
-    // 0 (no key) and 1 and 2 (k, superseded) go; 3 is producer 7's last batch, 4 transactional,
-    // 5 the marker, 6 the newest k, 7 the filler.
-    CHECK(at == std::vector<std::int64_t>{3, 4, 5, 6, 7});
-    CHECK(st.records_removed == 3);
+    // 0 (no key) and 1, 2 and 3 (k, superseded) go; 4 is transactional, 5 the marker, 6 the newest
+    // k, 7 the filler.
+    CHECK(at == std::vector<std::int64_t>{4, 5, 6, 7});
+    CHECK(st.records_removed == 4);
+    // Producer 7's last batch keeps its header, with no records: its sequence survives.
+    std::vector<wire::batch_header> hs;
+    REQUIRE_FALSE(l.for_each_batch(offset{0}, [&](bytes_view bv) { hs.push_back(*wire::batch_header::parse(bv)); }));
+    REQUIRE(hs.size() == 5);
+    CHECK(hs[0].base_offset == offset{3});
+    CHECK(hs[0].records_count == 0);
+    CHECK(hs[0].producer_id == producer_id{7});
+    CHECK(hs[0].base_sequence == sequence{1});
 }
 
 TEST_CASE("a compressed batch is filtered and compressed again with its codec", "[compaction]") {
@@ -319,11 +327,17 @@ TEST_CASE("the first segment never empties, so the log start offset stays", "[co
         REQUIRE_FALSE(l.append(b.view()));
         REQUIRE_FALSE(l.roll());
         clean_once(l);
-        // The first segment keeps its last batch; the second, wholly superseded, is gone.
+        // The first segment keeps its last batch, emptied of its records; the second, wholly
+        // superseded, is gone.
         const auto rs = records_of(l);
-        REQUIRE(rs.size() == 2);
-        CHECK(rs[0].at == offset{2});
-        CHECK(rs[1] == rec{offset{4}, "k", "new", t0 + 4});
+        REQUIRE(rs.size() == 1);
+        CHECK(rs[0] == rec{offset{4}, "k", "new", t0 + 4});
+        std::vector<wire::batch_header> hs;
+        REQUIRE_FALSE(l.for_each_batch(offset{0}, [&](bytes_view bv) { hs.push_back(*wire::batch_header::parse(bv)); }));
+        REQUIRE(hs.size() == 2);
+        CHECK(hs[0].base_offset == offset{2});
+        CHECK(hs[0].records_count == 0);
+        CHECK(hs[0].total_size() == wire::batch_layout::header_size);
         CHECK(l.log_start_offset() == offset{0});
         CHECK(l.segment_count() == 3);
     }

@@ -208,7 +208,7 @@ public:
             return fail(res, e);
         if (!rebuilt.empty()) batch = rebuilt.mutable_view();
         // Compaction keeps the newest record per key; a record without one could never be kept
-        // (Kafka refuses it the same way, docs/protocol.md §19).
+        // (Kafka refuses it the same way, docs/protocol.md §22).
         if (compacted_.load(std::memory_order_relaxed) && !all_records_keyed(batch, decoded))
             return fail(res, error_code::invalid_record);
         // Kafka's in-place validation: the header's maxTimestamp becomes the records' true maximum
@@ -821,7 +821,7 @@ public:
                 const auto h = *wire::batch_header::parse(b);
                 if (whole.empty() && h.base_offset < leo && leo == log_.log_start_offset() && h.last_offset() >= leo)
                     next = h.base_offset;
-                // A compacted leader's log skips offsets (docs/protocol.md §19); it never goes back.
+                // A compacted leader's log skips offsets (docs/protocol.md §22); it never goes back.
                 if (h.base_offset < next) return error_code::offset_out_of_range;
                 next = h.next_offset();
                 whole.push_back(b);

@@ -2,7 +2,7 @@
 // key, drop the records a later one with the same key replaced, and drop tombstones (null values)
 // once consumers have had delete.retention.ms to see them. Offsets never move: a batch keeps its
 // baseOffset and lastOffsetDelta (so producer sequence numbers still add up) and loses only
-// records; a batch left with none goes, leaving a gap that reads skip (docs/protocol.md §19).
+// records; a batch left with none goes, leaving a gap that reads skip (docs/protocol.md §22).
 //
 //   storage::compaction::options o;
 //   o.now_ms = clock.wall_ms();
@@ -19,14 +19,17 @@
 // fsync and the index files). Everything else, decoding, deciding and re-encoding, runs unlocked,
 // so appends and reads go on while a log is cleaned.
 //
+// The log's first segment keeps at least one batch (emptied of records if need be), so the log
+// start offset, its base, stays where it was.
+//
 // What stays: every record whose key has no newer record; records without a key are dropped
 // (Kafka refuses them on compacted topics); a tombstone stays until its batch's delete horizon
 // (set to now + delete.retention.ms the first time a pass keeps it: KIP-534's delete-horizon
 // attribute, with baseTimestamp holding the horizon) has passed. Batches kept whole: control
 // batches (transaction markers), transactional batches (transactions are not served yet, and their
-// keys never count as newer), the last batch of each producer id (so the idempotent producer state
-// rebuilt from the log still knows its last sequence), and compressed batches this build cannot
-// decode. A changed compressed batch is re-compressed with its codec at the codec's default level.
+// keys never count as newer), and compressed batches this build cannot decode. The last batch of
+// each producer id keeps at least its header, emptied of records if need be (Kafka's rule: the
+// idempotent producer state rebuilt from the log still knows its last sequence). A changed compressed batch is re-compressed with its codec at the codec's default level.
 //
 // Thread-safety: clean() is called from one thread per log; `locked` provides the exclusion.
 #pragma once
@@ -162,18 +165,31 @@ inline bool kept_whole(const wire::batch_header& h) noexcept { return h.is_contr
 
 } // namespace detail
 
+/// `batch` without its records: the header alone, recordsCount 0, lastOffsetDelta and the producer
+/// fields kept (what Kafka writes when it keeps a batch only for its offsets or its producer
+/// state). Clients skip it to lastOffset + 1.
+inline void append_empty_batch(bytes_view batch, byte_buffer& out) {
+    namespace L = wire::batch_layout;
+    const auto h = *wire::batch_header::parse(batch);
+    std::byte* p = out.grow(L::header_size);
+    std::memcpy(p, batch.data(), L::header_size);
+    store_be<std::int32_t>(p + L::batch_length, static_cast<std::int32_t>(L::header_size - L::log_overhead));
+    store_be<std::int16_t>(p + L::attributes, static_cast<std::int16_t>(h.attributes & ~wire::attr::compression_mask));
+    store_be<std::int32_t>(p + L::records_count, 0);
+    wire::reseal_crc(mutable_bytes_view{p, L::header_size});
+}
+
 /// What filter_batch decided.
 enum class verdict { unchanged, rewritten, removed };
 
 /// Filters one batch against `map`, appending what stays to `out`. `last_of_producer`: this batch
-/// is its producer id's newest, kept whole.
+/// is its producer id's newest, so its header stays even when no record does (an empty batch).
 inline verdict filter_batch(bytes_view batch, const key_map& map, const options& opt, bool last_of_producer,
                             byte_buffer& out, stats& st) {
     namespace L = wire::batch_layout;
     const auto h = *wire::batch_header::parse(batch);
     byte_buffer scratch;
-    const auto plain = detail::kept_whole(h) || last_of_producer
-                           ? std::nullopt
+    const auto plain = detail::kept_whole(h) ? std::nullopt
                            : detail::plain_records(batch, h, scratch, opt.max_decompressed_bytes);
     if (!plain) {
         out.append(batch);
@@ -214,6 +230,10 @@ inline verdict filter_batch(bytes_view batch, const key_map& map, const options&
     st.records_removed += removed;
     st.tombstones_removed += tombstones_removed;
     if (keep.empty()) {
+        if (last_of_producer) {
+            append_empty_batch(batch, out);
+            return verdict::rewritten;
+        }
         ++st.batches_removed;
         return verdict::removed;
     }
@@ -385,7 +405,7 @@ std::error_code clean(Locked&& locked, const options& opt, stats& st) {
                 }
             }
             if (first && pos >= e.size && !wrote && !last_batch.empty()) {
-                pending.append(last_batch.view()); // (still counted as removed in the stats)
+                append_empty_batch(last_batch.view(), pending); // (still counted as removed in the stats)
                 wrote = true;
             }
             // The copy is written a chunk at a time; a small segment that stays as it is is never

@@ -147,7 +147,7 @@ public:
     std::error_code append(bytes_view batch) { return append_(batch, false); }
 
     /// A replica's copy of its leader's batch: as append(), except that the base offset may lie
-    /// past the log end. The leader's log was compacted (docs/protocol.md §19), so offsets it
+    /// past the log end. The leader's log was compacted (docs/protocol.md §22), so offsets it
     /// removed are missing here too; reads skip the gap as they skip one inside a segment.
     std::error_code append_at(bytes_view batch) { return append_(batch, true); }
 
@@ -564,7 +564,7 @@ public:
         return {};
     }
 
-    // ---- compaction support: storage/compaction.hpp drives these (docs/protocol.md §19) ----
+    // ---- compaction support: storage/compaction.hpp drives these (docs/protocol.md §22) ----
 
     /// One segment as the cleaner plans with it.
     struct segment_extent {
