@@ -8,6 +8,8 @@
 
 #include <gregor/broker/broker.hpp>
 #include <gregor/broker/group_coordinator.hpp>
+#include <gregor/testing/manual_clock.hpp>
+#include <gregor/wire/consumer_protocol.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -16,6 +18,7 @@
 #include <future>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -340,4 +343,60 @@ TEST_CASE("a static member rejoins without a rebalance and fences its old id", "
     CHECK(again.member_id != first.member_id);
     CHECK(b.groups().heartbeat("g", 1, first.member_id, "instance-1") == error_code::fenced_instance_id);
     CHECK(b.groups().heartbeat("g", 1, again.member_id, "instance-1") == error_code::none);
+}
+
+TEST_CASE("offsets expire after offsets.retention.minutes: an empty group's, a simple consumer's, never a live "
+          "group's subscribed topic",
+          "[groups]") {
+    struct clocked_policies : broker_policies<storage::file_backend, flush::never, durability::page_cache,
+                                              testing::manual_clock_ref> {};
+    using clocked_broker = broker<clocked_policies>;
+    test::temp_dir dir;
+    testing::manual_clock clk;
+    auto cfg = group_config(dir.path);
+    cfg.offsets_retention_minutes = 1;
+    {
+        clocked_broker b{cfg, {}, testing::manual_clock_ref{clk}};
+        REQUIRE(b.ensure_offsets_topic() == error_code::none);
+        REQUIRE(b.create_topic("t", 3) == error_code::none);
+        // "live" stays Stable, subscribed to t; "gone" empties; "simple" never joins.
+        wire::consumer_protocol::subscription sub;
+        sub.topics = {"t"};
+        const auto sub_bytes = wire::consumer_protocol::encode_subscription(sub, 0);
+        const std::string meta(reinterpret_cast<const char*>(sub_bytes.data()), sub_bytes.size());
+        const auto live = new_member_id(b, "live");
+        REQUIRE(join(b, join_req("live", live, 600000, "range", meta)).error == error_code::none);
+        REQUIRE(sync(b, "live", 1, live, {{live, "A"}}).error == error_code::none);
+        const auto gone = new_member_id(b, "gone");
+        REQUIRE(join(b, join_req("gone", gone, 600000, "range", meta)).error == error_code::none);
+        REQUIRE(sync(b, "gone", 1, gone, {{gone, "A"}}).error == error_code::none);
+        REQUIRE(commit(b, "live", 1, live, "t", 0, 10)[0].error == error_code::none);
+        REQUIRE(commit(b, "gone", 1, gone, "t", 1, 11)[0].error == error_code::none);
+        REQUIRE(commit(b, "simple", -1, "", "t", 2, 12)[0].error == error_code::none);
+        std::vector<groups::leave_member> ms{{gone, std::nullopt}};
+        REQUIRE(b.groups().leave("gone", ms) == error_code::none);
+        REQUIRE(b.groups().describe("gone").state == groups::group_state::empty);
+
+        clk.advance(std::chrono::seconds(59));
+        b.groups().expire_offsets_now();
+        CHECK(committed(b, "live", "t", 0) == 10);
+        CHECK(committed(b, "gone", "t", 1) == 11);
+        CHECK(committed(b, "simple", "t", 2) == 12);
+        // The live member keeps its session through the wall-clock jump (sessions use the steady clock).
+        REQUIRE(b.groups().heartbeat("live", 1, live, std::nullopt) == error_code::none);
+
+        clk.advance(std::chrono::seconds(2));
+        b.groups().expire_offsets_now();
+        CHECK(committed(b, "live", "t", 0) == 10);
+        CHECK(committed(b, "gone", "t", 1) == -1);
+        CHECK(committed(b, "simple", "t", 2) == -1);
+        std::set<std::string> listed;
+        for (const auto& g : b.groups().list()) listed.insert(g.group_id);
+        CHECK(listed == std::set<std::string>{"live"});
+    }
+    // The tombstones are in __consumer_offsets: a restart does not bring them back.
+    clocked_broker b{cfg, {}, testing::manual_clock_ref{clk}};
+    CHECK(committed(b, "live", "t", 0) == 10);
+    CHECK(committed(b, "gone", "t", 1) == -1);
+    CHECK(committed(b, "simple", "t", 2) == -1);
 }

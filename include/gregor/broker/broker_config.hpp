@@ -83,6 +83,8 @@ struct broker_config {
     std::int32_t offsets_topic_segment_bytes = 104857600;
     std::int32_t offsets_commit_timeout_ms = 5000;
     std::int32_t offset_metadata_max_bytes = 4096;
+    std::int32_t offsets_retention_minutes = 10080;
+    std::int64_t offsets_retention_check_interval_ms = 600000;
     storage::log_config log;
 
     /// Parses Kafka-style properties (*.ms wins over *.minutes over *.hours whatever the order).
@@ -353,6 +355,21 @@ inline constexpr auto broker_keys = std::to_array<detail::config::key<broker_con
      .unit = "bytes",
      .doc = "Largest metadata string an offset commit may carry (OFFSET_METADATA_TOO_LARGE above).",
      GREGOR_CONFIG_FIELD(broker_config, offset_metadata_max_bytes)},
+    {.name = "offsets.retention.minutes",
+     .default_text = "10080",
+     .min = 1,
+     .max = 2147483647,
+     .unit = "minutes",
+     .doc = "Committed offsets of a group that has been empty this long (of a simple consumer: committed this "
+            "long ago; of a topic a live group no longer subscribes to: likewise) are deleted.",
+     GREGOR_CONFIG_FIELD(broker_config, offsets_retention_minutes)},
+    {.name = "offsets.retention.check.interval.ms",
+     .default_text = "600000",
+     .min = 1,
+     .max = detail::config::max_deadline_ms,
+     .unit = "ms",
+     .doc = "How often expired offsets are looked for.",
+     GREGOR_CONFIG_FIELD(broker_config, offsets_retention_check_interval_ms)},
     {.name = "controller.quorum.voters",
      .type = detail::config::type::string,
      .default_text = "",

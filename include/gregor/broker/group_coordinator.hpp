@@ -370,6 +370,19 @@ public:
         return d;
     }
 
+    /// The offsets.retention.minutes check now (the timer runs it every
+    /// offsets.retention.check.interval.ms): the groups this node coordinates are loaded first.
+    void expire_offsets_now() {
+        effects fx;
+        {
+            std::unique_lock lk(mu_);
+            if (stopped_) return;
+            load_all(lk);
+            expire_offsets(fx);
+        }
+        run(fx);
+    }
+
     /// DeleteGroups: each group's error in `done`, once its tombstones are written.
     void delete_groups(std::vector<std::string> names,
                        detail::unique_function<void(std::vector<std::pair<std::string, error_code>>)> done) {
@@ -1357,19 +1370,82 @@ private:
 
     void timer_loop() {
         std::unique_lock lk(mu_);
+        auto next_offsets_check = steady::now() + std::chrono::milliseconds(cfg_.offsets_retention_check_interval_ms);
         while (!stopped_) {
             cv_.wait_for(lk, std::chrono::milliseconds(50), [&] { return stopped_; });
             if (stopped_) break;
+            // A partition this node no longer leads (or leads in a new term) loses its groups now,
+            // so their parked members hear NOT_COORDINATOR at once rather than at their next request.
+            for (auto it = loaded_.begin(); it != loaded_.end();) {
+                const auto p = it->first;
+                const auto epoch = it->second;
+                ++it;
+                auto* part = b_.find_partition(offsets_topic, partition_id{p});
+                if (!part || !part->is_leader() || part->current_leader_epoch() != epoch) unload(p);
+            }
             effects fx = std::move(deferred_);
             deferred_.clear();
             const auto now = steady::now();
             for (auto& [id, gp] : groups_) expire(*gp, now, fx);
+            if (now >= next_offsets_check) {
+                next_offsets_check = now + std::chrono::milliseconds(cfg_.offsets_retention_check_interval_ms);
+                expire_offsets(fx);
+            }
             if (!fx.empty()) {
                 lk.unlock();
                 run(fx);
                 lk.lock();
             }
         }
+    }
+
+    /// offsets.retention.minutes (Kafka's rules since KIP-211): an offset goes when its commit
+    /// asked for its own expiry time (OffsetCommit v1-v4) and that passed; otherwise, for a group
+    /// that has been Empty for the retention (its offsets all at once), a simple consumer's offset
+    /// committed that long ago, or a live consumer group's offset of a topic it no longer
+    /// subscribes to, committed that long ago. Tombstones are written; a group left with no
+    /// offsets and no members goes too.
+    void expire_offsets(effects& fx) {
+        const std::int64_t now = b_.wall_ms();
+        const std::int64_t retention = std::int64_t{cfg_.offsets_retention_minutes} * 60000;
+        std::map<std::int32_t, std::vector<tombstone>> writes;
+        for (auto it = groups_.begin(); it != groups_.end();) {
+            auto& g = *it->second;
+            if (!loaded_.count(g.partition) || g.state == group_state::dead) {
+                ++it;
+                continue;
+            }
+            const auto subscribed = g.state == group_state::empty ? std::set<std::string>{} : g.subscribed_topics();
+            bool expired = false;
+            for (auto o = g.offsets.begin(); o != g.offsets.end();) {
+                const auto& c = o->second;
+                bool gone = false;
+                if (c.expire_ms >= 0)
+                    gone = now >= c.expire_ms;
+                else if (g.protocol_type.empty())
+                    gone = now - c.commit_ms >= retention;
+                else if (g.state == group_state::empty)
+                    gone = now - g.state_ms >= retention;
+                else if (g.protocol_type == "consumer" && !subscribed.count(o->first.first))
+                    gone = now - c.commit_ms >= retention;
+                if (!gone) {
+                    ++o;
+                    continue;
+                }
+                writes[g.partition].push_back({g.id, o->first.first, o->first.second});
+                o = g.offsets.erase(o);
+                expired = true;
+            }
+            if (expired && g.offsets.empty() && g.members.empty() && g.state == group_state::empty) {
+                if (!g.protocol_type.empty()) writes[g.partition].push_back({g.id, {}, -1});
+                it = groups_.erase(it);
+                continue;
+            }
+            ++it;
+        }
+        // A tombstone that could not be written leaves the offset gone here; a restart may bring
+        // it back, and the next check after that deletes it again.
+        for (auto& [p, ts] : writes) write(p, tombstones_batch(ts), fx, [](error_code) {});
     }
 
     void expire(group& g, steady::time_point now, effects& fx) {
