@@ -837,7 +837,9 @@ public:
     /// clean-shutdown marker. Idempotent; the destructor calls it.
     void close() {
         if (closed_.exchange(true)) return;
-        if (groups_) groups_->stop(); // parked joins and syncs are answered NOT_COORDINATOR
+        // Through the once flag: a groups() racing with close() has either made the coordinator
+        // (waited for here) or will find this one, stopped, answering NOT_COORDINATOR.
+        groups().stop(); // parked joins and syncs are answered NOT_COORDINATOR
         {
             std::lock_guard lk(maint_mu_);
             stop_ = true;

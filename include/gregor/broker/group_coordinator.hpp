@@ -392,7 +392,7 @@ public:
             auto results = std::make_shared<std::vector<std::pair<std::string, error_code>>>();
             std::map<std::int32_t, std::vector<tombstone>> writes;
             for (auto& n : names) {
-                auto e = check_group_id(n);
+                auto e = check_group_id(n, true);
                 if (e == error_code::none) e = ensure_loaded(n, lk);
                 auto* g = e == error_code::none ? find(n) : nullptr;
                 if (e == error_code::none && (!g || g->state == group_state::dead)) e = error_code::group_id_not_found;
@@ -565,8 +565,10 @@ private:
 
     // ---- validation and loading ----
 
-    static error_code check_group_id(const std::string& id) {
-        return id.empty() ? error_code::invalid_group_id : error_code::none;
+    /// Kafka accepts an empty group id in OffsetCommit, OffsetFetch, DescribeGroups and
+    /// DeleteGroups (old clients' "no group"), and in nothing else.
+    static error_code check_group_id(const std::string& id, bool empty_ok = false) {
+        return id.empty() && !empty_ok ? error_code::invalid_group_id : error_code::none;
     }
 
     group* find(const std::string& id) {
@@ -1003,7 +1005,6 @@ private:
             answer_join(fx, m.awaiting_join, join_error(error_code::fenced_instance_id, old_id));
         if (m.awaiting_sync)
             answer_sync(fx, m.awaiting_sync, sync_error(error_code::fenced_instance_id));
-        const bool protocols_same = m.same_protocols(req.protocols);
         node.key() = new_id;
         m.id = new_id;
         update_member(m, req);
@@ -1014,9 +1015,10 @@ private:
         const bool was_leader = g.leader == old_id;
         if (was_leader) g.leader = new_id;
         auto& mm = g.members.at(new_id);
-        if (g.state == group_state::stable && protocols_same) {
-            // Kafka's static rejoin: no rebalance, the current generation and assignment (v9+:
-            // the leader is told to skip the assignor; older clients see the old leader's id).
+        // Kafka's static rejoin into a Stable group: no rebalance unless the protocol the group
+        // would select changes; the current generation and assignment (v9+: the leader is told
+        // to skip the assignor; older clients see the old leader's id).
+        if (g.state == group_state::stable && g.protocol && select_protocol(g) == *g.protocol) {
             auto r = join_answer(g, new_id);
             if (was_leader) {
                 if (req.supports_skip_assignment)
@@ -1237,6 +1239,11 @@ private:
                 std::lock_guard lk2(mu_);
                 auto* gg = find(gid);
                 if (!gg || gg->generation != generation || gg->state != group_state::completing_rebalance) return;
+                // Kafka's mapping of a failed group write for SyncGroup: the members rejoin.
+                if (e == error_code::request_timed_out)
+                    e = error_code::rebalance_in_progress;
+                else if (e == error_code::invalid_commit_offset_size)
+                    e = error_code::unknown_server_error;
                 if (e == error_code::none) set_state(*gg, group_state::stable);
                 for (auto& [id, mm] : gg->members) {
                     if (!mm.awaiting_sync) continue;
@@ -1299,7 +1306,7 @@ private:
                 (*d)(std::move(ps));
             });
         };
-        if (auto e = check_group_id(req.group_id); e != error_code::none) return answer_all(e);
+        if (auto e = check_group_id(req.group_id, true); e != error_code::none) return answer_all(e);
         if (auto e = ensure_loaded(req.group_id, lk); e != error_code::none) return answer_all(e);
         auto* g = find(req.group_id);
         if (!g) {

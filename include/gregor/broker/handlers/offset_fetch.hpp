@@ -42,8 +42,9 @@ struct offset_fetch_handler {
             }
             group_ids.emplace_back(group);
             results.push_back(ctx.broker.groups().fetch_offsets(group_ids.back(), want, req->require_stable));
-            // A coordinator error still names the asked partitions (v0-1 carry it there).
-            if (results.back().error != error_code::none && want)
+            // v0-1 carry a coordinator error in every asked partition; from v2 it is top-level (or
+            // the group's) and, as in Kafka, no partition is listed.
+            if (v < 2 && results.back().error != error_code::none && want)
                 for (const auto& [t, ps] : *want)
                     for (const auto p : ps) results.back().offsets.push_back({t, p, -1, -1, {}, results.back().error});
         };
