@@ -160,3 +160,52 @@ TEST_CASE("injected fetch errors and dropped connections are retried without los
     REQUIRE(offsets.size() == n);
     for (int i = 0; i < n; ++i) CHECK(offsets[i] == i);
 }
+
+TEST_CASE("gregor group consumers join, rebalance and commit against librdkafka's mock coordinator", "[mock]") {
+    mock_cluster cluster(2);
+    REQUIRE(rd_kafka_mock_topic_create(cluster.mc, "grouped", 2, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(produce_with_librdkafka(cluster.bootstraps(), "grouped", 0, 20) == 20);
+    REQUIRE(produce_with_librdkafka(cluster.bootstraps(), "grouped", 1, 30) == 30);
+
+    consumer_config cfg;
+    cfg.bootstrap_servers = cluster.bootstraps();
+    cfg.group_id = "mock-group";
+    cfg.auto_offset_reset = offset_reset::earliest;
+    cfg.enable_auto_commit = false;
+    cfg.fetch_max_wait_ms = 50;
+    cfg.heartbeat_interval_ms = 100;
+    cfg.session_timeout_ms = 6000;
+    consumer a{cfg, fetch_transport::tcp{cfg}};
+    a.subscribe({"grouped"});
+    std::size_t read_a = 0, read_b = 0;
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    while (read_a < 50 && std::chrono::steady_clock::now() < until) read_a += a.poll(50ms).record_count();
+    CHECK(read_a == 50);
+    CHECK(a.assignment().size() == 2);
+    REQUIRE(!a.commit_sync());
+    const auto c = a.committed({{"grouped", partition_id{0}}, {"grouped", partition_id{1}}});
+    REQUIRE(!c.error);
+    REQUIRE(c.partitions.size() == 2);
+    for (const auto& p : c.partitions) CHECK(p.next.value() == (p.tp.partition == partition_id{0} ? 20 : 30));
+
+    // A second member: the mock coordinator rebalances, one partition each, and nothing committed
+    // is read again.
+    consumer b{cfg, fetch_transport::tcp{cfg}};
+    b.subscribe({"grouped"});
+    const auto until2 = std::chrono::steady_clock::now() + 60s;
+    while ((a.assignment().size() != 1 || b.assignment().size() != 1) && std::chrono::steady_clock::now() < until2) {
+        read_a += a.poll(50ms).record_count();
+        read_b += b.poll(50ms).record_count();
+    }
+    CHECK(a.assignment().size() == 1);
+    CHECK(b.assignment().size() == 1);
+    REQUIRE(produce_with_librdkafka(cluster.bootstraps(), "grouped", 0, 5) == 5);
+    REQUIRE(produce_with_librdkafka(cluster.bootstraps(), "grouped", 1, 5) == 5);
+    const auto until3 = std::chrono::steady_clock::now() + 30s;
+    while (read_a + read_b < 60 && std::chrono::steady_clock::now() < until3) {
+        read_a += a.poll(50ms).record_count();
+        read_b += b.poll(50ms).record_count();
+    }
+    CHECK(read_a == 55);
+    CHECK(read_b == 5);
+}

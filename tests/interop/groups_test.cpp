@@ -4,6 +4,9 @@
 #include "broker_process.hpp"
 #include "rdkafka_helpers.hpp"
 
+#include <gregor/consumer/consumer.hpp>
+#include <gregor/consumer/tcp_transport.hpp>
+
 #include <catch2/catch.hpp>
 #include <librdkafka/rdkafka.h>
 
@@ -224,4 +227,128 @@ TEST_CASE("kcat -G consumes in a group, commits, and resumes after a broker rest
     auto third = consume(); // the commits came back from __consumer_offsets
     CHECK(third.size() == 5);
     for (int i = 0; i < 5; ++i) CHECK(third.count("c-" + std::to_string(i)) == 1);
+}
+
+namespace {
+
+/// A gregor group consumer over TCP, with what it read as (partition, value).
+struct gregor_member {
+    gregor::consumer<fetch_transport::tcp> c;
+    std::vector<std::pair<int, std::string>> records;
+
+    static consumer_config config(const std::string& bootstrap, const std::string& group) {
+        consumer_config cfg;
+        cfg.bootstrap_servers = bootstrap;
+        cfg.group_id = group;
+        cfg.auto_offset_reset = offset_reset::earliest;
+        cfg.enable_auto_commit = false;
+        cfg.session_timeout_ms = 6000;
+        cfg.heartbeat_interval_ms = 500;
+        cfg.fetch_max_wait_ms = 100;
+        return cfg;
+    }
+    gregor_member(const std::string& bootstrap, const std::string& group, const std::string& topic)
+            : c(config(bootstrap, group), fetch_transport::tcp{config(bootstrap, group)}) {
+        c.subscribe({topic});
+    }
+    void poll(int ms) {
+        auto r = c.poll(std::chrono::milliseconds(ms));
+        r.for_each_record([&](const consumed_batch& b, const wire::record_view& rec) {
+            records.emplace_back(b.tp->partition.value(), std::string(as_string_view(*rec.value)));
+        });
+    }
+    std::set<int> assignment() const {
+        std::set<int> out;
+        for (const auto& tp : c.assignment()) out.insert(tp.partition.value());
+        return out;
+    }
+};
+
+} // namespace
+
+TEST_CASE("gregor and librdkafka consumers share one group: either may lead, each reads the other's formats",
+          "[groups]") {
+    test::temp_dir dir;
+    broker_process b(broker_exe(), {"--data-dir", dir.path.string(), "-X", "num.partitions=4", "-X",
+                                    "group.initial.rebalance.delay.ms=0"});
+    for (const bool gregor_first : {true, false}) {
+        DYNAMIC_SECTION((gregor_first ? "gregor joins first (leads)" : "librdkafka joins first (leads)")) {
+            const std::string topic = gregor_first ? "mixed-a" : "mixed-b";
+            const std::string group = gregor_first ? "mixed-ga" : "mixed-gb";
+            REQUIRE(produce_keyed(b.bootstrap(), topic, 1, "warmup").ok == 1);
+            std::unique_ptr<gregor_member> g;
+            std::unique_ptr<group_consumer> r;
+            if (gregor_first) {
+                g = std::make_unique<gregor_member>(b.bootstrap(), group, topic);
+                for (int i = 0; i < 100 && g->assignment().size() < 4; ++i) g->poll(50);
+                r = std::make_unique<group_consumer>(b.bootstrap(), group, topic);
+            } else {
+                r = std::make_unique<group_consumer>(b.bootstrap(), group, topic);
+                for (int i = 0; i < 100 && r->assignment().size() < 4; ++i) r->poll(50);
+                g = std::make_unique<gregor_member>(b.bootstrap(), group, topic);
+            }
+            const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+            std::set<int> ag, ar;
+            while (std::chrono::steady_clock::now() < until) {
+                g->poll(20);
+                r->poll(20);
+                ag = g->assignment();
+                ar = r->assignment();
+                if (ag.size() == 2 && ar.size() == 2) break;
+            }
+            INFO("librdkafka errors: " << joined(r->errors));
+            // Both run range (the protocol both offer): two partitions each, no overlap.
+            REQUIRE(ag.size() == 2);
+            REQUIRE(ar.size() == 2);
+            for (int p : ag) CHECK(ar.count(p) == 0);
+
+            REQUIRE(produce_keyed(b.bootstrap(), topic, 400, "first").ok == 400);
+            std::set<std::string> seen;
+            std::size_t dup = 0;
+            const auto count_first = [&] {
+                std::size_t n = 0;
+                for (const auto& [p, v] : g->records) n += v.rfind("first-", 0) == 0;
+                for (const auto& rec : r->records) n += rec.value.rfind("first-", 0) == 0;
+                return n;
+            };
+            const auto until2 = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+            while (count_first() < 400 && std::chrono::steady_clock::now() < until2) {
+                g->poll(20);
+                r->poll(20);
+            }
+            for (const auto& [p, v] : g->records) {
+                if (v.rfind("first-", 0) != 0) continue;
+                CHECK(ag.count(p) == 1);
+                dup += !seen.insert(v).second;
+            }
+            for (const auto& rec : r->records) {
+                if (rec.value.rfind("first-", 0) != 0) continue;
+                CHECK(ar.count(rec.partition) == 1);
+                dup += !seen.insert(rec.value).second;
+            }
+            CHECK(dup == 0);
+            CHECK(seen.size() == 400);
+
+            // The gregor member commits and leaves; librdkafka takes its partitions from the
+            // commits and reads only what comes after.
+            REQUIRE(!g->c.commit_sync());
+            REQUIRE(r->commit() == RD_KAFKA_RESP_ERR_NO_ERROR);
+            g->c.close();
+            const auto until3 = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+            while (r->assignment().size() < 4 && std::chrono::steady_clock::now() < until3) r->poll(50);
+            REQUIRE(r->assignment().size() == 4);
+            const auto before = r->records.size();
+            REQUIRE(produce_keyed(b.bootstrap(), topic, 100, "second").ok == 100);
+            const auto until4 = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+            std::set<std::string> after;
+            while (after.size() < 100 && std::chrono::steady_clock::now() < until4) {
+                r->poll(50);
+                for (std::size_t i = before; i < r->records.size(); ++i) after.insert(r->records[i].value);
+            }
+            for (std::size_t i = before; i < r->records.size(); ++i)
+                CHECK(r->records[i].value.rfind("second-", 0) == 0); // nothing read twice
+            CHECK(after.size() == 100);
+            r->close();
+        }
+    }
 }

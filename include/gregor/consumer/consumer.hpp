@@ -25,6 +25,12 @@
 // auto.offset.reset (earliest/latest via ListOffsets, none: an error). OFFSET_OUT_OF_RANGE from a
 // fetch is handled the same way. seek_*() resolve eagerly and return the error if any.
 //
+// Groups: subscribe(topics) joins cfg's group.id instead of assign(); a member thread
+// (consumer/group_member.hpp) runs the group protocol and heartbeats, and poll() applies what it
+// decides -- revocations (committing first with enable.auto.commit), assignments starting from
+// the committed offsets -- and calls the rebalance_listener, all on the poll thread. commit_sync,
+// commit_async, committed, pause/resume work as in Java's consumer (docs/consumer.md, "Groups").
+//
 // Thread-safety: a consumer is used from one thread at a time (poll, seek, assign are not
 // synchronised); poll_result objects are independent values and may move to other threads.
 // Compressed batches (gzip, snappy, lz4, zstd: docs/compression.md) are decoded into a buffer the
@@ -37,6 +43,8 @@
 #include <gregor/compression/codec.hpp>
 #include <gregor/consumer/consumer_config.hpp>
 #include <gregor/consumer/fetch_transport.hpp>
+#include <gregor/consumer/group_channel.hpp>
+#include <gregor/consumer/group_member.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
@@ -47,11 +55,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <concepts>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -60,8 +71,9 @@
 
 namespace gregor {
 
-/// One delivered batch. `tp` points into the consumer's assignment (valid until the next
-/// assign()); records with offsets below `skip_below` were consumed by an earlier poll.
+/// One delivered batch. `tp` points at the partition's entry in the consumer, which the
+/// poll_result keeps alive (past an assign() or a revocation); records with offsets below
+/// `skip_below` were consumed by an earlier poll.
 struct consumed_batch {
     const topic_partition* tp = nullptr;
     wire::batch_view batch;
@@ -117,6 +129,24 @@ struct watermarks {
     offset last_stable_offset{-1};
 };
 
+/// Called on the poll thread, inside poll() (and close()/unsubscribe()), around rebalances.
+/// on_revoked runs before the partitions go (after the enable.auto.commit commit), so it may
+/// commit itself; on_lost when they are already gone (another member may own them: no commit);
+/// without on_lost, on_revoked is called instead, as Java does.
+struct rebalance_listener {
+    std::function<void(const std::vector<topic_partition>&)> on_assigned;
+    std::function<void(const std::vector<topic_partition>&)> on_revoked;
+    std::function<void(const std::vector<topic_partition>&)> on_lost;
+};
+
+namespace fetch_transport {
+/// A transport that can reach a group coordinator (subscribe(), commits).
+template <typename T>
+concept group_capable = requires(const T& t, const consumer_config& c) {
+    { t.group_channel(c) } -> std::convertible_to<std::unique_ptr<group::channel>>;
+};
+} // namespace fetch_transport
+
 template <typename Transport>
 class consumer {
     static_assert(fetch_transport::transport<Transport>,
@@ -126,20 +156,29 @@ class consumer {
 
 public:
     consumer(consumer_config cfg, Transport t) : cfg_(std::move(cfg)), transport_(std::move(t)) {}
+    consumer(consumer&&) noexcept = default;
+    consumer& operator=(consumer&&) noexcept = default;
+    consumer(const consumer&) = delete;
+    consumer& operator=(const consumer&) = delete;
+
+    /// A subscribed consumer leaves its group (see close()).
+    ~consumer() { close(); }
 
     [[nodiscard]] const consumer_config& config() const noexcept { return cfg_; }
     [[nodiscard]] Transport& transport() noexcept { return transport_; }
 
     /// Replaces the assignment. Positions of partitions already assigned are kept; new ones start
-    /// unknown (auto.offset.reset decides at the next poll).
+    /// unknown (auto.offset.reset decides at the next poll). Not while subscribed
+    /// (std::logic_error): the group decides the assignment then.
     void assign(std::vector<topic_partition> tps) {
-        std::vector<std::unique_ptr<part_state>> next;
+        if (member_) throw std::logic_error("gregor::consumer::assign: the consumer is subscribed; unsubscribe() first");
+        std::vector<std::shared_ptr<part_state>> next;
         for (auto& tp : tps) {
             auto it = std::find_if(parts_.begin(), parts_.end(), [&](const auto& p) { return p->tp == tp; });
             if (it != parts_.end())
                 next.push_back(std::move(*it));
             else {
-                auto p = std::make_unique<part_state>();
+                auto p = std::make_shared<part_state>();
                 p->tp = std::move(tp);
                 next.push_back(std::move(p));
             }
@@ -162,6 +201,102 @@ public:
     [[nodiscard]] watermarks last_watermarks(const topic_partition& tp) const {
         const auto* p = find(tp);
         return p ? p->marks : watermarks{};
+    }
+
+    // ---- groups (docs/consumer.md, "Groups") ----
+
+    /// Joins cfg's group.id (std::invalid_argument if it is empty) and consumes the partitions of
+    /// `topics` that the group assigns this member; poll() applies the assignment as it changes.
+    /// A new list leaves the group and joins again with it; an empty one is unsubscribe().
+    void subscribe(std::vector<std::string> topics, rebalance_listener listener = {})
+        requires fetch_transport::group_capable<Transport>
+    {
+        if (cfg_.group_id.empty()) throw std::invalid_argument("gregor::consumer::subscribe: group.id is not set");
+        if (topics.empty()) return unsubscribe();
+        std::sort(topics.begin(), topics.end());
+        topics.erase(std::unique(topics.begin(), topics.end()), topics.end());
+        if (member_ && member_->topics() == topics) {
+            listener_ = std::move(listener);
+            return;
+        }
+        unsubscribe();
+        if (!member_ && !parts_.empty()) parts_.clear(); // subscribe() replaces an assign()
+        listener_ = std::move(listener);
+        member_ = std::make_unique<group::member>(cfg_, transport_.group_channel(cfg_), std::move(topics));
+        next_auto_commit_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.auto_commit_interval_ms);
+    }
+
+    /// The subscribed topics (empty: not subscribed).
+    [[nodiscard]] std::vector<std::string> subscription() const { return member_ ? member_->topics() : std::vector<std::string>{}; }
+
+    /// Leaves the group: commits (enable.auto.commit), calls on_revoked, sends LeaveGroup (not for
+    /// a static member, whose session outlives restarts). The assignment is then empty.
+    void unsubscribe() {
+        if (!member_) return;
+        apply_group_changes(nullptr);
+        if (cfg_.enable_auto_commit && !parts_.empty()) (void)commit_sync();
+        if (!parts_.empty() && listener_.on_revoked) listener_.on_revoked(assignment());
+        member_->close();
+        deliver_commit_results();
+        member_.reset();
+        parts_.clear();
+    }
+
+    /// unsubscribe() if subscribed; then the consumer only serves assign() again.
+    void close() { unsubscribe(); }
+
+    /// Commits the positions of every assigned partition (what poll() returned so far is done)
+    /// and waits for the answer: REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID
+    /// when the group moved on (the partitions are being revoked); retriable coordinator errors
+    /// are retried within request.timeout.ms. Without a subscription it commits as a consumer
+    /// outside the group (generation -1), as Kafka allows for assign().
+    std::error_code commit_sync() { return commit_sync(current_offsets()); }
+
+    std::error_code commit_sync(const std::vector<group::committed_offset>& offsets) {
+        if (offsets.empty()) return {};
+        auto* ch = commit_channel();
+        if (!ch) return make_error_code(cfg_.group_id.empty() ? local_error::invalid_argument : local_error::unsupported);
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.request_timeout_ms);
+        for (;;) {
+            const auto r = ch->commit(commit_identity(), offsets);
+            if (!r.error || !group::coordinator_moved(r.error) || std::chrono::steady_clock::now() >= until)
+                return r.error;
+            std::this_thread::sleep_for(std::chrono::milliseconds(std::max<std::int64_t>(cfg_.retry_backoff_ms, 1)));
+        }
+    }
+
+    /// Commits the positions in the background; `done(error, partitions)` runs inside a later
+    /// poll() (or close()). Without a subscription the commit is made at once.
+    void commit_async(group::commit_callback done = {}) { commit_async(current_offsets(), std::move(done)); }
+
+    void commit_async(std::vector<group::committed_offset> offsets, group::commit_callback done = {}) {
+        if (member_) return member_->commit_async(std::move(offsets), std::move(done));
+        const auto e = commit_sync(offsets);
+        if (done) done(e, offsets);
+    }
+
+    /// The group's committed offsets for `tps` (offset -1: none committed).
+    group::offsets_outcome committed(const std::vector<topic_partition>& tps) {
+        auto* ch = commit_channel();
+        if (!ch) return {make_error_code(cfg_.group_id.empty() ? local_error::invalid_argument : local_error::unsupported), {}};
+        return ch->fetch_committed(cfg_.group_id, tps);
+    }
+
+    /// Stops fetching `tps` (assigned ones) until resume(); positions are kept. A rebalance that
+    /// takes a partition away forgets its pause, as in Java's consumer.
+    void pause(const std::vector<topic_partition>& tps) {
+        for (const auto& tp : tps)
+            if (auto* p = find(tp)) p->paused = true;
+    }
+    void resume(const std::vector<topic_partition>& tps) {
+        for (const auto& tp : tps)
+            if (auto* p = find(tp)) p->paused = false;
+    }
+    [[nodiscard]] std::vector<topic_partition> paused() const {
+        std::vector<topic_partition> out;
+        for (const auto& p : parts_)
+            if (p->paused) out.push_back(p->tp);
+        return out;
     }
 
     /// Sets the next offset to read (invalid_argument if tp is not assigned).
@@ -192,13 +327,28 @@ public:
         const auto until = clock::now() + timeout;
         poll_result out;
         for (auto& p : parts_) p->stalled = false;
+        if (member_) member_->polled();
         for (;;) {
+            // Group changes only between fetches and before anything is returned: a revocation
+            // commits the positions, which must not include records this poll has not handed out.
+            if (member_ && out.batches_.empty()) {
+                apply_group_changes(&out);
+                deliver_commit_results();
+                maybe_auto_commit();
+            }
             resolve_unknown_positions(out);
             std::vector<fetch_transport::partition_request> reqs;
             for (const auto& p : parts_) {
-                if (p->position && !p->stalled) reqs.push_back({&p->tp, *p->position, cfg_.max_partition_fetch_bytes});
+                if (p->position && !p->stalled && !p->paused)
+                    reqs.push_back({&p->tp, *p->position, cfg_.max_partition_fetch_bytes});
             }
-            if (reqs.empty()) return out;
+            if (reqs.empty()) {
+                // Subscribed and waiting for an assignment (or everything paused): wait for the
+                // member thread, not the network.
+                if (!member_ || !out.errors_.empty() || clock::now() >= until) return out;
+                member_->wait_change(until);
+                continue;
+            }
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now()).count();
             fetch_transport::fetch_options opt;
             opt.max_wait_ms = static_cast<std::int32_t>(std::clamp<long long>(left, 0, cfg_.fetch_max_wait_ms));
@@ -233,15 +383,107 @@ private:
         std::optional<offset> position;
         watermarks marks;
         bool stalled = false; // skip for the rest of this poll round (error reported)
+        bool paused = false;
     };
+
+    static std::vector<group::committed_offset> offsets_of(const std::vector<std::shared_ptr<part_state>>& parts,
+                                                           const std::vector<topic_partition>* only) {
+        std::vector<group::committed_offset> out;
+        for (const auto& p : parts) {
+            if (!p->position) continue;
+            if (only && std::find(only->begin(), only->end(), p->tp) == only->end()) continue;
+            group::committed_offset c;
+            c.tp = p->tp;
+            c.next = *p->position;
+            out.push_back(std::move(c));
+        }
+        return out;
+    }
+
+    std::vector<group::committed_offset> current_offsets() const { return offsets_of(parts_, nullptr); }
+
+    group::member_ref commit_identity() const {
+        if (member_) return member_->current();
+        group::member_ref r;
+        r.group_id = cfg_.group_id;
+        return r;
+    }
+
+    group::channel* commit_channel() {
+        if constexpr (fetch_transport::group_capable<Transport>) {
+            if (cfg_.group_id.empty()) return nullptr;
+            if (!commit_channel_) commit_channel_ = transport_.group_channel(cfg_);
+            return commit_channel_.get();
+        } else {
+            return nullptr;
+        }
+    }
+
+    void drop(const std::vector<topic_partition>& tps) {
+        std::erase_if(parts_, [&](const auto& p) { return std::find(tps.begin(), tps.end(), p->tp) != tps.end(); });
+    }
+
+    // What the member thread decided, in order; `out` (null from unsubscribe) collects errors.
+    void apply_group_changes(poll_result* out) {
+        while (auto c = member_->take_change()) {
+            switch (c->what) {
+            case group::change::kind::revoked:
+                if (cfg_.enable_auto_commit) (void)commit_sync(offsets_of(parts_, &c->partitions));
+                if (listener_.on_revoked) listener_.on_revoked(c->partitions);
+                drop(c->partitions);
+                member_->ack();
+                break;
+            case group::change::kind::lost:
+                if (listener_.on_lost)
+                    listener_.on_lost(c->partitions);
+                else if (listener_.on_revoked)
+                    listener_.on_revoked(c->partitions);
+                drop(c->partitions);
+                member_->ack();
+                break;
+            case group::change::kind::assigned:
+                for (const auto& tp : c->partitions) {
+                    if (find(tp)) continue;
+                    auto p = std::make_shared<part_state>();
+                    p->tp = tp;
+                    if (auto it = c->committed.find(tp); it != c->committed.end()) p->position = it->second;
+                    parts_.push_back(std::move(p));
+                }
+                if (listener_.on_assigned) listener_.on_assigned(c->partitions);
+                break;
+            case group::change::kind::error:
+                if (out) out->errors_.push_back({nullptr, c->error});
+                break;
+            }
+        }
+    }
+
+    void deliver_commit_results() {
+        for (auto& [done, res] : member_->take_commit_results())
+            if (done) done(res.error, res.partitions);
+    }
+
+    void maybe_auto_commit() {
+        if (!cfg_.enable_auto_commit || parts_.empty()) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (now < next_auto_commit_) return;
+        next_auto_commit_ = now + std::chrono::milliseconds(cfg_.auto_commit_interval_ms);
+        if (member_->current().generation < 0) return;
+        auto offsets = current_offsets();
+        if (!offsets.empty()) member_->commit_async(std::move(offsets), {});
+    }
 
     [[nodiscard]] wire::isolation_level isolation() const noexcept {
         return cfg_.read_committed ? wire::isolation_level::read_committed : wire::isolation_level::read_uncommitted;
     }
 
     part_state* find(const topic_partition& tp) const {
+        const auto* sp = find_shared(tp);
+        return sp ? sp->get() : nullptr;
+    }
+    const std::shared_ptr<part_state>* find_shared(const topic_partition& tp) const {
         for (const auto& p : parts_)
-            if (p->tp == tp) return p.get();
+            if (p->tp == tp) return &p;
         return nullptr;
     }
 
@@ -384,12 +626,18 @@ private:
             pos = h->next_offset();
         }
         p->position = pos;
+        // The batches point at p->tp: it lives as long as the result, past a revocation.
+        if (used) out.keepalive_.push_back(*find_shared(*pd.tp));
         return used;
     }
 
     consumer_config cfg_;
     Transport transport_;
-    std::vector<std::unique_ptr<part_state>> parts_; // stable addresses: batches point at tp
+    std::vector<std::shared_ptr<part_state>> parts_; // shared with results: batches point at tp
+    std::unique_ptr<group::member> member_;          // while subscribed
+    std::unique_ptr<group::channel> commit_channel_; // the poll thread's own (commits, committed())
+    rebalance_listener listener_;
+    std::chrono::steady_clock::time_point next_auto_commit_{};
 };
 
 } // namespace gregor

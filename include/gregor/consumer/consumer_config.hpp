@@ -11,6 +11,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace gregor {
 
@@ -33,6 +34,16 @@ struct consumer_config {
     std::int64_t metadata_max_age_ms = 300000;               // metadata.max.age.ms
     std::int32_t socket_connection_setup_timeout_ms = 10000; // socket.connection.setup.timeout.ms
     std::int32_t receive_message_max_bytes = 100000000;      // receive.message.max.bytes (librdkafka)
+
+    // Groups (subscribe(); docs/consumer.md "Groups").
+    std::string group_id;                                    // group.id (required by subscribe())
+    std::string group_instance_id;                           // group.instance.id ("" = dynamic member)
+    std::int32_t session_timeout_ms = 45000;                 // session.timeout.ms
+    std::int32_t heartbeat_interval_ms = 3000;               // heartbeat.interval.ms
+    std::int32_t max_poll_interval_ms = 300000;              // max.poll.interval.ms (also the rebalance timeout)
+    std::string partition_assignment_strategy = "range,cooperative-sticky"; // partition.assignment.strategy
+    bool enable_auto_commit = true;                          // enable.auto.commit
+    std::int32_t auto_commit_interval_ms = 5000;             // auto.commit.interval.ms
 
     static consumer_config from_properties(const std::map<std::string, std::string>& props) {
         return gregor::detail::props::from_map<consumer_config>(props);
@@ -85,8 +96,60 @@ struct consumer_config {
             socket_connection_setup_timeout_ms = parse_int<i32>(key, value, 1);
         else if (key == "receive.message.max.bytes")
             receive_message_max_bytes = parse_int<i32>(key, value, 1000);
+        else if (key == "group.id")
+            group_id = value;
+        else if (key == "group.instance.id")
+            group_instance_id = value;
+        else if (key == "session.timeout.ms")
+            session_timeout_ms = parse_int<i32>(key, value, 1);
+        else if (key == "heartbeat.interval.ms")
+            heartbeat_interval_ms = parse_int<i32>(key, value, 1);
+        else if (key == "max.poll.interval.ms")
+            max_poll_interval_ms = parse_int<i32>(key, value, 1);
+        else if (key == "partition.assignment.strategy")
+            partition_assignment_strategy = parse_strategies(key, value);
+        else if (key == "enable.auto.commit")
+            enable_auto_commit = parse_bool(key, value);
+        else if (key == "auto.commit.interval.ms")
+            auto_commit_interval_ms = parse_int<i32>(key, value, 0);
         else
             throw std::invalid_argument("unknown consumer property '" + key + "'");
+    }
+
+    /// The assignor names of partition.assignment.strategy, in order of preference.
+    [[nodiscard]] std::vector<std::string> assignment_strategies() const { return split_strategies(partition_assignment_strategy); }
+
+private:
+    static std::vector<std::string> split_strategies(const std::string& value) {
+        std::vector<std::string> out;
+        std::string cur;
+        for (const char c : value + ",") {
+            if (c == ',') {
+                const auto b = cur.find_first_not_of(' ');
+                if (b != std::string::npos) out.push_back(cur.substr(b, cur.find_last_not_of(' ') - b + 1));
+                cur.clear();
+            } else {
+                cur += c;
+            }
+        }
+        return out;
+    }
+
+    // Java's class names are accepted for the three assignors gregor has.
+    static std::string parse_strategies(const std::string& key, const std::string& value) {
+        std::string out;
+        for (auto name : split_strategies(value)) {
+            const auto dot = name.rfind('.');
+            const auto cls = dot == std::string::npos ? name : name.substr(dot + 1);
+            if (cls == "RangeAssignor") name = "range";
+            else if (cls == "RoundRobinAssignor") name = "roundrobin";
+            else if (cls == "CooperativeStickyAssignor") name = "cooperative-sticky";
+            if (name != "range" && name != "roundrobin" && name != "cooperative-sticky")
+                detail::props::bad_value(key, value, "must list range, roundrobin or cooperative-sticky");
+            out += (out.empty() ? "" : ",") + name;
+        }
+        if (out.empty()) detail::props::bad_value(key, value, "must name at least one assignor");
+        return out;
     }
 };
 

@@ -5,9 +5,12 @@
 // so many in-process consumers (and producers) may share one broker.
 #pragma once
 
+#include <gregor/broker/group_coordinator.hpp>
 #include <gregor/broker/offset_monitor.hpp>
 #include <gregor/broker/partition.hpp>
+#include <gregor/consumer/consumer_config.hpp>
 #include <gregor/consumer/fetch_transport.hpp>
+#include <gregor/consumer/group_channel.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/storage/read_result.hpp>
@@ -19,8 +22,168 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
+#include <string>
 #include <vector>
+
+namespace gregor::group {
+
+/// A group consumer's coordinator calls against an embedded broker. JoinGroup and SyncGroup are
+/// answered from the coordinator's own threads when the group is ready; the call waits for that
+/// on a condition variable, bounded as the TCP channel's are.
+template <typename Broker>
+class in_process_channel final : public channel {
+public:
+    in_process_channel(Broker& b, std::string client_id, std::chrono::milliseconds request_timeout)
+            : b_(&b), client_id_(std::move(client_id)), request_timeout_(request_timeout) {}
+
+    join_outcome join(const join_args& a) override {
+        groups::join_request r;
+        r.group_id = a.group_id;
+        r.session_timeout_ms = a.session_timeout_ms;
+        r.rebalance_timeout_ms = a.rebalance_timeout_ms;
+        r.member_id = a.member_id;
+        r.group_instance_id = a.group_instance_id;
+        r.protocol_type = "consumer";
+        for (const auto& [n, m] : a.protocols) r.protocols.push_back({n, m});
+        r.client_id = client_id_;
+        r.client_host = "/127.0.0.1";
+        r.require_known_member_id = true;
+        auto res = wait_for<groups::join_result>(
+            [&](auto done) { b_->groups().join(std::move(r), std::move(done)); },
+            std::chrono::milliseconds(std::max(a.rebalance_timeout_ms, 0)) + std::chrono::seconds(5));
+        join_outcome out;
+        if (!res) {
+            out.error = make_error_code(error_code::request_timed_out);
+            return out;
+        }
+        out.error = kafka(res->error);
+        out.generation = res->generation_id;
+        out.protocol_name = res->protocol_name.value_or("");
+        out.leader = res->leader;
+        out.member_id = res->member_id;
+        out.skip_assignment = res->skip_assignment;
+        for (auto& m : res->members) out.members.push_back({m.member_id, m.group_instance_id, m.metadata});
+        return out;
+    }
+
+    sync_outcome sync(const sync_args& a) override {
+        groups::sync_request r;
+        r.group_id = a.member.group_id;
+        r.generation_id = a.member.generation;
+        r.member_id = a.member.member_id;
+        r.group_instance_id = a.member.group_instance_id;
+        r.protocol_type = a.protocol_type;
+        r.protocol_name = a.protocol_name;
+        r.assignments = a.assignments;
+        auto res = wait_for<groups::sync_result>([&](auto done) { b_->groups().sync(std::move(r), std::move(done)); },
+                                                 std::chrono::milliseconds(0));
+        sync_outcome out;
+        if (!res) {
+            out.error = make_error_code(error_code::request_timed_out);
+            return out;
+        }
+        out.error = kafka(res->error);
+        out.assignment = std::move(res->assignment);
+        return out;
+    }
+
+    std::error_code heartbeat(const member_ref& m) override {
+        return kafka(b_->groups().heartbeat(m.group_id, m.generation, m.member_id, m.group_instance_id));
+    }
+
+    std::error_code leave(const member_ref& m, const std::string&) override {
+        std::vector<groups::leave_member> who{{m.member_id, m.group_instance_id, error_code::none}};
+        if (auto e = b_->groups().leave(m.group_id, who); e != error_code::none) return kafka(e);
+        return kafka(who.front().error);
+    }
+
+    offsets_outcome commit(const member_ref& m, const std::vector<committed_offset>& offsets) override {
+        groups::commit_request r;
+        r.group_id = m.group_id;
+        r.generation_id = m.generation;
+        r.member_id = m.member_id;
+        r.group_instance_id = m.group_instance_id;
+        for (const auto& c : offsets)
+            r.partitions.push_back({c.tp.topic, c.tp.partition.value(), c.next.value(), c.leader_epoch, c.metadata,
+                                    error_code::none});
+        auto res = wait_for<std::vector<groups::commit_partition>>(
+            [&](auto done) { b_->groups().commit(std::move(r), std::move(done)); }, std::chrono::milliseconds(0));
+        offsets_outcome out;
+        if (!res) {
+            out.error = make_error_code(error_code::request_timed_out);
+            return out;
+        }
+        for (const auto& p : *res) {
+            committed_offset c;
+            c.tp = {p.topic, partition_id{p.partition}};
+            c.next = offset{p.offset};
+            c.error = kafka(p.error);
+            if (c.error && !out.error) out.error = c.error;
+            out.partitions.push_back(std::move(c));
+        }
+        return out;
+    }
+
+    offsets_outcome fetch_committed(const std::string& group_id, const std::vector<topic_partition>& tps) override {
+        std::vector<std::pair<std::string, std::vector<std::int32_t>>> want;
+        for (const auto& tp : tps) {
+            if (want.empty() || want.back().first != tp.topic) want.push_back({tp.topic, {}});
+            want.back().second.push_back(tp.partition.value());
+        }
+        auto res = b_->groups().fetch_offsets(group_id, want, true);
+        offsets_outcome out;
+        out.error = kafka(res.error);
+        for (auto& f : res.offsets) {
+            committed_offset c;
+            c.tp = {f.topic, partition_id{f.partition}};
+            c.next = offset{f.offset};
+            c.leader_epoch = f.leader_epoch;
+            c.metadata = std::move(f.metadata);
+            c.error = kafka(f.error);
+            out.partitions.push_back(std::move(c));
+        }
+        return out;
+    }
+
+    counts_outcome partition_counts(const std::vector<std::string>& topics) override {
+        counts_outcome out;
+        for (const auto& t : topics) {
+            const auto info = b_->describe_topic(t, false);
+            if (info.error == error_code::none && info.partition_count > 0) out.counts[t] = info.partition_count;
+        }
+        return out;
+    }
+
+private:
+    static std::error_code kafka(error_code e) { return e == error_code::none ? std::error_code{} : make_error_code(e); }
+
+    // Runs `start(done)` and waits for `done(Result)`, at most request.timeout.ms plus `extra`.
+    template <typename Result, typename Start>
+    std::optional<Result> wait_for(Start&& start, std::chrono::milliseconds extra) {
+        struct state {
+            std::mutex mu;
+            std::condition_variable cv;
+            std::optional<Result> result;
+        };
+        auto st = std::make_shared<state>();
+        start([st](Result r) {
+            std::lock_guard lk(st->mu);
+            st->result = std::move(r);
+            st->cv.notify_all();
+        });
+        std::unique_lock lk(st->mu);
+        st->cv.wait_for(lk, request_timeout_ + extra, [&] { return st->result.has_value(); });
+        return std::move(st->result);
+    }
+
+    Broker* b_;
+    std::string client_id_;
+    std::chrono::milliseconds request_timeout_;
+};
+
+} // namespace gregor::group
 
 namespace gregor::fetch_transport {
 
@@ -32,6 +195,12 @@ template <typename Broker>
 class in_process {
 public:
     explicit in_process(Broker& b) : broker_(&b) {}
+
+    /// A channel to the broker's group coordinator, for subscribe().
+    std::unique_ptr<group::channel> group_channel(const consumer_config& cfg) const {
+        return std::make_unique<group::in_process_channel<Broker>>(*broker_, cfg.client_id,
+                                                                   std::chrono::milliseconds(cfg.request_timeout_ms));
+    }
 
     fetch_response fetch(std::span<const partition_request> reqs, const fetch_options& opt) {
         using clock = std::chrono::steady_clock;

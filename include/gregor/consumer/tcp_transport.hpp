@@ -34,6 +34,7 @@
 #include <gregor/client/cluster.hpp>
 #include <gregor/consumer/consumer_config.hpp>
 #include <gregor/consumer/fetch_transport.hpp>
+#include <gregor/consumer/tcp_group_channel.hpp>
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
@@ -67,6 +68,12 @@ public:
     explicit tcp(const consumer_config& cfg)
             : cluster_(std::make_unique<client::cluster>(cluster_config_for(cfg))),
               request_timeout_(cfg.request_timeout_ms) {}
+
+    /// A channel to the coordinator of cfg's group.id, on connections of its own, for subscribe().
+    static std::unique_ptr<group::channel> group_channel(const consumer_config& cfg) {
+        return std::make_unique<group::tcp_channel>(cluster_config_for(cfg), cfg.group_id,
+                                                    std::chrono::milliseconds(cfg.request_timeout_ms));
+    }
 
     fetch_response fetch(std::span<const partition_request> reqs, const fetch_options& opt) {
         fetch_response out;
