@@ -1,4 +1,4 @@
-// The byte formats around consumer groups that are not API messages (docs/protocol.md §16.9,
+// The byte formats around consumer groups that are not API messages (docs/protocol.md §16.3,
 // §16.10): the "consumer" protocol's subscription and assignment bytes, and the key and value
 // records of `__consumer_offsets` with the partition function that places a group. Every record
 // round-tripped at every version; byte-exact encodings assembled by hand from the schemas and

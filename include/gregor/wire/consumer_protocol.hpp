@@ -1,4 +1,4 @@
-// The "consumer" embedded protocol (docs/protocol.md §16.9): the bytes a consumer puts in
+// The "consumer" embedded protocol (docs/protocol.md §16.3): the bytes a consumer puts in
 // JoinGroup's Protocols[].Metadata (a subscription) and the group leader hands out through
 // SyncGroup's assignments (an assignment). The broker treats both as opaque, except that it reads
 // subscriptions to learn which topics a group consumes (offset expiry, OffsetDelete); a gregor

@@ -42,7 +42,7 @@ namespace gregor::wire::join_group {
 inline constexpr std::int32_t no_generation = -1;
 
 /// One protocol the member can run, with its metadata for it (for consumers, the subscription in
-/// the consumer protocol, §16.9). Listed in the member's order of preference.
+/// the consumer protocol, §16.3). Listed in the member's order of preference.
 struct protocol {
     std::string_view name{};
     bytes_view metadata{};

@@ -14,7 +14,7 @@
 //   and names the group's in its answer. No tagged fields are defined.
 //
 // Only the leader fills `assignments`; followers send an empty array. The assignment bytes are
-// opaque to the coordinator (for consumers, the consumer protocol's assignment, §16.9).
+// opaque to the coordinator (for consumers, the consumer protocol's assignment, §16.3).
 //
 // Decoded strings and bytes are views into the frame. Thread-safety: value types.
 #pragma once
