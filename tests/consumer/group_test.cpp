@@ -274,6 +274,27 @@ TEST_CASE("a member that stops polling for max.poll.interval.ms leaves; the othe
     REQUIRE(poll_until([&] { return owned(a).size() == 1 && owned(b).size() == 1; }, seen, 20s, a, b));
 }
 
+TEST_CASE("close() does not wait out a JoinGroup the coordinator holds for a slow member", "[group]") {
+    in_process_env env;
+    REQUIRE(env.b.create_topic("held", 2) == error_code::none);
+    auto cfg = group_consumer("g-held");
+    cfg.max_poll_interval_ms = 20000;
+    auto a = env.make(cfg);
+    a.subscribe({"held"});
+    seen_map seen;
+    REQUIRE(poll_until([&] { return owned(a).size() == 2; }, seen, 20s, a));
+    auto b = env.make(cfg);
+    b.subscribe({"held"});
+    // a does not poll: it cannot revoke, so the coordinator holds b's JoinGroup for a's rejoin.
+    (void)b.poll(300ms);
+    CHECK(b.assignment().empty());
+    const auto t0 = std::chrono::steady_clock::now();
+    b.close();
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+    // a carries on alone.
+    REQUIRE(poll_until([&] { return owned(a).size() == 2; }, seen, 30s, a));
+}
+
 TEST_CASE("subscribe needs group.id; assign and subscribe exclude each other", "[group]") {
     in_process_env env;
     auto cfg = group_consumer("");

@@ -327,11 +327,11 @@ public:
         const auto until = clock::now() + timeout;
         poll_result out;
         for (auto& p : parts_) p->stalled = false;
-        if (member_) member_->polled();
         for (;;) {
             // Group changes only between fetches and before anything is returned: a revocation
             // commits the positions, which must not include records this poll has not handed out.
             if (member_ && out.batches_.empty()) {
+                member_->polled(); // a long poll is still polling
                 apply_group_changes(&out);
                 deliver_commit_results();
                 maybe_auto_commit();

@@ -15,7 +15,8 @@
 // (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE) makes the channel look the coordinator up again
 // at its next call.
 //
-// Thread-safety: one channel is used by one thread at a time; channels are independent.
+// Thread-safety: one channel is used by one thread at a time (cancel() excepted); channels are
+// independent.
 #pragma once
 
 #include <gregor/consumer/assignors.hpp>
@@ -109,6 +110,11 @@ public:
     virtual offsets_outcome commit(const member_ref&, const std::vector<committed_offset>&) = 0;
     virtual offsets_outcome fetch_committed(const std::string& group_id, const std::vector<topic_partition>&) = 0;
     virtual counts_outcome partition_counts(const std::vector<std::string>& topics) = 0;
+
+    /// From any thread: the call in progress, and every later one until reset_cancel(), returns
+    /// at once (REQUEST_TIMED_OUT). close() uses it so that it never waits out a held JoinGroup.
+    virtual void cancel() {}
+    virtual void reset_cancel() {}
 };
 
 /// Coordinator errors after which the member looks the coordinator up again and retries.

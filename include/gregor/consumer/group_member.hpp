@@ -174,6 +174,7 @@ private:
             if (stopping_) return;
             stopping_ = true;
             leave_on_stop_ = leave;
+            ch_->cancel(); // a JoinGroup held by the coordinator returns now
             cv_.notify_all();
         }
         if (thread_.joinable()) thread_.join();
@@ -262,6 +263,8 @@ private:
                            [&] { return stopping_ || !commits_.empty() || need_join_; });
         }
         // Leaving: commits still queued are sent first (close() committed synchronously before).
+        // stop() cancelled under mu_, before this thread saw stopping_: the reset cannot be lost.
+        ch_->reset_cancel();
         run_commits(lk);
         if (leave_on_stop_ && !member_id_.empty() && cfg_.group_instance_id.empty()) {
             const auto ref = ref_locked();

@@ -147,6 +147,16 @@ public:
         return out;
     }
 
+    void cancel() override {
+        std::lock_guard lk(w_->mu);
+        w_->cancelled = true;
+        w_->cv.notify_all();
+    }
+    void reset_cancel() override {
+        std::lock_guard lk(w_->mu);
+        w_->cancelled = false;
+    }
+
     counts_outcome partition_counts(const std::vector<std::string>& topics) override {
         counts_outcome out;
         for (const auto& t : topics) {
@@ -160,27 +170,32 @@ private:
     static std::error_code kafka(error_code e) { return e == error_code::none ? std::error_code{} : make_error_code(e); }
 
     // Runs `start(done)` and waits for `done(Result)`, at most request.timeout.ms plus `extra`.
+    // The completion may come late (after the bound, or after the channel is gone): it only
+    // touches what it shares.
     template <typename Result, typename Start>
     std::optional<Result> wait_for(Start&& start, std::chrono::milliseconds extra) {
-        struct state {
-            std::mutex mu;
-            std::condition_variable cv;
-            std::optional<Result> result;
-        };
-        auto st = std::make_shared<state>();
-        start([st](Result r) {
-            std::lock_guard lk(st->mu);
-            st->result = std::move(r);
-            st->cv.notify_all();
+        auto slot = std::make_shared<std::optional<Result>>();
+        auto w = w_;
+        start([w, slot](Result r) {
+            std::lock_guard lk(w->mu);
+            *slot = std::move(r);
+            w->cv.notify_all();
         });
-        std::unique_lock lk(st->mu);
-        st->cv.wait_for(lk, request_timeout_ + extra, [&] { return st->result.has_value(); });
-        return std::move(st->result);
+        std::unique_lock lk(w->mu);
+        w->cv.wait_for(lk, request_timeout_ + extra, [&] { return slot->has_value() || w->cancelled; });
+        return std::move(*slot);
     }
+
+    struct waiter {
+        std::mutex mu;
+        std::condition_variable cv;
+        bool cancelled = false;
+    };
 
     Broker* b_;
     std::string client_id_;
     std::chrono::milliseconds request_timeout_;
+    std::shared_ptr<waiter> w_ = std::make_shared<waiter>();
 };
 
 } // namespace gregor::group

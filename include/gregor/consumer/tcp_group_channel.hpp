@@ -26,6 +26,7 @@
 #include <gregor/wire/messages/sync_group.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -243,6 +244,12 @@ public:
         return out;
     }
 
+    void cancel() override {
+        cancelled_ = true;
+        cluster_->wake();
+    }
+    void reset_cancel() override { cancelled_ = false; }
+
 private:
     static bytes_view as_bytes(const std::string& s) noexcept {
         return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
@@ -253,7 +260,7 @@ private:
 
     template <typename Done>
     void run_until(Done&& done, client::clock::time_point deadline) {
-        while (!done()) {
+        while (!done() && !cancelled_) {
             const auto now = client::clock::now();
             if (now >= deadline) return;
             cluster_->poll(deadline - now);
@@ -302,6 +309,7 @@ private:
     std::unique_ptr<client::cluster> cluster_;
     std::string group_;
     std::chrono::milliseconds request_timeout_;
+    std::atomic<bool> cancelled_{false};
 };
 
 } // namespace gregor::group
