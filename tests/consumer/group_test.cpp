@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <thread>
 
 using namespace gregor;
 using namespace std::chrono_literals;
@@ -272,6 +273,31 @@ TEST_CASE("a member that stops polling for max.poll.interval.ms leaves; the othe
     CHECK(lost.size() == 1);
     CHECK(owned(a).empty());
     REQUIRE(poll_until([&] { return owned(a).size() == 1 && owned(b).size() == 1; }, seen, 20s, a, b));
+}
+
+TEST_CASE("heartbeats from the member thread keep a slow poll loop in the group past session.timeout.ms", "[group]") {
+    in_process_env env;
+    REQUIRE(env.b.create_topic("beat", 2) == error_code::none);
+    int revoked = 0, lost = 0;
+    auto cfg = group_consumer("g-beat");
+    cfg.session_timeout_ms = 500;
+    cfg.heartbeat_interval_ms = 100;
+    auto c = env.make(cfg);
+    c.subscribe({"beat"}, {.on_assigned = {},
+                           .on_revoked = [&](const std::vector<topic_partition>&) { ++revoked; },
+                           .on_lost = [&](const std::vector<topic_partition>&) { ++lost; }});
+    seen_map seen;
+    REQUIRE(poll_until([&] { return owned(c).size() == 2; }, seen, 20s, c));
+    // The application is slow: four session timeouts without a poll (the condition under test,
+    // not a wait for something).
+    std::this_thread::sleep_for(2s);
+    produce_to(env.b, "beat", 0, 0, 3);
+    REQUIRE(poll_until([&] { return seen.size() == 3; }, seen, 20s, c));
+    CHECK(owned(c).size() == 2);
+    CHECK(revoked == 0);
+    CHECK(lost == 0);
+    const auto d = env.b.groups().describe("g-beat");
+    CHECK(d.members.size() == 1);
 }
 
 TEST_CASE("close() does not wait out a JoinGroup the coordinator holds for a slow member", "[group]") {
