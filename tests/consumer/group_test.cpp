@@ -300,6 +300,40 @@ TEST_CASE("heartbeats from the member thread keep a slow poll loop in the group 
     CHECK(d.members.size() == 1);
 }
 
+TEST_CASE("a static member (group.instance.id) restarts without a rebalance and gets its partitions back", "[group]") {
+    in_process_env env;
+    REQUIRE(env.b.create_topic("static", 4) == error_code::none);
+    int b_revoked = 0;
+    auto cfg_a = group_consumer("g-static");
+    cfg_a.group_instance_id = "instance-a";
+    auto cfg_b = group_consumer("g-static");
+    cfg_b.group_instance_id = "instance-b";
+    seen_map seen;
+    auto b = env.make(cfg_b);
+    b.subscribe({"static"}, {.on_assigned = {},
+                             .on_revoked = [&](const std::vector<topic_partition>&) { ++b_revoked; },
+                             .on_lost = {}});
+    std::set<topic_partition> first_a;
+    {
+        auto a = env.make(cfg_a);
+        a.subscribe({"static"});
+        REQUIRE(poll_until([&] { return owned(a).size() == 2 && owned(b).size() == 2; }, seen, 20s, a, b));
+        first_a = owned(a);
+        const auto revoked_before = b_revoked;
+        // a goes away without LeaveGroup (a static member's session outlives a restart) ...
+        a.close();
+        const auto d = env.b.groups().describe("g-static");
+        CHECK(d.members.size() == 2);
+        // ... and comes back under the same instance id: same partitions, b is not disturbed.
+        auto a2 = env.make(cfg_a);
+        a2.subscribe({"static"});
+        REQUIRE(poll_until([&] { return owned(a2).size() == 2; }, seen, 20s, a2, b));
+        CHECK(owned(a2) == first_a);
+        CHECK(owned(b).size() == 2);
+        CHECK(b_revoked == revoked_before);
+    }
+}
+
 TEST_CASE("close() does not wait out a JoinGroup the coordinator holds for a slow member", "[group]") {
     in_process_env env;
     REQUIRE(env.b.create_topic("held", 2) == error_code::none);
