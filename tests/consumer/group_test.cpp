@@ -334,6 +334,21 @@ TEST_CASE("a static member (group.instance.id) restarts without a rebalance and 
     }
 }
 
+TEST_CASE("the leader notices partitions added to a subscribed topic and the group rebalances onto them", "[group]") {
+    in_process_env env;
+    REQUIRE(env.b.create_topic("growing", 1) == error_code::none);
+    auto cfg = group_consumer("g-grow");
+    cfg.metadata_max_age_ms = 200; // the leader checks at most once a second
+    auto c = env.make(cfg);
+    c.subscribe({"growing"});
+    seen_map seen;
+    REQUIRE(poll_until([&] { return owned(c).size() == 1; }, seen, 20s, c));
+    REQUIRE(env.b.create_partitions("growing", 3).error == error_code::none);
+    produce_to(env.b, "growing", 2, 0, 4);
+    REQUIRE(poll_until([&] { return owned(c).size() == 3 && seen.size() == 4; }, seen, 20s, c));
+    CHECK(all_once(seen, 4));
+}
+
 TEST_CASE("close() does not wait out a JoinGroup the coordinator holds for a slow member", "[group]") {
     in_process_env env;
     REQUIRE(env.b.create_topic("held", 2) == error_code::none);

@@ -329,9 +329,18 @@ private:
 
     void check_metadata(std::unique_lock<std::mutex>& lk) {
         next_metadata_check_ = clock::now() + std::chrono::milliseconds(std::max<std::int64_t>(cfg_.metadata_max_age_ms, 1000));
-        const auto topics = assigned_topics_;
+        // A static leader told to skip the assignment has no counts of its own yet: it takes
+        // the current ones as the baseline instead of rebalancing.
+        const bool baseline = assigned_topics_.empty();
+        const auto topics = baseline ? topics_ : assigned_topics_;
         auto res = unlocked(lk, [&] { return ch_->partition_counts(topics); });
-        if (!res.error && res.counts != counts_) need_join_ = true; // partitions added, topics made or deleted
+        if (res.error) return;
+        if (baseline) {
+            assigned_topics_ = topics;
+            counts_ = std::move(res.counts);
+        } else if (res.counts != counts_) {
+            need_join_ = true; // partitions added, topics made or deleted
+        }
     }
 
     std::string subscription_bytes() const {
