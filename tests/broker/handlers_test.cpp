@@ -38,6 +38,11 @@
 #include <gregor/wire/messages/offset_delete.hpp>
 #include <gregor/wire/messages/offset_fetch.hpp>
 #include <gregor/wire/messages/sync_group.hpp>
+#include <gregor/wire/messages/add_offsets_to_txn.hpp>
+#include <gregor/wire/messages/add_partitions_to_txn.hpp>
+#include <gregor/wire/messages/end_txn.hpp>
+#include <gregor/wire/messages/txn_offset_commit.hpp>
+#include <gregor/wire/messages/write_txn_markers.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -182,6 +187,16 @@ std::pair<std::string, std::int32_t> member_of(net::blocking_client& c, std::int
 }
 
 /// A simple consumer's commit (no membership) of offset 1 of "t"-0 for `group`.
+// InitProducerId for transactional id `id` (v4): the producer id and epoch to use.
+std::pair<producer_id, producer_epoch> txn_init(net::blocking_client& c, std::int32_t corr, const std::string& id) {
+    wire::init_producer_id::request req;
+    req.transactional_id = id;
+    req.transaction_timeout_ms = 60000;
+    const auto resp = roundtrip<wire::init_producer_id::response>(c, 4, corr + 2, req);
+    REQUIRE(resp.error_code == error_code::none);
+    return {resp.producer_id, resp.producer_epoch};
+}
+
 void commit_simple(net::blocking_client& c, std::int32_t corr, const std::string& group, std::int16_t version = 2) {
     wire::offset_commit::request req;
     req.group_id = group;
@@ -491,6 +506,75 @@ void exercise(net::blocking_client& c, wire::api_key key, std::int16_t version, 
         CHECK(resp.topics[0].partitions.at(0).error_code == error_code::none);
         return;
     }
+    case wire::api_key::add_partitions_to_txn: {
+        const auto id = "ex-apt-" + std::to_string(corr);
+        const auto [pid, epoch] = txn_init(c, corr, id);
+        wire::add_partitions_to_txn::request req;
+        const std::vector<wire::add_partitions_to_txn::topic> topics{{"t", {partition_id{0}}}};
+        if (version >= 4)
+            req.transactions.push_back({id, pid, epoch, false, topics});
+        else {
+            req.v3_and_below_transactional_id = id;
+            req.v3_and_below_producer_id = pid;
+            req.v3_and_below_producer_epoch = epoch;
+            req.v3_and_below_topics = topics;
+        }
+        const auto resp = roundtrip<wire::add_partitions_to_txn::response>(c, version, corr, req);
+        const auto& results = version >= 4 ? resp.results_by_transaction.at(0).topic_results
+                                           : resp.results_by_topic_v3_and_below;
+        REQUIRE(results.size() == 1);
+        CHECK(results[0].results_by_partition.at(0).partition_error_code == error_code::none);
+        return;
+    }
+    case wire::api_key::add_offsets_to_txn: {
+        const auto id = "ex-aot-" + std::to_string(corr);
+        const auto [pid, epoch] = txn_init(c, corr, id);
+        const auto resp = roundtrip<wire::add_offsets_to_txn::response>(
+            c, version, corr, wire::add_offsets_to_txn::request{id, pid, epoch, "ex-txn-group"});
+        CHECK(resp.error_code == error_code::none);
+        return;
+    }
+    case wire::api_key::end_txn: {
+        const auto id = "ex-end-" + std::to_string(corr);
+        const auto [pid, epoch] = txn_init(c, corr, id);
+        wire::add_partitions_to_txn::request add;
+        add.v3_and_below_transactional_id = id;
+        add.v3_and_below_producer_id = pid;
+        add.v3_and_below_producer_epoch = epoch;
+        add.v3_and_below_topics.push_back({"t", {partition_id{0}}});
+        const auto added = roundtrip<wire::add_partitions_to_txn::response>(c, 0, corr + 1, add);
+        REQUIRE(added.results_by_topic_v3_and_below.at(0).results_by_partition.at(0).partition_error_code ==
+                error_code::none);
+        const auto resp =
+            roundtrip<wire::end_txn::response>(c, version, corr, wire::end_txn::request{id, pid, epoch, true});
+        CHECK(resp.error_code == error_code::none);
+        return;
+    }
+    case wire::api_key::write_txn_markers: {
+        wire::write_txn_markers::request req;
+        req.markers.push_back({producer_id{900000 + corr}, producer_epoch{0}, false, {{"t", {partition_id{0}}}}, 0});
+        const auto resp = roundtrip<wire::write_txn_markers::response>(c, version, corr, req);
+        REQUIRE(resp.markers.size() == 1);
+        CHECK(resp.markers[0].topics.at(0).partitions.at(0).error_code == error_code::none);
+        return;
+    }
+    case wire::api_key::txn_offset_commit: {
+        const auto id = "ex-toc-" + std::to_string(corr);
+        const auto [pid, epoch] = txn_init(c, corr, id);
+        const auto added = roundtrip<wire::add_offsets_to_txn::response>(
+            c, 0, corr + 1, wire::add_offsets_to_txn::request{id, pid, epoch, "ex-txn-group"});
+        REQUIRE(added.error_code == error_code::none);
+        wire::txn_offset_commit::request req;
+        req.transactional_id = id;
+        req.group_id = "ex-txn-group";
+        req.producer_id = pid;
+        req.producer_epoch = epoch;
+        req.topics.push_back({"t", {{partition_id{0}, offset{1}, leader_epoch{-1}, std::nullopt}}});
+        const auto resp = roundtrip<wire::txn_offset_commit::response>(c, version, corr, req);
+        REQUIRE(resp.topics.size() == 1);
+        CHECK(resp.topics[0].partitions.at(0).error_code == error_code::none);
+        return;
+    }
     default: FAIL("advertised but this test has no request for it: " << wire::to_string(key));
     }
 }
@@ -542,6 +626,7 @@ TEST_CASE("ApiVersions over TCP lists exactly the handlers, and every listed API
     broker_config cfg;
     cfg.group_initial_rebalance_delay_ms = 0; // each JoinGroup below is a group's first
     cfg.offsets_topic_num_partitions = 4;
+    cfg.transaction_state_log_num_partitions = 4;
     memory_broker b{cfg};
     REQUIRE(b.create_topic("t", 1) == error_code::none);
     auto srv = serve(b);

@@ -90,6 +90,11 @@ TEST_CASE("codecs implement Kafka 3.9's versions and keep the old ones", "[wire_
     CHECK(implemented_versions<alter_partition_api>() == version_range{0, 3});
     CHECK(implemented_versions<broker_registration_api>() == version_range{0, 4});
     CHECK(implemented_versions<broker_heartbeat_api>() == version_range{0, 1});
+    CHECK(implemented_versions<add_partitions_to_txn_api>() == version_range{0, 5});
+    CHECK(implemented_versions<add_offsets_to_txn_api>() == version_range{0, 4});
+    CHECK(implemented_versions<end_txn_api>() == version_range{0, 4}); // trunk's v5 is not 3.9's
+    CHECK(implemented_versions<write_txn_markers_api>() == version_range{0, 1});
+    CHECK(implemented_versions<txn_offset_commit_api>() == version_range{0, 4});
     // Flexible from the schemas' flexibleVersions.
     CHECK(is_flexible_version<metadata_api>(9));
     CHECK_FALSE(is_flexible_version<metadata_api>(8));

@@ -22,7 +22,7 @@
 // What the broker remembers lives in the data dir, every file replaced through the storage
 // backend's durable write_file (so a crash leaves the old or the new version, and crashy_storage
 // sees each write): `topic-table` (topic ids, per-topic config overrides, replica assignment,
-// leader epochs, ISR; topic_table.hpp), `producer_id_block`, `transactional-ids`,
+// leader epochs, ISR; topic_table.hpp), `producer_id_block`,
 // `replication-offset-checkpoint` (high watermarks) and `recovery-point-offset-checkpoint`
 // (flushed offsets); per partition, `leader-epoch-checkpoint` and producer-state snapshots. A data
 // dir from before the topic table gets one built from its partition directories at start.
@@ -41,6 +41,7 @@
 #include <gregor/broker/broker_policies.hpp>
 #include <gregor/broker/flusher.hpp>
 #include <gregor/broker/group_coordinator.hpp>
+#include <gregor/broker/txn_coordinator.hpp>
 #include <gregor/broker/offset_monitor.hpp>
 #include <gregor/broker/partition.hpp>
 #include <gregor/broker/producer_ids.hpp>
@@ -132,11 +133,11 @@ public:
     explicit broker(broker_config cfg = {}, backend_options opts = {}, clock_type clk = {})
             : cfg_(checked(std::move(cfg))), backend_opts_(std::move(opts)), clock_(clk), pid_backend_(dir_backend()),
               pids_(pid_backend_.get()), meta_backend_(dir_backend()) {
-        if (persistent()) {
-            load_transactional_ids();
-            load_topics();
-        }
+        if (persistent()) load_topics();
         maintenance_ = std::thread([this] { maintenance_loop(); });
+        // Transactions decided before a restart are finished at once, not at the next client's
+        // request: the coordinator loads its partitions when it starts.
+        if (find_partition(txn::state_topic, partition_id{0})) (void)transactions();
         if (cfg_.log_cleaner_enable) cleaner_ = std::thread([this] { cleaner_loop(); });
     }
 
@@ -166,6 +167,32 @@ public:
     groups::coordinator<broker>& groups() {
         std::call_once(groups_once_, [this] { groups_ = std::make_unique<groups::coordinator<broker>>(*this); });
         return *groups_;
+    }
+
+    // ---- transactions (docs/transactions.md) ----
+
+    /// This broker's transaction coordinator, started on first use or at start when
+    /// `__transaction_state` exists.
+    txn::coordinator<broker>& transactions() {
+        std::call_once(txn_once_, [this] { txn_ = std::make_unique<txn::coordinator<broker>>(*this); });
+        return *txn_;
+    }
+
+    /// Creates `__transaction_state` on a single broker if it is missing (compacted, one replica,
+    /// transaction.state.log.num.partitions partitions); in a cluster the controller creates it.
+    /// Writes the topic table: never call it on an event loop.
+    error_code ensure_txn_topic() {
+        if (find_partition(txn::state_topic, partition_id{0})) return error_code::none;
+        if (cluster_mode()) return error_code::coordinator_not_available;
+        const auto e = create_topic(txn::state_topic, cfg_.transaction_state_log_num_partitions, txn_topic_configs());
+        return e == error_code::topic_already_exists ? error_code::none : e;
+    }
+
+    /// The topic configs `__transaction_state` is created with.
+    [[nodiscard]] std::map<std::string, std::string> txn_topic_configs() const {
+        return {{"cleanup.policy", "compact"},
+                {"segment.bytes", std::to_string(cfg_.transaction_state_log_segment_bytes)},
+                {"min.insync.replicas", std::to_string(cfg_.transaction_state_log_min_isr)}};
     }
 
     /// Creates `__consumer_offsets` on a single broker if it is missing (compacted, one replica,
@@ -585,7 +612,8 @@ public:
         }
         if (!valid_topic_name(name)) return {error_code::invalid_topic_exception, 0};
         // __consumer_offsets is made by the first FindCoordinator, with its own partition count.
-        if (!allow_auto_create || !cfg_.auto_create_topics_enable || name == groups::offsets_topic)
+        if (!allow_auto_create || !cfg_.auto_create_topics_enable || name == groups::offsets_topic ||
+            name == txn::state_topic)
             return {error_code::unknown_topic_or_partition, 0};
         std::lock_guard tl(table_mu_);
         topic_record rec;
@@ -635,6 +663,16 @@ public:
                   std::forward<Done>(done));
     }
 
+    /// Appends a batch a coordinator writes as a transaction's producer (TxnOffsetCommit's
+    /// offsets into `__consumer_offsets`), acks=all; see partition::append's `from_coordinator`.
+    template <typename Done>
+    void append_from_coordinator_async(std::string_view topic, partition_id p, mutable_bytes_view batch,
+                                       std::chrono::milliseconds timeout, Done&& done) {
+        auto* part = find_or_create(topic, p, false);
+        if (!part) return done(produce_result{part_error(topic, false), offset{-1}, -1, offset{-1}});
+        finish_append(part, part->append(batch, -1, false, true), timeout, std::forward<Done>(done));
+    }
+
 private:
     template <typename Done>
     void append_to(partition_type* part, std::string_view topic, mutable_bytes_view batch, std::int16_t acks,
@@ -643,7 +681,13 @@ private:
         // The controller's metadata log is written by the controller alone.
         if (topic == metadata_log_topic)
             return done(produce_result{error_code::invalid_topic_exception, offset{-1}, -1, offset{-1}});
-        const auto r = part->append(batch, acks, verify_records);
+        finish_append(part, part->append(batch, acks, verify_records), timeout, std::forward<Done>(done));
+    }
+
+    // Answers an append at once, or once what it waits for (high watermark, flush) is reached.
+    template <typename Done>
+    void finish_append(partition_type* part, const typename partition_type::append_result& r,
+                       std::chrono::milliseconds timeout, Done&& done) {
         produce_result out{r.error, r.base_offset, r.log_append_time_ms, r.log_start_offset};
         if (r.error != error_code::none || (r.wait_high_watermark < offset{0} && r.wait_flushed < offset{0}))
             return done(out);
@@ -690,37 +734,46 @@ public:
         return produce(topic, p, batch.mutable_view(), acks, transactional_id, timeout, verify_records);
     }
 
-    /// InitProducerId for an idempotent producer (no transactional id): a fresh id, epoch 0.
-    /// Transactional ids get the same id back with a bumped epoch (full transaction coordination
-    /// comes with the transactions layer).
+    /// InitProducerId. Without a transactional id: a fresh producer id, epoch 0 (ids are reserved
+    /// in synced blocks, so none repeats after a restart). With one: the transaction coordinator's
+    /// answer (docs/protocol.md §15.2), waited for on this thread: never call that form from an
+    /// event loop (the handler uses transactions().init_producer_id, which answers later).
     init_producer_id_result init_producer_id(std::optional<std::string_view> transactional_id = std::nullopt,
                                              std::int32_t transaction_timeout_ms = 60000) {
-        // A producer id block or transactional-id state that could not be made durable hands out
-        // nothing: COORDINATOR_NOT_AVAILABLE is retriable, so the client asks again.
-        const init_producer_id_result unavailable{error_code::coordinator_not_available, producer_id{-1},
-                                                  producer_epoch{-1}};
         if (!transactional_id) {
+            // A block that could not be made durable hands out nothing: COORDINATOR_NOT_AVAILABLE
+            // is retriable, so the client asks again.
             const auto id = next_pid();
-            if (!id) return unavailable;
+            if (!id) return {error_code::coordinator_not_available, producer_id{-1}, producer_epoch{-1}};
             return {error_code::none, *id, producer_epoch{0}};
         }
-        if (transaction_timeout_ms <= 0 || transaction_timeout_ms > cfg_.transaction_max_timeout_ms)
-            return {error_code::invalid_transaction_timeout, producer_id{-1}, producer_epoch{-1}};
-        std::lock_guard lk(txn_mu_);
-        auto next = txn_ids_;
-        auto [it, fresh] = next.try_emplace(std::string(*transactional_id));
-        if (fresh || it->second.second.value() >= std::numeric_limits<std::int16_t>::max() - 1) {
-            const auto id = next_pid();
-            if (!id) return unavailable;
-            it->second = {*id, producer_epoch{0}};
-        } else {
-            it->second.second = producer_epoch{static_cast<std::int16_t>(it->second.second.value() + 1)};
-        }
-        // The new epoch fences the old producer only if a restart remembers it: written first.
-        if (persistent() && write_transactional_ids(next)) return unavailable;
-        const auto out = it->second;
-        txn_ids_ = std::move(next);
-        return {error_code::none, out.first, out.second};
+        struct state {
+            std::mutex mu;
+            std::condition_variable cv;
+            std::optional<init_producer_id_result> r;
+        };
+        auto st = std::make_shared<state>();
+        transactions().init_producer_id(std::string(*transactional_id), transaction_timeout_ms, producer_id{-1},
+                                        producer_epoch{-1}, [st](txn::init_result r) {
+                                            std::lock_guard lk(st->mu);
+                                            st->r = init_producer_id_result{r.error, r.id, r.epoch};
+                                            st->cv.notify_all();
+                                        });
+        std::unique_lock lk(st->mu);
+        st->cv.wait(lk, [&] { return st->r.has_value(); });
+        return *st->r;
+    }
+
+    /// Appends a transaction marker to a partition this node leads (docs/protocol.md §15.6) and
+    /// calls `done(produce_result)` once it is below the high watermark (and flushed, when the
+    /// durability policy says so), or at `timeout`. Never blocks, as produce_async().
+    template <typename Done>
+    void write_marker_async(std::string_view topic, partition_id p, producer_id pid, producer_epoch epoch, bool commit,
+                            std::int32_t coordinator_epoch, std::chrono::milliseconds timeout, Done&& done) {
+        auto* part = find_or_create(topic, p, false);
+        if (!part) return done(produce_result{part_error(topic, false), offset{-1}, -1, offset{-1}});
+        const auto r = part->append_marker(pid, epoch, commit, coordinator_epoch);
+        finish_append(part, r, timeout, std::forward<Done>(done));
     }
 
     /// Whole batches from `from` as zero-copy slices (memory views or file ranges).
@@ -839,7 +892,8 @@ public:
         if (closed_.exchange(true)) return;
         // Through the once flag: a groups() racing with close() has either made the coordinator
         // (waited for here) or will find this one, stopped, answering NOT_COORDINATOR.
-        groups().stop(); // parked joins and syncs are answered NOT_COORDINATOR
+        transactions().stop(); // markers still to write are written by whoever leads next
+        groups().stop();       // parked joins and syncs are answered NOT_COORDINATOR
         {
             std::lock_guard lk(maint_mu_);
             stop_ = true;
@@ -1315,45 +1369,6 @@ private:
         last_lso_checkpoint_ = *text;
     }
 
-    // transactional-ids: one line per id, "txn =<id> <producer id> <epoch>", sealed.
-    std::error_code
-    write_transactional_ids(const std::unordered_map<std::string, std::pair<producer_id, producer_epoch>>& ids) {
-        std::map<std::string, std::pair<producer_id, producer_epoch>> sorted(ids.begin(), ids.end());
-        std::string s = "gregor-transactional-ids 1\n";
-        for (const auto& [t, v] : sorted)
-            s += "txn " + storage::escape_field(t) + " " + std::to_string(v.first.value()) + " " +
-                 std::to_string(v.second.value()) + "\n";
-        return storage::write_text_file(*meta_backend_, transactional_ids_file, storage::seal_text(std::move(s)));
-    }
-
-    void load_transactional_ids() {
-        byte_buffer buf;
-        if (const auto ec = meta_backend_->read_file(transactional_ids_file, buf)) {
-            if (ec == std::errc::no_such_file_or_directory) return;
-            throw std::system_error(ec, "gregor: cannot read transactional-ids");
-        }
-        const auto damaged = [] {
-            return std::system_error(make_error_code(local_error::corrupt_data),
-                                     "gregor: transactional-ids is damaged");
-        };
-        const auto body = storage::unseal_text(as_string_view(buf.view()));
-        if (!body) throw damaged();
-        const auto lines = storage::split_fields(*body);
-        if (!lines || lines->empty() || (*lines)[0].size() != 2 || (*lines)[0][0] != "gregor-transactional-ids")
-            throw damaged();
-        for (std::size_t i = 1; i < lines->size(); ++i) {
-            const auto& l = (*lines)[i];
-            std::int64_t pid = 0;
-            std::int16_t epoch = 0;
-            auto name = l.size() == 4 && l[0] == "txn" ? storage::unescape_field(l[1]) : std::nullopt;
-            if (!name ||
-                std::from_chars(l[2].data(), l[2].data() + l[2].size(), pid).ptr != l[2].data() + l[2].size() ||
-                std::from_chars(l[3].data(), l[3].data() + l[3].size(), epoch).ptr != l[3].data() + l[3].size())
-                throw damaged();
-            txn_ids_[*name] = {producer_id{pid}, producer_epoch{epoch}};
-        }
-    }
-
     partition_type* find_or_create(std::string_view topic, partition_id p, bool auto_create) {
         if (topic == metadata_log_topic) {
             return p == partition_id{0} ? metadata_log_ptr_.load(std::memory_order_acquire) : nullptr;
@@ -1419,7 +1434,6 @@ private:
     // The deadline thread and the flusher outlive the partitions that point at them.
     broker_detail::deadline_scheduler scheduler_;
     broker_detail::flusher<partition_type> flusher_;
-    static constexpr const char* transactional_ids_file = "transactional-ids";
 
     // A topic's table entry and its effective settings (topic_config(); each partition runs with
     // its own copy, replaced through partition::set_config when the overrides change).
@@ -1433,8 +1447,8 @@ private:
     clock_type clock_;
     std::unique_ptr<backend_type> pid_backend_; // the id allocator's own (it locks on its own)
     broker_detail::producer_id_allocator<backend_type> pids_;
-    std::unique_ptr<backend_type> meta_backend_; // topic table (under table_mu_), transactional ids
-                                                 // (txn_mu_), offset checkpoints (checkpoint_mu_)
+    std::unique_ptr<backend_type> meta_backend_; // topic table (under table_mu_), offset checkpoints
+                                                 // (checkpoint_mu_)
     // Every change of the topic table, held across its write to disk (a temp file, fsync, rename),
     // so that the topic lock below never is: readers on an event loop wait for memory only.
     std::mutex table_mu_;
@@ -1452,8 +1466,6 @@ private:
     // Partitions of deleted topics, kept until the broker is destroyed (see delete_topic).
     std::mutex graveyard_mu_;
     std::vector<std::unique_ptr<partition_type>> graveyard_;
-    std::mutex txn_mu_;
-    std::unordered_map<std::string, std::pair<producer_id, producer_epoch>> txn_ids_;
     std::mutex maint_mu_;
     std::condition_variable maint_cv_;
     bool stop_ = false;
@@ -1467,6 +1479,8 @@ private:
     std::atomic<cluster::member<broker>*> member_{nullptr};
     std::once_flag groups_once_;
     std::unique_ptr<groups::coordinator<broker>> groups_;
+    std::once_flag txn_once_;
+    std::unique_ptr<txn::coordinator<broker>> txn_; // after groups_: destroyed first (it calls groups())
 };
 
 } // namespace gregor

@@ -53,6 +53,14 @@ struct broker_config {
     std::int16_t default_replication_factor = 1;
     std::int64_t producer_id_expiration_ms = 86400000;
     std::int64_t transaction_max_timeout_ms = 900000;
+    // The transaction coordinator (docs/transactions.md, docs/protocol.md §15).
+    std::int32_t transaction_state_log_num_partitions = 50;
+    std::int16_t transaction_state_log_replication_factor = 3;
+    std::int32_t transaction_state_log_min_isr = 2;
+    std::int32_t transaction_state_log_segment_bytes = 104857600;
+    std::int64_t transaction_abort_timed_out_transaction_cleanup_interval_ms = 10000;
+    std::int64_t transaction_remove_expired_transaction_cleanup_interval_ms = 3600000;
+    std::int64_t transactional_id_expiration_ms = 604800000;
     std::int64_t log_retention_check_interval_ms = 300000;
     std::int64_t log_flush_scheduler_interval_ms = 1000;
     // The log cleaner (compaction, storage/compaction.hpp).
@@ -177,6 +185,52 @@ inline constexpr auto broker_keys = std::to_array<detail::config::key<broker_con
      .unit = "ms",
      .doc = "Largest transaction timeout InitProducerId accepts.",
      GREGOR_CONFIG_FIELD(broker_config, transaction_max_timeout_ms)},
+    {.name = "transaction.state.log.num.partitions",
+     .default_text = "50",
+     .min = 1,
+     .max = 100000,
+     .doc = "Partitions of the internal __transaction_state topic (fixed once the topic exists).",
+     GREGOR_CONFIG_FIELD(broker_config, transaction_state_log_num_partitions)},
+    {.name = "transaction.state.log.replication.factor",
+     .default_text = "3",
+     .min = 1,
+     .max = 32767,
+     .doc = "Replicas of __transaction_state in a cluster (fewer if fewer brokers are registered when it is created).",
+     GREGOR_CONFIG_FIELD(broker_config, transaction_state_log_replication_factor)},
+    {.name = "transaction.state.log.min.isr",
+     .default_text = "2",
+     .min = 1,
+     .max = 2147483647,
+     .doc = "min.insync.replicas of __transaction_state (capped by its replication factor).",
+     GREGOR_CONFIG_FIELD(broker_config, transaction_state_log_min_isr)},
+    {.name = "transaction.state.log.segment.bytes",
+     .default_text = "104857600",
+     .min = 14,
+     .max = 2147483647,
+     .unit = "bytes",
+     .doc = "segment.bytes of __transaction_state.",
+     GREGOR_CONFIG_FIELD(broker_config, transaction_state_log_segment_bytes)},
+    {.name = "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+     .default_text = "10000",
+     .min = 1,
+     .max = 2147483647,
+     .unit = "ms",
+     .doc = "How often the coordinator aborts transactions open longer than their timeout.",
+     GREGOR_CONFIG_FIELD(broker_config, transaction_abort_timed_out_transaction_cleanup_interval_ms)},
+    {.name = "transaction.remove.expired.transaction.cleanup.interval.ms",
+     .default_text = "3600000",
+     .min = 1,
+     .max = 2147483647,
+     .unit = "ms",
+     .doc = "How often the coordinator removes transactional ids idle past transactional.id.expiration.ms.",
+     GREGOR_CONFIG_FIELD(broker_config, transaction_remove_expired_transaction_cleanup_interval_ms)},
+    {.name = "transactional.id.expiration.ms",
+     .default_text = "604800000",
+     .min = 1,
+     .max = 2147483647,
+     .unit = "ms",
+     .doc = "A transactional id with no transaction for this long is forgotten.",
+     GREGOR_CONFIG_FIELD(broker_config, transactional_id_expiration_ms)},
     {.name = "log.retention.check.interval.ms",
      .default_text = "300000",
      .min = 1,

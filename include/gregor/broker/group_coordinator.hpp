@@ -145,6 +145,15 @@ struct commit_request {
     std::vector<commit_partition> partitions;
 };
 
+/// TxnOffsetCommit: offsets a transaction commits (docs/protocol.md §15.7); they become the
+/// group's only when the transaction's COMMIT marker reaches the group's partition.
+struct txn_commit_request {
+    commit_request commit; // retention_ms and commit_timestamp unused
+    std::string transactional_id;
+    producer_id pid{-1};
+    producer_epoch epoch{-1};
+};
+
 struct fetched_offset {
     std::string topic;
     std::int32_t partition = 0;
@@ -304,7 +313,6 @@ public:
     fetch_offsets_result fetch_offsets(const std::string& group_id,
                                        const std::optional<std::vector<std::pair<std::string, std::vector<std::int32_t>>>>& topics,
                                        bool require_stable = false) {
-        (void)require_stable; // no transactional offsets yet: every offset is stable
         std::unique_lock lk(mu_);
         fetch_offsets_result out;
         if (auto e = ensure_loaded(group_id, lk); e != error_code::none) {
@@ -321,6 +329,7 @@ public:
         for (const auto& [t, parts] : *topics)
             for (const auto p : parts) {
                 fetched_offset f{t, p, -1, -1, {}, error_code::none};
+                if (require_stable && g && g->pending_in_txn({t, p})) f.error = error_code::unstable_offset_commit;
                 if (g && g->state != group_state::dead)
                     if (auto it = g->offsets.find({t, p}); it != g->offsets.end()) {
                         f.offset = it->second.offset;
@@ -330,6 +339,25 @@ public:
                 out.offsets.push_back(std::move(f));
             }
         return out;
+    }
+
+    /// TxnOffsetCommit: answers each partition's error once the transactional offset records are
+    /// in the log; until the marker they are pending (OffsetFetch with require_stable sees
+    /// UNSTABLE_OFFSET_COMMIT for them, without it the previous committed offset).
+    void txn_commit(txn_commit_request req, detail::unique_function<void(std::vector<commit_partition>)> done) {
+        effects fx;
+        {
+            std::unique_lock lk(mu_);
+            commit_locked(std::move(req.commit), std::move(done), fx, lk, txn_stamp{req.pid, req.epoch});
+        }
+        run(fx);
+    }
+
+    /// A transaction marker of `pid` was written to `__consumer_offsets` partition `p`: its
+    /// pending offsets become committed (commit) or are dropped (abort).
+    void complete_txn(std::int32_t p, producer_id pid, bool commit) {
+        std::lock_guard lk(mu_);
+        apply_marker(p, pid, commit);
     }
 
     // ---- ListGroups / DescribeGroups / DeleteGroups / OffsetDelete (docs/groups.md) ----
@@ -524,12 +552,19 @@ private:
         std::map<std::string, std::string> static_members; // instance id -> member id
         std::map<std::string, steady::time_point> pending;  // KIP-394 ids handed out, not joined yet
         std::map<std::pair<std::string, std::int32_t>, committed> offsets;
+        // Offsets of open transactions, per producer id (TxnOffsetCommit before its marker).
+        std::map<std::int64_t, std::map<std::pair<std::string, std::int32_t>, committed>> txn_offsets;
         std::optional<steady::time_point> join_deadline;
         steady::time_point join_limit{}; // the initial delay never runs past the rebalance timeout
         bool initial_delay = false;
         std::optional<steady::time_point> sync_deadline;
 
         [[nodiscard]] bool has(const std::string& m) const { return members.count(m) != 0; }
+        [[nodiscard]] bool pending_in_txn(const std::pair<std::string, std::int32_t>& tp) const {
+            for (const auto& [pid, offs] : txn_offsets)
+                if (offs.count(tp)) return true;
+            return false;
+        }
         [[nodiscard]] std::set<std::string> subscribed_topics() const {
             std::set<std::string> out;
             if (protocol_type != "consumer" || !protocol) return out;
@@ -555,6 +590,23 @@ private:
 
     static bytes_view as_bytes(const std::string& s) noexcept {
         return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+    }
+
+    // The producer a transactional offset commit is written as.
+    struct txn_stamp {
+        producer_id pid{-1};
+        producer_epoch epoch{-1};
+    };
+
+    void apply_marker(std::int32_t p, producer_id pid, bool commit) {
+        for (auto& [id, g] : groups_) {
+            if (g->partition != p) continue;
+            const auto it = g->txn_offsets.find(pid.value());
+            if (it == g->txn_offsets.end()) continue;
+            if (commit)
+                for (auto& [tp, c] : it->second) g->offsets[tp] = std::move(c);
+            g->txn_offsets.erase(it);
+        }
     }
     static std::string as_string(bytes_view b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 
@@ -658,11 +710,19 @@ private:
             offset next = from;
             while (auto bytes = s.next()) {
                 wire::batch_view v(*bytes);
+                const auto h = v.header();
+                next = h.last_offset() + 1;
+                if (h.is_control()) {
+                    for (const auto& rec : v)
+                        if (const auto c = wire::parse_control_record(rec))
+                            apply_marker(p, h.producer_id, c->type == wire::control_type::commit);
+                    continue;
+                }
+                const auto txn = h.is_transactional() ? std::optional<producer_id>(h.producer_id) : std::nullopt;
                 for (const auto& rec : v) {
                     if (rec.record_offset < from || !rec.key) continue;
-                    apply_record(p, *rec.key, rec.value);
+                    apply_record(p, *rec.key, rec.value, txn);
                 }
-                next = v.header().last_offset() + 1;
             }
             if (next <= from) break;
             from = next;
@@ -670,14 +730,16 @@ private:
         // Groups that ended up with no members and no offsets are gone.
         for (auto it = groups_.begin(); it != groups_.end();) {
             auto& g = *it->second;
-            if (g.partition == p && g.members.empty() && g.offsets.empty() && g.protocol_type.empty())
+            if (g.partition == p && g.members.empty() && g.offsets.empty() && g.txn_offsets.empty() &&
+                g.protocol_type.empty())
                 it = groups_.erase(it);
             else
                 ++it;
         }
     }
 
-    void apply_record(std::int32_t p, bytes_view key, std::optional<bytes_view> value) {
+    void apply_record(std::int32_t p, bytes_view key, std::optional<bytes_view> value,
+                      std::optional<producer_id> txn = std::nullopt) {
         namespace gr = wire::group_records;
         auto k = gr::decode_key(key);
         if (!k) return;
@@ -691,7 +753,8 @@ private:
             if (!v) return;
             auto& g = group_for(gid);
             g.partition = p;
-            g.offsets[{std::string(ok->topic), ok->partition}] =
+            auto& into = txn ? g.txn_offsets[txn->value()] : g.offsets;
+            into[{std::string(ok->topic), ok->partition}] =
                     committed{v->offset, v->leader_epoch, std::string(v->metadata), v->commit_timestamp, v->expire_timestamp};
             return;
         }
@@ -1299,7 +1362,7 @@ private:
     }
 
     void commit_locked(commit_request req, detail::unique_function<void(std::vector<commit_partition>)> done,
-                       effects& fx, std::unique_lock<std::mutex>& lk) {
+                       effects& fx, std::unique_lock<std::mutex>& lk, std::optional<txn_stamp> txn = std::nullopt) {
         auto answer_all = [&](error_code e) {
             for (auto& p : req.partitions) p.error = e;
             fx.push_back([d = std::make_shared<decltype(done)>(std::move(done)), ps = std::move(req.partitions)]() mutable {
@@ -1319,9 +1382,10 @@ private:
             if (auto e = check_member(*g, req.member_id, req.group_instance_id); e != error_code::none)
                 return answer_all(e);
             if (req.generation_id != g->generation) return answer_all(error_code::illegal_generation);
-            if (g->state == group_state::completing_rebalance) return answer_all(error_code::rebalance_in_progress);
+            // A transaction's offsets are checked against the generation only (Kafka's rule).
+            if (!txn && g->state == group_state::completing_rebalance) return answer_all(error_code::rebalance_in_progress);
             touch(*g, req.member_id);
-        } else if (g->state != group_state::empty) {
+        } else if (!txn && g->state != group_state::empty) {
             return answer_all(error_code::unknown_member_id);
         }
         namespace gr = wire::group_records;
@@ -1344,7 +1408,7 @@ private:
             v.commit_timestamp = commit_ms;
             v.expire_timestamp = expire_ms;
             const auto key = gr::encode_offset_commit_key(g->id, p.topic, p.partition);
-            const auto value = gr::encode_offset_commit_value(v, expire_ms >= 0 ? 1 : 3);
+            const auto value = gr::encode_offset_commit_value(v, expire_ms >= 0 && !txn ? 1 : 3);
             bb.append(now, bytes_view{key.view()}, bytes_view{value.view()});
             written.push_back(i);
         }
@@ -1354,21 +1418,35 @@ private:
             return;
         }
         auto ps = std::make_shared<std::vector<commit_partition>>(std::move(req.partitions));
-        write(g->partition, bb.seal(), fx,
-              [this, d, ps, written = std::move(written), gid = g->id, commit_ms, expire_ms](error_code e) {
-                  {
-                      std::lock_guard lk2(mu_);
-                      auto* gg = find(gid);
-                      for (const auto i : written) {
-                          auto& p = (*ps)[i];
-                          p.error = e;
-                          if (e != error_code::none || !gg) continue;
-                          gg->offsets[{p.topic, p.partition}] =
-                                  committed{p.offset, p.leader_epoch, p.metadata.value_or(""), commit_ms, expire_ms};
-                      }
-                  }
-                  (*d)(std::move(*ps));
-              });
+        auto then = [this, d, ps, written = std::move(written), gid = g->id, commit_ms, expire_ms,
+                     txn](error_code e) {
+            {
+                std::lock_guard lk2(mu_);
+                auto* gg = find(gid);
+                for (const auto i : written) {
+                    auto& p = (*ps)[i];
+                    p.error = e;
+                    if (e != error_code::none || !gg) continue;
+                    auto& into = txn ? gg->txn_offsets[txn->pid.value()] : gg->offsets;
+                    into[{p.topic, p.partition}] =
+                            committed{p.offset, p.leader_epoch, p.metadata.value_or(""), commit_ms, expire_ms};
+                }
+            }
+            (*d)(std::move(*ps));
+        };
+        if (!txn) return write(g->partition, bb.seal(), fx, std::move(then));
+        // Written as the transaction's producer: its marker later commits or aborts these records
+        // in the log, as in the coordinator's memory (docs/protocol.md §15.7).
+        auto buf = std::make_shared<byte_buffer>(bb.seal({txn->pid, txn->epoch, sequence{-1}, true}));
+        fx.push_back([this, p = g->partition, buf, then = std::move(then)]() mutable {
+            b_.append_from_coordinator_async(offsets_topic, partition_id{p}, buf->mutable_view(),
+                                             std::chrono::milliseconds(cfg_.offsets_commit_timeout_ms),
+                                             [buf, then = std::move(then)](auto r) mutable {
+                                                 then(r.error == error_code::invalid_producer_epoch
+                                                              ? error_code::producer_fenced
+                                                              : commit_error(r.error));
+                                             });
+        });
     }
 
     // ---- timers ----

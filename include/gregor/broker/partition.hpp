@@ -191,8 +191,11 @@ public:
     /// Validates, deduplicates, assigns offsets in place and appends one client batch. Never
     /// blocks on replication or the disk: the result names what the answer must wait for
     /// (wait_high_watermark / wait_flushed), and a sync it needs is already requested. The batch
-    /// must be exactly one record batch.
-    append_result append(mutable_bytes_view batch, std::int16_t acks, bool verify_records = true) {
+    /// must be exactly one record batch. `from_coordinator`: a batch a coordinator writes as a
+    /// transaction's producer (TxnOffsetCommit's offsets), without sequence numbers: only its
+    /// epoch is checked, as Kafka does for the coordinator's own appends.
+    append_result append(mutable_bytes_view batch, std::int16_t acks, bool verify_records = true,
+                         bool from_coordinator = false) {
         append_result res;
         if (acks != 0 && acks != 1 && acks != -1) return fail(res, error_code::invalid_required_acks);
         if (batch.size() > static_cast<std::size_t>(max_message_bytes_.load(std::memory_order_relaxed)))
@@ -226,10 +229,11 @@ public:
             wire::restamp_max_timestamp(batch, false, 0);
         }
         auto h = *wire::batch_header::parse(bytes_view{batch});
-        if (h.is_idempotent() && h.base_sequence.value() < 0) return fail(res, error_code::invalid_record);
-        // Transactions need the coordinator (a later layer); until then a transactional batch would
-        // open a transaction nobody can close and pin the last stable offset forever.
-        if (h.is_transactional()) return fail(res, error_code::invalid_txn_state);
+        if (h.is_idempotent() && h.base_sequence.value() < 0 && !from_coordinator)
+            return fail(res, error_code::invalid_record);
+        // A transactional batch opens (or continues) its producer's transaction here; the
+        // coordinator's marker closes it (append_marker). Like Kafka without KIP-890 verification,
+        // the partition does not ask the coordinator whether it was added to the transaction.
 
         bool want_flush = false;
         {
@@ -239,7 +243,10 @@ public:
             // (docs/protocol.md §14.5).
             if (acks == -1 && static_cast<std::int32_t>(isr_.size()) < effective_min_isr())
                 return fail(res, error_code::not_enough_replicas);
-            if (h.is_idempotent()) {
+            if (from_coordinator && h.is_idempotent()) {
+                if (const auto* e = producers_.find(h.producer_id); e && h.producer_epoch < e->epoch)
+                    return fail(res, error_code::invalid_producer_epoch);
+            } else if (h.is_idempotent()) {
                 const auto check = producers_.check(h);
                 if (check.what == sequence_check::kind::duplicate) {
                     res.base_offset = check.original.first_offset;
@@ -276,6 +283,49 @@ public:
             if (acks != 0 && (Policies::durability::flush_before_ack || policy_sync))
                 res.wait_flushed = res.last_offset + 1;
             want_flush = policy_sync || (acks != 0 && Policies::durability::flush_before_ack);
+        }
+        publish();
+        if (want_flush) request_flush();
+        return res;
+    }
+
+    /// Appends a transaction marker (docs/protocol.md §7.3, §15.6) for `pid` at `epoch`: the
+    /// control batch ends the producer's open transaction here; an abort of one that wrote data
+    /// enters the aborted-transaction index. Fenced: an epoch older than the partition knows for
+    /// the producer (INVALID_PRODUCER_EPOCH), a coordinator epoch older than the last marker's
+    /// (TRANSACTION_COORDINATOR_FENCED). Always acks=all: the result says what to wait for.
+    append_result append_marker(producer_id pid, producer_epoch epoch, bool commit, std::int32_t coordinator_epoch) {
+        append_result res;
+        bool want_flush = false;
+        {
+            std::unique_lock lk(mu_);
+            if (deleted_) return fail(res, error_code::unknown_topic_or_partition);
+            if (closed_ || !is_leader_) return fail(res, error_code::not_leader_or_follower);
+            if (const auto* e = producers_.find(pid)) {
+                if (epoch < e->epoch) return fail(res, error_code::invalid_producer_epoch);
+                if (coordinator_epoch < e->coordinator_epoch) return fail(res, error_code::transaction_coordinator_fenced);
+            }
+            const offset base = log_.log_end_offset();
+            if (epochs_.on_append(leader_epoch_, base)) return fail(res, error_code::kafka_storage_error);
+            auto batch = wire::build_control_batch(commit ? wire::control_type::commit : wire::control_type::abort, pid,
+                                                   epoch, coordinator_epoch, clock_.wall_ms());
+            wire::patch_base_offset(batch.mutable_view(), base);
+            wire::patch_leader_epoch(batch.mutable_view(), leader_epoch_);
+            res.epoch = leader_epoch_;
+            if (const auto ec = log_.append(batch.view())) return fail(res, to_kafka(ec));
+            auto h = *wire::batch_header::parse(batch.view());
+            const wire::control_record marker{0, commit ? wire::control_type::commit : wire::control_type::abort,
+                                              coordinator_epoch};
+            if (const auto done = producers_.update(h, marker)) {
+                if (const auto e = txn_completed(*done, false); e != error_code::none) return fail(res, e);
+            }
+            res.base_offset = res.last_offset = base;
+            (void)maybe_advance_high_watermark(last_now_ms_);
+            res.log_start_offset = log_.log_start_offset();
+            if (high_watermark_ <= res.last_offset) res.wait_high_watermark = res.last_offset + 1;
+            const bool policy_sync = log_.flush_wanted();
+            if (Policies::durability::flush_before_ack || policy_sync) res.wait_flushed = res.last_offset + 1;
+            want_flush = policy_sync || Policies::durability::flush_before_ack;
         }
         publish();
         if (want_flush) request_flush();
@@ -399,6 +449,12 @@ public:
         const offset upper = follower ? log_.log_end_offset()
                                       : (iso == isolation::read_committed ? r.last_stable_offset : r.high_watermark);
         if (from < upper) r.records = log_.read(from, max_bytes, upper);
+        // The aborted transactions the returned range may hold (docs/protocol.md §15.11), bounded
+        // by the last stable offset rather than the end of the returned data: a few more entries
+        // than Kafka sends, which readers skip, for not parsing the range here.
+        if (iso == isolation::read_committed && !follower && r.records.bytes != 0) {
+            for (const auto& a : log_.collect_aborted_txns(from, upper)) r.aborted.push_back({a.pid, a.first_offset});
+        }
         return r;
     }
 
@@ -577,6 +633,7 @@ public:
         // syncing outside the lock; then run_flush lets go of it when it comes back.
         if (!syncing_) log_.release_backend();
         producers_ = producer_state_table{};
+        unreplicated_txns_.clear();
     }
 
     /// For tests and tools: a replica's log end offset moved (the replication layer reports
@@ -844,7 +901,12 @@ public:
                     result = to_kafka(ec);
                     break;
                 }
-                producers_.replay(b);
+                if (const auto done = producers_.replay(b)) {
+                    if (const auto e = txn_completed(*done, true); e != error_code::none) {
+                        result = e;
+                        break;
+                    }
+                }
             }
             if (result == error_code::none) {
                 const offset end = log_.log_end_offset();
@@ -1247,6 +1309,7 @@ private:
                 (void)b.remove(producer_state_table::snapshot_name(at));
         }
         producers_ = producer_state_table{};
+        unreplicated_txns_.clear();
         last_snapshot_ = offset{-1};
         return epochs_.truncate_from_end(offset{0}) ? error_code::kafka_storage_error : error_code::none;
     }
@@ -1254,6 +1317,7 @@ private:
     // The producers' state again from the snapshots and the log (after a truncation).
     void reload_producer_state() {
         producers_ = producer_state_table{};
+        unreplicated_txns_.clear();
         last_snapshot_ = offset{-1};
         recover_producer_state();
     }
@@ -1284,9 +1348,30 @@ private:
             (void)flush();
     }
 
+    // A transaction stays unstable until its marker is below the high watermark (docs/protocol.md
+    // §7.3): a reader must not see its data before every in-sync replica has the marker.
     offset last_stable_offset() const {
-        const auto fuo = producers_.first_unstable_offset();
-        return fuo ? std::min(*fuo, high_watermark_) : high_watermark_;
+        auto lso = high_watermark_;
+        if (const auto fuo = producers_.first_unstable_offset()) lso = std::min(lso, *fuo);
+        for (const auto& [first, marker] : unreplicated_txns_)
+            if (marker >= high_watermark_) lso = std::min(lso, first);
+        return lso;
+    }
+
+    // A marker ended a transaction that wrote data here: an abort enters the aborted index, with
+    // the LSO right after it (the first offset of another open transaction, else past the marker).
+    // `replayed`: the batch came from recovery or the leader, so its entry may exist already.
+    error_code txn_completed(const completed_txn& t, bool replayed) {
+        std::erase_if(unreplicated_txns_, [&](const auto& u) { return u.second < high_watermark_; });
+        if (t.last_offset >= high_watermark_) unreplicated_txns_.emplace_back(t.first_offset, t.last_offset);
+        if (!t.aborted) return error_code::none;
+        if (replayed) {
+            for (const auto& a : log_.collect_aborted_txns(t.last_offset, t.last_offset + 1))
+                if (a.last_offset == t.last_offset) return error_code::none;
+        }
+        const auto other = producers_.first_unstable_offset_except(t.pid);
+        const storage::aborted_txn entry{t.pid, t.first_offset, t.last_offset, other ? *other : t.last_offset + 1};
+        return log_.append_aborted_txn(entry) ? error_code::kafka_storage_error : error_code::none;
     }
 
     void fill_offsets(read_result& r, isolation) const {
@@ -1334,7 +1419,11 @@ private:
             }
         }
         if (replay_from < log_.log_end_offset())
-            log_.for_each_batch(replay_from, [&](bytes_view b) { producers_.replay(b); });
+            log_.for_each_batch(replay_from, [&](bytes_view b) {
+                // An abort whose index entry a crash lost is indexed again (best effort: the
+                // partition opens either way, and a failed write is retried at the next recovery).
+                if (const auto done = producers_.replay(b)) (void)txn_completed(*done, true);
+            });
     }
 
     std::string topic_;
@@ -1358,6 +1447,7 @@ private:
     node_id self_;      // node.id
     node_id leader_id_; // the leader this partition knows of (self_ while leading, -1: none)
     producer_state_table producers_;
+    std::vector<std::pair<offset, offset>> unreplicated_txns_; // (first offset, marker offset), see LSO
     std::vector<replica> replicas_;
     std::vector<node_id> isr_; // the committed ISR
     std::optional<pending_isr_change> pending_isr_;

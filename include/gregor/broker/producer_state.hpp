@@ -65,6 +65,14 @@ struct producer_entry {
     void clear_batches() noexcept { head = count = 0; }
 };
 
+/// A transaction a marker ended: its data spans first_offset up to the marker at last_offset.
+struct completed_txn {
+    producer_id pid{-1};
+    offset first_offset{0};
+    offset last_offset{0};
+    bool aborted = false;
+};
+
 /// The verdict on an incoming idempotent batch.
 struct sequence_check {
     enum class kind { append, duplicate, reject } what = kind::append;
@@ -98,8 +106,11 @@ public:
         return {};
     }
 
-    /// Records an appended batch (data or control) at its final offsets.
-    void update(const wire::batch_header& h) {
+    /// Records an appended batch (data or control) at its final offsets. For a control batch
+    /// (a transaction marker, `marker` its decoded record) the producer's open transaction ends:
+    /// returned when it held data, so the caller can index an abort (docs/protocol.md §7.3).
+    std::optional<completed_txn> update(const wire::batch_header& h,
+                                        const std::optional<wire::control_record>& marker = std::nullopt) {
         auto& e = entries_[h.producer_id.value()];
         if (h.producer_epoch != e.epoch) {
             e.epoch = h.producer_epoch;
@@ -107,17 +118,41 @@ public:
         }
         e.last_timestamp = h.max_timestamp;
         if (h.is_control()) {
+            if (marker && marker->coordinator_epoch > e.coordinator_epoch) e.coordinator_epoch = marker->coordinator_epoch;
+            std::optional<completed_txn> done;
+            if (e.txn_first_offset)
+                done = completed_txn{h.producer_id, *e.txn_first_offset, h.base_offset,
+                                     !marker || marker->type == wire::control_type::abort};
             e.txn_first_offset.reset(); // a marker closes the open transaction
-            return;
+            return done;
         }
         e.push({h.base_sequence, h.last_sequence(), h.base_offset, h.last_offset(), h.max_timestamp});
         if (h.is_transactional() && !e.txn_first_offset) e.txn_first_offset = h.base_offset;
+        return std::nullopt;
     }
 
-    /// Replays one stored batch (recovery): same as update() for idempotent batches.
-    void replay(bytes_view batch) {
+    /// Replays one stored batch (recovery, a follower's append): as update() for batches with a
+    /// producer id.
+    std::optional<completed_txn> replay(bytes_view batch) {
         const auto h = wire::batch_header::parse(batch);
-        if (h && h->is_idempotent()) update(*h);
+        if (!h || !h->is_idempotent()) return std::nullopt;
+        return update(*h, h->is_control() ? control_of(batch) : std::nullopt);
+    }
+
+    /// The marker record of a control batch (nullopt if it holds none).
+    static std::optional<wire::control_record> control_of(bytes_view batch) {
+        wire::batch_view v(batch);
+        for (const auto& rec : v) return wire::parse_control_record(rec);
+        return std::nullopt;
+    }
+
+    /// Smallest first offset of an open transaction of a producer other than `pid`: where the
+    /// last stable offset stands once pid's transaction has ended (an aborted index entry's LSO).
+    [[nodiscard]] std::optional<offset> first_unstable_offset_except(producer_id pid) const {
+        std::optional<offset> o;
+        for (const auto& [id, e] : entries_)
+            if (id != pid.value() && e.txn_first_offset && (!o || *e.txn_first_offset < *o)) o = e.txn_first_offset;
+        return o;
     }
 
     /// Smallest first offset of an open transaction (the first unstable offset), if any.

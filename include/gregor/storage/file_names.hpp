@@ -4,6 +4,7 @@
 //       00000000000000000000.log                 batches, exactly as received (20-digit base offset)
 //       00000000000000000000.index               sparse offset index
 //       00000000000000000000.timeindex           sparse time index
+//       00000000000000000000.txnindex            aborted transactions (only once there is one)
 //       .kafka_cleanshutdown                     present only after a clean close
 //
 // Thread-safety: pure functions.
@@ -23,6 +24,7 @@ namespace gregor::storage {
 inline constexpr std::string_view log_suffix = ".log";
 inline constexpr std::string_view index_suffix = ".index";
 inline constexpr std::string_view time_index_suffix = ".timeindex";
+inline constexpr std::string_view txn_index_suffix = ".txnindex";
 /// A segment's compacted copy while the cleaner writes it ("<base>.log.cleaned", Kafka's name);
 /// renamed over the segment when complete, removed at open when a crash left it.
 inline constexpr std::string_view cleaned_suffix = ".cleaned";

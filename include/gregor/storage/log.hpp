@@ -19,6 +19,14 @@
 // their indexes when the log rolled past them, so they need no scan. Corrupt bytes are never
 // served. Segment rolls sync the old segment: a roll under flush::never costs one fdatasync.
 //
+// Aborted transactions (docs/protocol.md §7.3, §15). A read_committed Fetch must name the aborted
+// transactions its range overlaps, and finding them by scanning batches would cost a read per
+// fetch; so each segment keeps the entries whose ABORT marker it holds, in memory (fetches are
+// answered from there) and in its `.txnindex` file, appended to and made durable with the
+// segment's data: an entry whose marker is below flushed_offset() is durable. The file exists only
+// once the segment has an entry, so a log without transactions pays nothing. Truncation drops the
+// entries past the cut; recovery drops a torn last entry and entries past the recovered log end.
+//
 // Thread-safety: NOT thread-safe, including the const calls (they share the backend's state with
 // append). The owner serialises every call on one log (the broker holds a mutex per partition).
 // What read() returns stays valid after that lock is released, while appends, rolls, retention and
@@ -42,6 +50,7 @@
 #include <gregor/storage/index.hpp>
 #include <gregor/storage/log_config.hpp>
 #include <gregor/storage/read_result.hpp>
+#include <gregor/storage/txn_index.hpp>
 #include <gregor/wire/record_batch.hpp>
 
 #include <algorithm>
@@ -172,6 +181,10 @@ private:
             flush_wanted_ = true;
             sync = false;
         }
+        if (sync) {
+            // The entries of markers already in the segment become durable with this batch.
+            if (auto ec = sync_txn(s)) return ec;
+        }
         const auto pos = s.size;
         if (auto ec = backend_->append(s.file, pos, batch, sync)) {
             (void)backend_->truncate(s.file, pos); // best effort; the next append overwrites it anyway
@@ -250,6 +263,7 @@ public:
         if (closed_) return make_error_code(local_error::closed);
         // Only the active segment can hold unsynced bytes: a roll syncs the segment it leaves.
         if (auto ec = backend_->sync(segments_.back().file)) return ec;
+        if (auto ec = sync_txn(segments_.back())) return ec;
         flushed_ = log_end_;
         flush_wanted_ = false;
         flush_.on_flushed(clock_.now());
@@ -271,6 +285,10 @@ public:
         std::uint64_t size = 0;
         offset target{0};
         bool needed = false;
+        // The active segment's .txnindex, when it has entries not yet durable.
+        std::optional<typename Backend::file> txn_file{};
+        std::size_t txn_entries = 0;
+        std::uint64_t txn_generation = 0;
     };
     static constexpr bool sync_is_concurrent = requires(Backend & b, typename Backend::file& f, std::uint64_t n) {
         { b.sync_upto(f, n) } -> std::same_as<std::error_code>;
@@ -280,22 +298,40 @@ public:
         flush_ticket t;
         if (closed_ || flushed_ >= log_end_) return t;
         // Only the active segment can hold unsynced bytes: a roll syncs the segment it leaves.
-        t.file = segments_.back().file;
-        t.size = segments_.back().size;
+        const auto& s = segments_.back();
+        t.file = s.file;
+        t.size = s.size;
         t.target = log_end_;
         t.needed = true;
+        if (s.txn_synced < s.aborted.size()) {
+            t.txn_file = *s.txn_file;
+            t.txn_entries = s.aborted.size();
+            t.txn_generation = txn_generation_;
+        }
         return t;
     }
     std::error_code flush_sync(flush_ticket& t) {
         if (!t.needed) return {};
-        if constexpr (sync_is_concurrent)
-            return backend_->sync_upto(t.file, t.size);
-        else
-            return backend_->sync(t.file);
+        if constexpr (sync_is_concurrent) {
+            if (auto ec = backend_->sync_upto(t.file, t.size)) return ec;
+            return t.txn_file ? backend_->sync_upto(*t.txn_file, t.txn_entries * aborted_txn_size) : std::error_code{};
+        } else {
+            if (auto ec = backend_->sync(t.file)) return ec;
+            return t.txn_file ? backend_->sync(*t.txn_file) : std::error_code{};
+        }
     }
     void flush_end(const flush_ticket& t) {
         if (!t.needed || t.target <= flushed_) return;
+        const auto before = flushed_;
         flushed_ = std::min(t.target, log_end_);
+        auto& s = segments_.back();
+        if (t.txn_file && t.txn_generation == txn_generation_)
+            s.txn_synced = std::max(s.txn_synced, std::min(t.txn_entries, s.aborted.size()));
+        // An entry recorded after flush_begin, for a marker the ticket covers, was not in its sync.
+        if (s.txn_synced < s.aborted.size() && s.aborted[s.txn_synced].last_offset < flushed_) {
+            // Not durable, so neither is its marker (as far as flushed_offset() tells).
+            if (sync_txn(s)) flushed_ = std::max(before, s.aborted[s.txn_synced].last_offset);
+        }
         flush_.on_flushed(clock_.now());
         if (flushed_ >= log_end_) flush_wanted_ = false;
     }
@@ -335,20 +371,23 @@ public:
         if (o < offset{0}) return make_error_code(local_error::invalid_argument);
         if (o <= log_start_) return truncate_fully_and_start_at(o);
         const auto i = segment_for(o);
-        for (auto j = i + 1; j < segments_.size(); ++j) remove_files(segments_[j].base);
-        segments_.resize(i + 1);
-        auto& s = segments_.back();
+        auto& s = segments_[i];
         std::uint64_t cut = s.size;
         offset new_end = s.next;
         if (const auto at = locate(s, o)) {
             cut = at->first;
             new_end = at->second.base_offset;
         }
+        if (cut == 0) new_end = s.base;
+        // The aborted index first: an entry outliving its marker would be believed again once new
+        // data reaches its offsets.
+        if (auto ec = truncate_txn(s, new_end)) return ec;
+        for (auto j = i + 1; j < segments_.size(); ++j) remove_files(segments_[j]);
+        segments_.resize(i + 1);
         if (cut < s.size) {
             if (auto ec = backend_->truncate(s.file, cut)) return ec;
             if (auto ec = backend_->sync(s.file)) return ec;
         }
-        if (cut == 0) new_end = s.base;
         if (auto ec = rebuild_index(s, cut)) return ec;
         s.next = new_end;
         s.roll_start_ms = clock_.wall_ms();
@@ -363,7 +402,7 @@ public:
     std::error_code truncate_fully_and_start_at(offset o) {
         if (closed_) return make_error_code(local_error::closed);
         if (o < offset{0}) return make_error_code(local_error::invalid_argument);
-        for (const auto& s : segments_) remove_files(s.base);
+        for (const auto& s : segments_) remove_files(s);
         segments_.clear();
         std::error_code ec;
         segments_.push_back(new_segment(o, ec));
@@ -401,7 +440,7 @@ public:
             if (!(by_time || by_size || by_start || s.size == 0)) break;
             if (active && roll_()) break;
             total -= segments_.front().size;
-            remove_files(segments_.front().base);
+            remove_files(segments_.front());
             segments_.erase(segments_.begin());
             ++deleted;
         }
@@ -424,7 +463,7 @@ public:
         log_start_ = o;
         if (flushed_ < log_start_) flushed_ = log_start_;
         while (segments_.size() > 1 && segments_.front().next <= log_start_) {
-            remove_files(segments_.front().base);
+            remove_files(segments_.front());
             segments_.erase(segments_.begin());
         }
         return {};
@@ -564,6 +603,73 @@ public:
         return {};
     }
 
+    // ---- aborted transactions (docs/protocol.md §7.3, §15) ----
+
+    /// Records an aborted transaction in the .txnindex of the segment holding its ABORT marker,
+    /// `e.last_offset`, which must be in the log already. local_error::invalid_argument when the
+    /// marker lies outside [log start, log end), first_offset > last_offset, or last_offset is not
+    /// above every entry recorded so far (entries go up by marker offset, as in Kafka). Durable
+    /// with the segment's data: at once when the marker is already below flushed_offset(), else by
+    /// the flush, roll or synced append that takes the marker there.
+    std::error_code append_aborted_txn(const aborted_txn& e) {
+        if (closed_) return make_error_code(local_error::closed);
+        if (e.last_offset < log_start_ || e.last_offset >= log_end_ || e.first_offset > e.last_offset)
+            return make_error_code(local_error::invalid_argument);
+        const auto i = segment_for(e.last_offset);
+        for (auto j = i; j < segments_.size(); ++j) {
+            const auto& a = segments_[j].aborted;
+            if (!a.empty() && a.back().last_offset >= e.last_offset)
+                return make_error_code(local_error::invalid_argument);
+        }
+        auto& s = segments_[i];
+        const bool created = !s.txn_file;
+        if (created) {
+            std::error_code ec;
+            auto f = backend_->open(segment_file_name(s.base, txn_index_suffix), ec);
+            if (!ec && backend_->size(f) != 0) ec = backend_->truncate(f, 0); // a stale leftover
+            if (ec) {
+                (void)backend_->remove(segment_file_name(s.base, txn_index_suffix));
+                return ec;
+            }
+            s.txn_file = std::move(f);
+            ++txn_generation_;
+        }
+        std::byte entry[aborted_txn_size];
+        encode_aborted_txn(e, entry);
+        const auto pos = s.aborted.size() * aborted_txn_size;
+        const bool sync = e.last_offset < flushed_;
+        if (auto ec = backend_->append(*s.txn_file, pos, bytes_view{entry, aborted_txn_size}, sync)) {
+            if (created) {
+                s.txn_file.reset();
+                (void)backend_->remove(segment_file_name(s.base, txn_index_suffix));
+            } else {
+                (void)backend_->truncate(*s.txn_file, pos); // best effort; the next append overwrites it anyway
+            }
+            return ec;
+        }
+        s.aborted.push_back(e);
+        if (sync) s.txn_synced = s.aborted.size();
+        return {};
+    }
+
+    /// The aborted transactions a read_committed Fetch from `fetch_offset` reports when its data
+    /// ends before `upper_bound`: every entry with last_offset >= fetch_offset and first_offset <
+    /// upper_bound, from the segment holding fetch_offset on, up to the end of the first segment
+    /// holding an entry whose last_stable_offset >= upper_bound (no transaction aborted later can
+    /// have begun below the bound). Answered from memory.
+    [[nodiscard]] std::vector<aborted_txn> collect_aborted_txns(offset fetch_offset, offset upper_bound) const {
+        std::vector<aborted_txn> out;
+        for (auto i = segment_for(fetch_offset); i < segments_.size(); ++i) {
+            bool complete = false;
+            for (const auto& a : segments_[i].aborted) {
+                if (a.last_offset >= fetch_offset && a.first_offset < upper_bound) out.push_back(a);
+                complete = complete || a.last_stable_offset >= upper_bound;
+            }
+            if (complete) break;
+        }
+        return out;
+    }
+
     // ---- compaction support: storage/compaction.hpp drives these (docs/protocol.md §22) ----
 
     /// One segment as the cleaner plans with it.
@@ -691,10 +797,14 @@ public:
             ns.next = std::max(ns.next, ns.base);
             ns.index_suspect = true;
         }
+        // The markers are control batches, which the cleaner keeps whole: so do their entries.
+        ns.aborted = std::move(s.aborted);
+        ns.txn_file = std::move(s.txn_file);
+        ns.txn_synced = s.txn_synced;
         const bool empty = ns.size == 0;
         s = std::move(ns);
         if (empty) {
-            remove_files(s.base);
+            remove_files(s);
             segments_.erase(segments_.begin() + static_cast<std::ptrdiff_t>(*i));
             return {};
         }
@@ -713,6 +823,9 @@ public:
         auto ec = flush_all();
         closed_ = true;
         auto& s = segments_.back();
+        // Entries below a log start that advanced past the flushed offset: the start is not kept
+        // across a restart by the log, so they matter again then.
+        if (!ec) ec = sync_txn(s);
         finalize_time_index(s);
         if (!ec) ec = write_indexes(s);
         if (!ec) (void)backend_->write_file(std::string(clean_shutdown_marker), {});
@@ -736,6 +849,11 @@ private:
         std::int64_t last_append_ms = 0; // retention fallback when batches carry no timestamp
         // An index entry proved false against the log (entry_holds): rebuilt at the next tick.
         mutable bool index_suspect = false;
+        // Aborted transactions whose marker is here, by increasing last offset; the file is open
+        // exactly while there is one, and its first txn_synced entries are known durable.
+        std::vector<aborted_txn> aborted;
+        std::optional<typename Backend::file> txn_file;
+        std::size_t txn_synced = 0;
     };
 
     static log_config checked(const log_config& c) {
@@ -783,10 +901,45 @@ private:
         return backend_->write_file(segment_file_name(s.base, time_index_suffix), buf.view());
     }
 
-    void remove_files(offset base) {
+    void remove_files(offset base, bool txn_index) {
         (void)backend_->remove(segment_file_name(base, log_suffix));
         (void)backend_->remove(segment_file_name(base, index_suffix));
         (void)backend_->remove(segment_file_name(base, time_index_suffix));
+        if (txn_index) {
+            (void)backend_->remove(segment_file_name(base, txn_index_suffix));
+            ++txn_generation_;
+        }
+    }
+    void remove_files(const segment& s) { remove_files(s.base, s.txn_file.has_value()); }
+
+    /// Makes the entries of `s` durable (nothing to do, and no I/O, when they are).
+    std::error_code sync_txn(segment& s) {
+        if (s.txn_synced >= s.aborted.size()) return {};
+        if (auto ec = backend_->sync(*s.txn_file)) return ec;
+        s.txn_synced = s.aborted.size();
+        return {};
+    }
+
+    /// Drops the entries of `s` whose marker is at or after `end`: the file is cut to the entries
+    /// kept and synced, or removed when none is left.
+    std::error_code truncate_txn(segment& s, offset end) {
+        auto keep = s.aborted.size();
+        while (keep > 0 && s.aborted[keep - 1].last_offset >= end) --keep;
+        if (keep == s.aborted.size()) return {};
+        ++txn_generation_;
+        if (keep == 0) {
+            if (auto ec = backend_->remove(segment_file_name(s.base, txn_index_suffix))) return ec;
+            s.txn_file.reset();
+            s.aborted.clear();
+            s.txn_synced = 0;
+            return {};
+        }
+        if (auto ec = backend_->truncate(*s.txn_file, keep * aborted_txn_size)) return ec;
+        s.aborted.resize(keep); // the file holds no more from here on, whatever the sync says
+        s.txn_synced = std::min(s.txn_synced, keep);
+        if (auto ec = backend_->sync(*s.txn_file)) return ec;
+        s.txn_synced = keep;
+        return {};
     }
 
     segment new_segment(offset base, std::error_code& ec) {
@@ -802,6 +955,7 @@ private:
     std::error_code roll_() {
         auto& old = segments_.back();
         if (old.size == 0) return {};
+        if (auto ec = sync_txn(old)) return ec;
         if (flushed_ < log_end_) {
             if (auto ec = backend_->sync(old.file)) return ec;
             flushed_ = log_end_;
@@ -1008,21 +1162,25 @@ private:
                               parse_segment_file_name(n.substr(0, n.size() - cleaned_suffix.size()), log_suffix));
             auto b = parse_segment_file_name(n, index_suffix);
             if (!b) b = parse_segment_file_name(n, time_index_suffix);
+            if (!b) b = parse_segment_file_name(n, txn_index_suffix);
             if (tmp || (b && !std::binary_search(bases.begin(), bases.end(), *b))) (void)backend_->remove(n);
         }
 
+        const auto has_txn_index = [&](offset base) {
+            return present.count(segment_file_name(base, txn_index_suffix)) > 0;
+        };
         bool drop_rest = false;
         bool synced_at_open = false;
         for (std::size_t i = 0; i < bases.size(); ++i) {
             // An empty segment followed by another is a leftover: drop it before checking continuity.
             if (!drop_rest && !segments_.empty() && segments_.back().size == 0) {
-                remove_files(segments_.back().base);
+                remove_files(segments_.back().base, has_txn_index(segments_.back().base));
                 segments_.pop_back();
             }
             // Offsets must go up from one segment to the next (a compacted log may skip some); what
             // follows an overlap or a cut goes.
             if (drop_rest || (!segments_.empty() && bases[i] < segments_.back().next)) {
-                remove_files(bases[i]);
+                remove_files(bases[i], has_txn_index(bases[i]));
                 drop_rest = true;
                 continue;
             }
@@ -1041,6 +1199,13 @@ private:
             segments_.push_back(new_segment(offset{0}, ec));
             if (ec) throw std::system_error(ec, where("cannot create the first segment"));
             synced_at_open = true;
+        }
+        // Only now is the log end known, which bounds the entries that may stay.
+        for (std::size_t i = 0; i < segments_.size(); ++i) {
+            const bool last = i + 1 == segments_.size();
+            if (!has_txn_index(segments_[i].base)) continue;
+            const auto limit = last ? segments_.back().next : std::min(segments_.back().next, segments_[i + 1].base);
+            load_txn_index(segments_[i], limit, last && !clean);
         }
         // After a crash of the process (not of the machine) the page cache may hold what the disk
         // does not: sync before calling it flushed.
@@ -1078,6 +1243,40 @@ private:
         const bool intact = recover_segment(s, file_size, gaps_allowed(last));
         if (!last && intact) (void)write_indexes(s);
         return intact;
+    }
+
+    /// Loads the entries of `s` that can be believed: whole, well-formed, and with a marker inside
+    /// the segment below `limit` (the recovered log end). The file is cut to them (a torn append,
+    /// or entries whose marker the recovery cut away), or removed when none is left. `sync`: the
+    /// entries may be in the page cache only (after a crash of the process, as for the segment).
+    void load_txn_index(segment& s, offset limit, bool sync) {
+        const auto name = segment_file_name(s.base, txn_index_suffix);
+        byte_buffer buf;
+        if (const auto ec = backend_->read_file(name, buf)) {
+            if (ec == std::errc::no_such_file_or_directory) return; // removed above as an orphan
+            throw std::system_error(ec, where("cannot read " + name));
+        }
+        auto entries = decode_txn_index(buf.view());
+        std::size_t keep = 0;
+        while (keep < entries.size() && entries[keep].last_offset >= s.base && entries[keep].last_offset < limit)
+            ++keep;
+        entries.resize(keep);
+        if (keep == 0) {
+            if (const auto ec = backend_->remove(name)) throw std::system_error(ec, where("cannot remove " + name));
+            return;
+        }
+        std::error_code ec;
+        auto f = backend_->open(name, ec);
+        if (ec) throw std::system_error(ec, where("cannot open " + name));
+        if (backend_->size(f) != keep * aborted_txn_size) {
+            if ((ec = backend_->truncate(f, keep * aborted_txn_size)))
+                throw std::system_error(ec, where("cannot truncate " + name));
+            sync = true;
+        }
+        if (sync && (ec = backend_->sync(f))) throw std::system_error(ec, where("cannot sync " + name));
+        s.aborted = std::move(entries);
+        s.txn_file = std::move(f);
+        s.txn_synced = keep;
     }
 
     /// Whether offsets may skip ahead between the batches of a segment being recovered. Compaction
@@ -1174,6 +1373,9 @@ private:
     offset cleaned_{0};
     bool closed_ = false;
     std::uint64_t index_rebuilds_ = 0;
+    // Bumped whenever a .txnindex is created, cut or removed, so a flush ticket taken before knows
+    // its sync may not cover the entries there now.
+    std::uint64_t txn_generation_ = 0;
 };
 
 } // namespace gregor::storage

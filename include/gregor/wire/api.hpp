@@ -476,6 +476,57 @@ struct offset_delete_api {
     static constexpr version_range advertised{0, 0};
 };
 
+// The transaction APIs (docs/protocol.md §7, §15): codecs for every version Kafka 3.9 serves
+// (§13). AddPartitionsToTxn v4+ and WriteTxnMarkers are sent by brokers, not clients; Java
+// producers cap AddPartitionsToTxn at v3 themselves (§13.1). EndTxn stops at 3.9's v4: trunk's v5
+// (KIP-890 part 2, still marked unstable) bumps the epoch on every commit, which a client that
+// negotiates up to max_version must not get by accident.
+
+struct add_partitions_to_txn_api {
+    static constexpr api_key key = api_key::add_partitions_to_txn;
+    static constexpr std::string_view name = "AddPartitionsToTxn";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 5;
+    static constexpr std::int16_t first_flexible = 3;
+    static constexpr version_range advertised{0, 5};
+};
+
+struct add_offsets_to_txn_api {
+    static constexpr api_key key = api_key::add_offsets_to_txn;
+    static constexpr std::string_view name = "AddOffsetsToTxn";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 4;
+    static constexpr std::int16_t first_flexible = 3;
+    static constexpr version_range advertised{0, 4};
+};
+
+struct end_txn_api {
+    static constexpr api_key key = api_key::end_txn;
+    static constexpr std::string_view name = "EndTxn";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 4;
+    static constexpr std::int16_t first_flexible = 3;
+    static constexpr version_range advertised{0, 4};
+};
+
+struct write_txn_markers_api {
+    static constexpr api_key key = api_key::write_txn_markers;
+    static constexpr std::string_view name = "WriteTxnMarkers";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 1;
+    static constexpr std::int16_t first_flexible = 1;
+    static constexpr version_range advertised{0, 1};
+};
+
+struct txn_offset_commit_api {
+    static constexpr api_key key = api_key::txn_offset_commit;
+    static constexpr std::string_view name = "TxnOffsetCommit";
+    static constexpr std::int16_t min_version = 0;
+    static constexpr std::int16_t max_version = 4;
+    static constexpr std::int16_t first_flexible = 3;
+    static constexpr version_range advertised{0, 4};
+};
+
 static_assert(kafka_api<api_versions_api>, "gregor::wire: api_versions_api must model kafka_api");
 static_assert(kafka_api<metadata_api>, "gregor::wire: metadata_api must model kafka_api");
 static_assert(kafka_api<produce_api>, "gregor::wire: produce_api must model kafka_api");
@@ -506,6 +557,11 @@ static_assert(kafka_api<describe_groups_api>, "gregor::wire: describe_groups_api
 static_assert(kafka_api<list_groups_api>, "gregor::wire: list_groups_api must model kafka_api");
 static_assert(kafka_api<delete_groups_api>, "gregor::wire: delete_groups_api must model kafka_api");
 static_assert(kafka_api<offset_delete_api>, "gregor::wire: offset_delete_api must model kafka_api");
+static_assert(kafka_api<add_partitions_to_txn_api>, "gregor::wire: add_partitions_to_txn_api must model kafka_api");
+static_assert(kafka_api<add_offsets_to_txn_api>, "gregor::wire: add_offsets_to_txn_api must model kafka_api");
+static_assert(kafka_api<end_txn_api>, "gregor::wire: end_txn_api must model kafka_api");
+static_assert(kafka_api<write_txn_markers_api>, "gregor::wire: write_txn_markers_api must model kafka_api");
+static_assert(kafka_api<txn_offset_commit_api>, "gregor::wire: txn_offset_commit_api must model kafka_api");
 
 /// One entry of an ApiVersions answer.
 struct advertised_api {
@@ -544,6 +600,11 @@ inline constexpr std::array broker_advertised_apis{
     advertise<delete_records_api>(),
     advertise<init_producer_id_api>(),
     advertise<offset_for_leader_epoch_api>(),
+    advertise<add_partitions_to_txn_api>(),
+    advertise<add_offsets_to_txn_api>(),
+    advertise<end_txn_api>(),
+    advertise<write_txn_markers_api>(),
+    advertise<txn_offset_commit_api>(),
     advertise<describe_configs_api>(),
     advertise<alter_configs_api>(),
     advertise<create_partitions_api>(),

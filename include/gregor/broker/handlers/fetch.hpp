@@ -266,6 +266,8 @@ private:
                     } else {
                         auto fr = b.fetch(t.name, p.id, p.fetch_offset, max, plan.iso);
                         take(fr.error, fr.high_watermark, fr.last_stable_offset, fr.log_start_offset, fr.records);
+                        if (pd.aborted_transactions && pd.external)
+                            for (const auto& a : fr.aborted) pd.aborted_transactions->push_back({a.id, a.first_offset});
                     }
                 }
                 tr.partitions.push_back(std::move(pd));

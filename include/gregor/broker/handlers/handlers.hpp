@@ -3,6 +3,8 @@
 // API is one handler header and one entry here (docs/broker.md, "Adding a Kafka API").
 #pragma once
 
+#include <gregor/broker/handlers/add_offsets_to_txn.hpp>
+#include <gregor/broker/handlers/add_partitions_to_txn.hpp>
 #include <gregor/broker/handlers/alter_configs.hpp>
 #include <gregor/broker/handlers/alter_partition.hpp>
 #include <gregor/broker/handlers/api_versions.hpp>
@@ -15,6 +17,7 @@
 #include <gregor/broker/handlers/describe_cluster.hpp>
 #include <gregor/broker/handlers/describe_configs.hpp>
 #include <gregor/broker/handlers/describe_groups.hpp>
+#include <gregor/broker/handlers/end_txn.hpp>
 #include <gregor/broker/handlers/fetch.hpp>
 #include <gregor/broker/handlers/find_coordinator.hpp>
 #include <gregor/broker/handlers/handler_list.hpp>
@@ -32,6 +35,8 @@
 #include <gregor/broker/handlers/offset_for_leader_epoch.hpp>
 #include <gregor/broker/handlers/produce.hpp>
 #include <gregor/broker/handlers/sync_group.hpp>
+#include <gregor/broker/handlers/txn_offset_commit.hpp>
+#include <gregor/broker/handlers/write_txn_markers.hpp>
 #include <gregor/wire/api.hpp>
 
 #include <array>
@@ -50,7 +55,10 @@ using all_handlers = handler_list<api_versions_handler, metadata_handler, produc
                                   // Consumer groups (docs/groups.md, docs/protocol.md §16).
                                   join_group_handler, sync_group_handler, heartbeat_handler, leave_group_handler,
                                   offset_commit_handler, offset_fetch_handler, list_groups_handler,
-                                  describe_groups_handler, delete_groups_handler, offset_delete_handler>;
+                                  describe_groups_handler, delete_groups_handler, offset_delete_handler,
+                                  // Transactions (docs/transactions.md, docs/protocol.md §15).
+                                  add_partitions_to_txn_handler, add_offsets_to_txn_handler, end_txn_handler,
+                                  write_txn_markers_handler, txn_offset_commit_handler>;
 
 /// What the broker answers in ApiVersions, ordered by key.
 inline constexpr std::array broker_advertised = advertised_apis(all_handlers{});

@@ -68,7 +68,9 @@ struct offset_fetch_handler {
                 p.committed_offset = offset{o.offset};
                 p.committed_leader_epoch = leader_epoch{o.leader_epoch};
                 p.metadata = std::string_view(o.metadata);
-                p.error_code = per_partition_error ? o.error : error_code::none;
+                // UNSTABLE_OFFSET_COMMIT (require_stable, v7+) is always the partition's own.
+                p.error_code = per_partition_error || o.error == error_code::unstable_offset_commit ? o.error
+                                                                                                      : error_code::none;
                 out[it->second].partitions.push_back(p);
             }
             return out;
