@@ -14,9 +14,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <deque>
 #include <future>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -111,17 +114,32 @@ std::vector<std::string> committed_values(Broker& b, const std::string& topic, i
     REQUIRE(r.error == error_code::none);
     byte_buffer bytes;
     REQUIRE_FALSE(storage::copy_to(r.records, bytes));
-    std::map<std::int64_t, offset> aborted; // pid -> first offset (one aborted txn per pid here)
-    for (const auto& a : r.aborted) aborted.emplace(a.id.value(), a.first_offset);
+    // The clients' filter (docs/protocol.md §7.3): per producer its aborted first offsets in
+    // order; a transactional batch at or past the next one starts an aborted run, which that
+    // producer's ABORT marker ends.
+    std::map<std::int64_t, std::deque<offset>> aborted;
+    for (const auto& a : r.aborted) aborted[a.id.value()].push_back(a.first_offset);
+    for (auto& [pid, q] : aborted) std::sort(q.begin(), q.end());
+    std::set<std::int64_t> in_aborted;
     std::vector<std::string> out;
     wire::batch_splitter s(bytes.view());
     while (auto batch = s.next()) {
         wire::batch_view v(*batch);
         const auto h = v.header();
-        if (h.is_control()) continue;
+        const auto pid = h.producer_id.value();
+        if (h.is_control()) {
+            for (const auto& rec : v)
+                if (const auto c = wire::parse_control_record(rec); c && c->type == wire::control_type::abort)
+                    in_aborted.erase(pid);
+            continue;
+        }
         if (h.is_transactional()) {
-            const auto it = aborted.find(h.producer_id.value());
-            if (it != aborted.end() && h.base_offset >= it->second) continue;
+            auto& q = aborted[pid];
+            if (!q.empty() && h.base_offset >= q.front()) {
+                q.pop_front();
+                in_aborted.insert(pid);
+            }
+            if (in_aborted.count(pid)) continue;
         }
         for (const auto& rec : v) out.emplace_back(as_string_view(*rec.value));
     }
@@ -174,7 +192,7 @@ TEST_CASE("commit and abort: markers move the last stable offset, aborts are lis
     CHECK(r.aborted[0].id == pr.id);
     CHECK(r.aborted[0].first_offset == offset{4});
     CHECK(committed_values(b, "t", 0) == values("c", 3));
-    CHECK(test::read_partition(b, "t", 0).size() == 5); // read_uncommitted: all of them
+    CHECK(test::read_partition(b, "t", 0).size() == 7); // read_uncommitted: 5 records and 2 markers
     // read_uncommitted carries no aborted list.
     CHECK(b.fetch("t", partition_id{0}, offset{0}, 1 << 20).aborted.empty());
     CHECK(b.transactions().describe("tx")->state == txn::txn_state::complete_abort);
@@ -309,6 +327,11 @@ TEST_CASE("transactional offsets count only once the transaction commits", "[tra
     REQUIRE(wait_error([&](auto done) { b.transactions().add_offsets("tx", pr.id, pr.epoch, "g", std::move(done)); }) ==
             error_code::none);
     REQUIRE(txn_commit(pr, 99) == error_code::none);
+    // "All partitions" (topics null) says unstable too, for the partition with a pending commit.
+    const auto all = b.groups().fetch_offsets("g", std::nullopt, true);
+    REQUIRE(all.offsets.size() == 1);
+    CHECK(all.offsets[0].error == error_code::unstable_offset_commit);
+    CHECK(b.groups().fetch_offsets("g", std::nullopt, false).offsets.at(0).offset == 42);
     REQUIRE(end(b, "tx", pr, false) == error_code::none);
     CHECK(fetched(true).error == error_code::none);
     CHECK(fetched(false).offset == 42);

@@ -6,10 +6,12 @@
 # records) against a broker without topic auto-creation, so only the admin requests create topics.
 # The *-group clients consume through a consumer group (two members split a 3-partition topic, then
 # a new member resumes from the committed offsets) against a broker with no initial rebalance delay.
+# The *-txn clients drive transactions (commit/abort over two partitions, read_committed and
+# read_uncommitted readers, offsets in transactions, zombie fencing), also without rebalance delay.
 # A client whose runtime is missing is skipped (exit 77), never passed silently.
 # Usage: clients.sh GREGOR_BROKER WORK_DIR CLIENT
 #   CLIENT: platformatic | kafkajs | kafka-python | platformatic-admin | kafkajs-admin | kafka-python-admin
-#           | platformatic-group | kafkajs-group | kafka-python-group
+#           | platformatic-group | kafkajs-group | kafka-python-group | platformatic-txn | kafkajs-txn
 set -euo pipefail
 exe=$1 work=$2 client=$3
 here=$(cd "$(dirname "$0")/clients" && pwd)
@@ -18,9 +20,10 @@ broker_args=()
 case $client in
 *-admin) broker_args=(-X auto.create.topics.enable=false) ;;
 *-group) broker_args=(-X group.initial.rebalance.delay.ms=0 -X num.partitions=3) ;;
+*-txn) broker_args=(-X group.initial.rebalance.delay.ms=0) ;;
 esac
 case $client in
-platformatic|kafkajs|platformatic-admin|kafkajs-admin|platformatic-group|kafkajs-group)
+platformatic|kafkajs|platformatic-admin|kafkajs-admin|platformatic-group|kafkajs-group|platformatic-txn|kafkajs-txn)
   command -v node >/dev/null && command -v npm >/dev/null || { echo "node/npm missing: skipped"; exit 77; }
   if [ ! -d "$work/node_modules/kafkajs" ] || [ ! -d "$work/node_modules/@platformatic/kafka" ] ||
      ! cmp -s "$here/package.json" "$work/package.json"; then

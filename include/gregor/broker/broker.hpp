@@ -61,6 +61,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -160,6 +161,16 @@ public:
     void set_controller(cluster::controller<broker>* c) noexcept { controller_.store(c, std::memory_order_release); }
     void set_member(cluster::member<broker>* m) noexcept { member_.store(m, std::memory_order_release); }
 
+    /// Writes a transaction marker to a partition another node leads (WriteTxnMarkers to it):
+    /// set by whoever runs this node's cluster membership (cluster_node.hpp), empty otherwise.
+    using marker_forwarder =
+            std::function<void(std::string topic, std::int32_t partition, producer_id, producer_epoch, bool commit,
+                               std::int32_t coordinator_epoch, gregor::detail::unique_function<void(error_code)> done)>;
+    void set_marker_forwarder(marker_forwarder f) {
+        std::lock_guard lk(forwarder_mu_);
+        forwarder_ = std::move(f);
+    }
+
     // ---- consumer groups (docs/groups.md) ----
 
     /// This broker's group coordinator, started on first use (its timer thread is not needed by a
@@ -174,7 +185,10 @@ public:
     /// This broker's transaction coordinator, started on first use or at start when
     /// `__transaction_state` exists.
     txn::coordinator<broker>& transactions() {
-        std::call_once(txn_once_, [this] { txn_ = std::make_unique<txn::coordinator<broker>>(*this); });
+        std::call_once(txn_once_, [this] {
+            txn_ = std::make_unique<txn::coordinator<broker>>(*this);
+            txn_started_.store(true);
+        });
         return *txn_;
     }
 
@@ -762,6 +776,26 @@ public:
         std::unique_lock lk(st->mu);
         st->cv.wait(lk, [&] { return st->r.has_value(); });
         return *st->r;
+    }
+
+    /// A transaction coordinator's marker (docs/protocol.md §15.6): written here when this node
+    /// leads the partition, else (in a cluster) sent to its leader as WriteTxnMarkers. `done`
+    /// gets the partition's answer. Never blocks.
+    void write_marker_anywhere(std::string_view topic, partition_id p, producer_id pid, producer_epoch epoch,
+                               bool commit, std::int32_t coordinator_epoch, std::chrono::milliseconds timeout,
+                               gregor::detail::unique_function<void(error_code)> done) {
+        auto* part = find_or_create(topic, p, false);
+        if (cluster_mode() && (!part || !part->is_leader())) {
+            marker_forwarder f;
+            {
+                std::lock_guard lk(forwarder_mu_);
+                f = forwarder_;
+            }
+            if (!f) return done(error_code::not_leader_or_follower);
+            return f(std::string(topic), p.value(), pid, epoch, commit, coordinator_epoch, std::move(done));
+        }
+        write_marker_async(topic, p, pid, epoch, commit, coordinator_epoch, timeout,
+                           [done = std::move(done)](produce_result r) mutable { done(r.error); });
     }
 
     /// Appends a transaction marker to a partition this node leads (docs/protocol.md §15.6) and
@@ -1427,6 +1461,15 @@ private:
             if (retention) next_retention = steady_clock::now() + milliseconds(cfg_.log_retention_check_interval_ms);
             lk.unlock();
             tick(retention);
+            // A node that came to hold __transaction_state partitions (a cluster's metadata made
+            // it a replica) runs a coordinator, which finishes what a dead one decided.
+            if (!txn_started_.load(std::memory_order_relaxed)) {
+                for (std::int32_t p = 0; p < cfg_.transaction_state_log_num_partitions; ++p)
+                    if (find_partition(txn::state_topic, partition_id{p})) {
+                        (void)transactions();
+                        break;
+                    }
+            }
             lk.lock();
         }
     }
@@ -1477,9 +1520,12 @@ private:
     std::atomic<partition_type*> metadata_log_ptr_{nullptr};
     std::atomic<cluster::controller<broker>*> controller_{nullptr};
     std::atomic<cluster::member<broker>*> member_{nullptr};
+    std::mutex forwarder_mu_;
+    marker_forwarder forwarder_;
     std::once_flag groups_once_;
     std::unique_ptr<groups::coordinator<broker>> groups_;
     std::once_flag txn_once_;
+    std::atomic<bool> txn_started_{false};
     std::unique_ptr<txn::coordinator<broker>> txn_; // after groups_: destroyed first (it calls groups())
 };
 

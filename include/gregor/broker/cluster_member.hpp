@@ -28,6 +28,7 @@
 #include <gregor/wire/messages/broker_registration.hpp>
 #include <gregor/wire/messages/create_topics.hpp>
 #include <gregor/wire/messages/fetch.hpp>
+#include <gregor/wire/messages/write_txn_markers.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -165,6 +166,7 @@ public:
             retry_timer_.cancel();
             for (auto& [id, f] : fetchers_) f.retry.cancel();
             fetchers_.clear();
+            peers_.clear();
             controller_conn_.reset();
         });
         loop_.stop();
@@ -199,6 +201,43 @@ public:
             req.timeout_ms = 5000;
             controller_conn_->submit(detail::typed(std::move(req), [this, owned](std::error_code, const auto*, const auto&) {
                 creating_.erase(owned->first);
+            }));
+        });
+    }
+
+    /// Sends a transaction coordinator's marker to the partition's leader as WriteTxnMarkers
+    /// (docs/protocol.md §15.6); `done` gets the partition's error (NETWORK_EXCEPTION when no
+    /// answer came). Any thread; `done` runs on the member's thread.
+    void write_marker(std::string topic, std::int32_t p, producer_id pid, producer_epoch epoch, bool commit,
+                      std::int32_t coordinator_epoch, gregor::detail::unique_function<void(error_code)> done) {
+        auto d = std::make_shared<gregor::detail::unique_function<void(error_code)>>(std::move(done));
+        const bool posted = running();
+        if (!posted) return (*d)(error_code::not_leader_or_follower);
+        loop_.post([this, topic = std::move(topic), p, pid, epoch, commit, coordinator_epoch, d]() mutable {
+            if (stopping_) return (*d)(error_code::not_leader_or_follower);
+            const auto img = image();
+            const auto* st = img->find(topic, partition_id{p});
+            if (!st) return (*d)(error_code::unknown_topic_or_partition);
+            const auto leader = st->leader.value();
+            const auto bit = img->brokers.find(leader);
+            if (leader < 0 || leader == self_.value() || bit == img->brokers.end())
+                return (*d)(error_code::not_leader_or_follower);
+            const net::endpoint ep{bit->second.host, static_cast<std::uint16_t>(bit->second.port)};
+            auto& conn = peers_[leader];
+            if (!conn)
+                conn = std::make_unique<client::connection>(loop_, leader, ep, settings_, counters_, rng_);
+            else
+                conn->set_endpoint(ep);
+            // The request holds a view of the topic name: the name travels with the callback.
+            auto owned = std::make_shared<std::string>(std::move(topic));
+            wire::write_txn_markers::request req;
+            req.markers.push_back({pid, epoch, commit, {{*owned, {partition_id{p}}}}, coordinator_epoch});
+            conn->submit(detail::typed(std::move(req), [d, owned](std::error_code ec, const auto* resp, const auto&) {
+                error_code e = error_code::network_exception;
+                if (!ec && resp && !resp->markers.empty() && !resp->markers[0].topics.empty() &&
+                    !resp->markers[0].topics[0].partitions.empty())
+                    e = resp->markers[0].topics[0].partitions[0].error_code;
+                (*d)(e);
             }));
         });
     }
@@ -593,6 +632,7 @@ private:
     net::event_loop loop_;
     std::atomic<bool> started_{false};
     std::unique_ptr<client::connection> controller_conn_;
+    std::map<std::int32_t, std::unique_ptr<client::connection>> peers_; // other leaders, for transaction markers
     std::map<std::int32_t, fetcher> fetchers_;
     std::set<std::string> creating_;
     net::timer_handle sweep_timer_, heartbeat_timer_, retry_timer_;

@@ -40,6 +40,11 @@ public:
         }
         member_ = std::make_unique<cluster::member<Broker>>(b, std::move(advertised_host), advertised_port);
         b.set_member(member_.get());
+        b.set_marker_forwarder([m = member_.get()](std::string topic, std::int32_t p, producer_id pid, producer_epoch epoch,
+                                                   bool commit, std::int32_t cepoch,
+                                                   gregor::detail::unique_function<void(error_code)> done) {
+            m->write_marker(std::move(topic), p, pid, epoch, commit, cepoch, std::move(done));
+        });
         member_->start();
     }
 
@@ -47,6 +52,7 @@ public:
     cluster_node& operator=(const cluster_node&) = delete;
     /// Stop the broker's server first: its handlers use the controller and the member.
     ~cluster_node() {
+        b_.set_marker_forwarder({});
         shutdown(std::chrono::milliseconds(0));
         b_.set_member(nullptr);
         b_.set_controller(nullptr);

@@ -322,8 +322,12 @@ public:
         const auto* g = find(group_id);
         if (!topics) {
             if (g)
-                for (const auto& [tp, c] : g->offsets)
-                    out.offsets.push_back({tp.first, tp.second, c.offset, c.leader_epoch, c.metadata, error_code::none});
+                for (const auto& [tp, c] : g->offsets) {
+                    if (require_stable && g->pending_in_txn(tp))
+                        out.offsets.push_back({tp.first, tp.second, -1, -1, {}, error_code::unstable_offset_commit});
+                    else
+                        out.offsets.push_back({tp.first, tp.second, c.offset, c.leader_epoch, c.metadata, error_code::none});
+                }
             return out;
         }
         for (const auto& [t, parts] : *topics)

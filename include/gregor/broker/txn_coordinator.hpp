@@ -107,7 +107,7 @@ inline std::int32_t partition_for(std::string_view transactional_id, std::int32_
 }
 
 /// The coordinator of one broker. `Broker` provides find_partition(topic, p), produce_async(),
-/// write_marker_async(), init_producer_id() (a fresh idempotent id), ensure_txn_topic(),
+/// write_marker_anywhere(), init_producer_id() (a fresh idempotent id), ensure_txn_topic(),
 /// groups(), wall_ms() and config().
 template <typename Broker>
 class coordinator {
@@ -665,9 +665,9 @@ private:
         const auto cepoch = coordinator_epoch(m.partition);
         const std::string id = m.id;
         fx.push_back([this, id, tp, commit, pid, epoch, cepoch] {
-            b_.write_marker_async(tp.topic, partition_id{tp.partition}, pid, epoch, commit, cepoch,
-                                  std::chrono::milliseconds(cfg_.offsets_commit_timeout_ms),
-                                  [this, id, tp, commit, pid](auto r) { marker_written(id, tp, commit, pid, r.error); });
+            b_.write_marker_anywhere(tp.topic, partition_id{tp.partition}, pid, epoch, commit, cepoch,
+                                     std::chrono::milliseconds(cfg_.offsets_commit_timeout_ms),
+                                     [this, id, tp, commit, pid](error_code e) { marker_written(id, tp, commit, pid, e); });
         });
     }
 
