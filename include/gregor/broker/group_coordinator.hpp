@@ -699,38 +699,20 @@ private:
     void replay(std::int32_t p) {
         auto* part = b_.find_partition(offsets_topic, partition_id{p});
         if (!part) return;
-        offset from{0};
-        for (int guard = 0; guard < 1'000'000; ++guard) {
-            // Up to the log end, not the high watermark: a new leader's high watermark may lag
-            // behind records every in-sync replica already has (Kafka loads to the log end too).
-            auto r = part->read(from, 1 << 20, isolation::read_uncommitted, true);
-            if (r.error == error_code::offset_out_of_range && from < r.log_start_offset) {
-                from = r.log_start_offset;
-                continue;
+        broker_detail::replay_partition(*part, [&](const wire::batch_view& v, offset from) {
+            const auto h = v.header();
+            if (h.is_control()) {
+                for (const auto& rec : v)
+                    if (const auto c = wire::parse_control_record(rec))
+                        apply_marker(p, h.producer_id, c->type == wire::control_type::commit);
+                return;
             }
-            byte_buffer bytes;
-            if (r.error != error_code::none || storage::copy_to(r.records, bytes) || bytes.size() == 0) break;
-            wire::batch_splitter s(bytes.view());
-            offset next = from;
-            while (auto bytes = s.next()) {
-                wire::batch_view v(*bytes);
-                const auto h = v.header();
-                next = h.last_offset() + 1;
-                if (h.is_control()) {
-                    for (const auto& rec : v)
-                        if (const auto c = wire::parse_control_record(rec))
-                            apply_marker(p, h.producer_id, c->type == wire::control_type::commit);
-                    continue;
-                }
-                const auto txn = h.is_transactional() ? std::optional<producer_id>(h.producer_id) : std::nullopt;
-                for (const auto& rec : v) {
-                    if (rec.record_offset < from || !rec.key) continue;
-                    apply_record(p, *rec.key, rec.value, txn);
-                }
+            const auto txn = h.is_transactional() ? std::optional<producer_id>(h.producer_id) : std::nullopt;
+            for (const auto& rec : v) {
+                if (rec.record_offset < from || !rec.key) continue;
+                apply_record(p, *rec.key, rec.value, txn);
             }
-            if (next <= from) break;
-            from = next;
-        }
+        });
         // Groups that ended up with no members and no offsets are gone.
         for (auto it = groups_.begin(); it != groups_.end();) {
             auto& g = *it->second;

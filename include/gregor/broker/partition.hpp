@@ -112,6 +112,34 @@ struct isr_proposal {
 
 namespace broker_detail {
 
+/// Reads a partition from its log start to its log end, calling `fn(batch_view, from)` for every
+/// batch (records of a batch below `from` were seen before). What coordinators do to rebuild their
+/// state from an internal topic: up to the log end, not the high watermark, since a new leader's
+/// high watermark may lag behind records every in-sync replica already has (Kafka loads to the
+/// log end too).
+template <typename Partition, typename Fn>
+void replay_partition(Partition& part, Fn&& fn) {
+    offset from{0};
+    for (int guard = 0; guard < 1'000'000; ++guard) {
+        auto r = part.read(from, 1 << 20, isolation::read_uncommitted, true);
+        if (r.error == error_code::offset_out_of_range && from < r.log_start_offset) {
+            from = r.log_start_offset;
+            continue;
+        }
+        byte_buffer bytes;
+        if (r.error != error_code::none || storage::copy_to(r.records, bytes) || bytes.size() == 0) return;
+        wire::batch_splitter s(bytes.view());
+        offset next = from;
+        while (auto b = s.next()) {
+            wire::batch_view v(*b);
+            next = v.header().last_offset() + 1;
+            fn(v, from);
+        }
+        if (next <= from) return;
+        from = next;
+    }
+}
+
 template <typename Policies>
 class partition {
 public:

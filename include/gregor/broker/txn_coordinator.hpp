@@ -395,28 +395,12 @@ private:
     void replay(std::int32_t p) {
         auto* part = b_.find_partition(state_topic, partition_id{p});
         if (!part) return;
-        offset from{0};
-        for (int guard = 0; guard < 1'000'000; ++guard) {
-            auto r = part->read(from, 1 << 20, isolation::read_uncommitted, true);
-            if (r.error == error_code::offset_out_of_range && from < r.log_start_offset) {
-                from = r.log_start_offset;
-                continue;
+        broker_detail::replay_partition(*part, [&](const wire::batch_view& v, offset from) {
+            for (const auto& rec : v) {
+                if (rec.record_offset < from || !rec.key) continue;
+                apply_record(p, *rec.key, rec.value);
             }
-            byte_buffer bytes;
-            if (r.error != error_code::none || storage::copy_to(r.records, bytes) || bytes.size() == 0) break;
-            wire::batch_splitter s(bytes.view());
-            offset next = from;
-            while (auto b = s.next()) {
-                wire::batch_view v(*b);
-                for (const auto& rec : v) {
-                    if (rec.record_offset < from || !rec.key) continue;
-                    apply_record(p, *rec.key, rec.value);
-                }
-                next = v.header().last_offset() + 1;
-            }
-            if (next <= from) break;
-            from = next;
-        }
+        });
     }
 
     void apply_record(std::int32_t p, bytes_view key, std::optional<bytes_view> value) {
