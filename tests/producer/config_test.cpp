@@ -144,10 +144,20 @@ TEST_CASE("unset enable.idempotence turns off quietly when acks, retries or in-f
     CHECK(!c.idempotence(-1));
 }
 
-TEST_CASE("transactional.id, and a codec this build lacks, are refused at validation, not silently ignored",
+TEST_CASE("transactional.id implies idempotence and refuses what conflicts; a codec this build lacks is refused",
           "[config]") {
-    auto c = producer_config::from_properties({{"transactional.id", "tx"}});
+    auto c = producer_config::from_properties({{"transactional.id", "tx"}, {"transaction.timeout.ms", "30000"}});
+    CHECK(c.transaction_timeout_ms == 30000);
+    CHECK(error_of([&] { c.validate(-1); }).empty());
+    CHECK(c.idempotence(-1));
+    CHECK_THAT(error_of([&] { c.validate(1); }), Catch::Contains("acks=all"));
+    c.enable_idempotence = false;
     CHECK_THAT(error_of([&] { c.validate(-1); }), Catch::Contains("transactional.id"));
+    c.enable_idempotence.reset();
+    c.max_in_flight_requests_per_connection = 6;
+    CHECK_THAT(error_of([&] { c.validate(-1); }), Catch::Contains("max.in.flight"));
+    CHECK_THROWS_WITH(producer_config::from_properties({{"transaction.timeout.ms", "0"}}),
+                      Catch::Contains("transaction.timeout.ms"));
     for (const char* name : {"gzip", "snappy", "lz4", "zstd"}) {
         auto z = producer_config::from_properties({{"compression.type", name}});
         if (compression::available(*compression::parse(name)))

@@ -1,7 +1,8 @@
 // The producer over TCP against a broker gregor did not write: librdkafka's mock cluster
 // (rdkafka_mock.h, docs/protocol.md §11). Its fault injection drives the tests: retriable errors
 // and dropped connections are retried, leader moves and a broker that goes down are followed,
-// fatal errors reach the completion. Records are read back with gregor's TCP consumer.
+// fatal errors reach the completion. Records are read back with gregor's TCP consumer. A
+// transactional producer goes through the mock's coordinators, with their errors injected.
 //
 // The 2.0.2 mock does not check sequence numbers of non-transactional producers, so it cannot
 // turn a retried batch that overtook its predecessor into OUT_OF_ORDER_SEQUENCE_NUMBER as Kafka
@@ -22,6 +23,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -397,4 +399,78 @@ TEST_CASE("into the mock: a leaderless partition holds its records until a leade
         CHECK(out.count == n);
     }
     verify(read_back(cluster, "headless", 1, n), out, n, true);
+}
+
+TEST_CASE("into the mock: a transactional producer retries coordinator errors, commits, aborts; fenced is fatal",
+          "[mock]") {
+    // The mock's own transaction and group coordinators, with errors pushed into their answers
+    // (docs/protocol.md §7.2, §15): a second implementation of the protocol besides gregor's
+    // broker. The mock writes no markers, so what reaches readers is tested against gregor's
+    // broker (transactions_test.cpp); here every call and record must succeed, or fail as Java's
+    // producer would.
+    mock_cluster cluster(3);
+    REQUIRE(rd_kafka_mock_topic_create(cluster.mc, "tx", 2, 3) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(rd_kafka_mock_topic_create(cluster.mc, "in", 1, 3) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    auto cfg = config_for(cluster);
+    cfg.transactional_id = "mock-tx";
+    cfg.max_block_ms = 20000;
+    tcp_producer p(cfg, transport::tcp{cfg});
+    constexpr int init_producer_id_api = 22, add_partitions_api = 24, add_offsets_api = 25, end_txn_api = 26,
+                  txn_offset_commit_api = 28;
+    const auto push = [&](int api, rd_kafka_resp_err_t e) {
+        rd_kafka_mock_push_request_errors(cluster.mc, api, 1, e);
+    };
+    const auto ok = [](std::error_code ec) {
+        INFO(ec.message());
+        return !ec;
+    };
+
+    rd_kafka_mock_push_request_errors(cluster.mc, init_producer_id_api, 3, RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE,
+                                      RD_KAFKA_RESP_ERR_NOT_COORDINATOR, RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS);
+    REQUIRE(ok(p.init_transactions()));
+    CHECK(p.transport().counters().init_producer_id_version == 4);
+
+    REQUIRE(ok(p.begin_transaction()));
+    rd_kafka_mock_push_request_errors(cluster.mc, add_partitions_api, 2, RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS,
+                                      RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS);
+    std::vector<std::future<delivery_report>> sent;
+    for (int i = 0; i < 20; ++i)
+        sent.push_back(
+            p.send({.topic = "tx", .partition = partition_id{i % 2}, .value = "v" + std::to_string(i)}, use_future));
+    push(add_offsets_api, RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
+    push(txn_offset_commit_api, RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE);
+    CHECK(ok(p.send_offsets_to_transaction({{.topic = "in", .partition = partition_id{0}, .next = offset{3}}},
+                                           {.group_id = "mock-group"})));
+    push(end_txn_api, RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS);
+    REQUIRE(ok(p.commit_transaction()));
+    for (auto& f : sent) {
+        REQUIRE(f.wait_for(0s) == std::future_status::ready); // completed before the commit returned
+        CHECK(ok(f.get().error));
+    }
+
+    REQUIRE(ok(p.begin_transaction()));
+    auto aborted = p.send({.topic = "tx", .partition = partition_id{0}, .value = std::string("a")}, use_future);
+    REQUIRE(ok(p.flush()));
+    push(end_txn_api, RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
+    REQUIRE(ok(p.abort_transaction()));
+    CHECK(ok(aborted.get().error));
+
+    // The group coordinator says the consumer left the generation: abortable.
+    REQUIRE(ok(p.begin_transaction()));
+    push(txn_offset_commit_api, RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION);
+    CHECK(p.send_offsets_to_transaction({{.topic = "in", .partition = partition_id{0}, .next = offset{5}}},
+                                        {.group_id = "mock-group", .generation_id = 3, .member_id = "m"}) ==
+          make_error_code(error_code::illegal_generation));
+    CHECK(p.txn_state() == transaction_state::abortable_error);
+    REQUIRE(ok(p.abort_transaction()));
+
+    // EndTxn answered PRODUCER_FENCED: fatal.
+    REQUIRE(ok(p.begin_transaction()));
+    auto last = p.send({.topic = "tx", .partition = partition_id{1}, .value = std::string("f")}, use_future);
+    REQUIRE(ok(p.flush()));
+    push(end_txn_api, RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
+    CHECK(p.commit_transaction() == make_error_code(error_code::producer_fenced));
+    CHECK(p.txn_state() == transaction_state::fatal_error);
+    CHECK(p.begin_transaction() == make_error_code(error_code::producer_fenced));
+    CHECK(ok(last.get().error));
 }

@@ -241,20 +241,6 @@ public:
         return e;
     }
 
-    /// Does `pid` at `epoch` own an ongoing transaction of `txn_id` that holds the group's offsets
-    /// partition? (TxnOffsetCommit's precondition: AddOffsetsToTxn came first.)
-    error_code check_offsets_added(const std::string& txn_id, producer_id pid, producer_epoch epoch,
-                                   const std::string& group_id) {
-        std::lock_guard lk(mu_);
-        auto* m = find(txn_id);
-        if (!m || m->cur.id != pid) return error_code::invalid_producer_id_mapping;
-        if (m->cur.epoch != epoch) return error_code::producer_fenced;
-        const topic_partition tp{std::string(groups::offsets_topic),
-                                 groups::partition_for(group_id, cfg_.offsets_topic_num_partitions)};
-        if (m->cur.state != txn_state::ongoing || !m->cur.partitions.count(tp)) return error_code::invalid_txn_state;
-        return error_code::none;
-    }
-
     // ---- inspection and maintenance ----
 
     std::optional<described_txn> describe(const std::string& txn_id) {

@@ -46,6 +46,7 @@
 #include <gregor/consumer/group_channel.hpp>
 #include <gregor/consumer/group_member.hpp>
 #include <gregor/core/buffer.hpp>
+#include <gregor/core/consumer_group_metadata.hpp>
 #include <gregor/core/error.hpp>
 #include <gregor/core/strong_types.hpp>
 #include <gregor/wire/messages/fetch.hpp>
@@ -273,6 +274,15 @@ public:
         if (member_) return member_->commit_async(std::move(offsets), std::move(done));
         const auto e = commit_sync(offsets);
         if (done) done(e, offsets);
+    }
+
+    /// Who this consumer commits as (Java's groupMetadata()): its group, generation and member id
+    /// once it joined, generation -1 and no member before that or without subscribe(). What a
+    /// transactional producer passes to send_offsets_to_transaction(), so that the coordinator
+    /// refuses the offsets if this member has left the generation meanwhile.
+    [[nodiscard]] consumer_group_metadata group_metadata() const {
+        auto r = commit_identity();
+        return {std::move(r.group_id), r.generation, std::move(r.member_id), std::move(r.group_instance_id)};
     }
 
     /// The group's committed offsets for `tps` (offset -1: none committed).

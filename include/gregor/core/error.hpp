@@ -192,6 +192,7 @@ enum class local_error : int {
     fatal,            // the producer hit an unrecoverable state (e.g. fenced epoch)
     purged,           // the record was removed before it was sent
     unsupported,      // the feature is not available in this build or on this machine
+    invalid_state,    // the call is not allowed in the object's current state (Java's IllegalStateException)
 };
 
 } // namespace gregor
@@ -227,6 +228,7 @@ public:
         case local_error::fatal: return "fatal error";
         case local_error::purged: return "purged";
         case local_error::unsupported: return "unsupported";
+        case local_error::invalid_state: return "not allowed in the current state";
         }
         return "unknown local error " + std::to_string(ev);
     }
@@ -249,7 +251,8 @@ constexpr error_code to_kafka(local_error e) noexcept {
     case local_error::timed_out: return error_code::request_timed_out;
     case local_error::closed: return error_code::network_exception;
     case local_error::invalid_config: return error_code::invalid_config;
-    case local_error::invalid_argument: return error_code::invalid_request;
+    case local_error::invalid_argument:
+    case local_error::invalid_state: return error_code::invalid_request;
     case local_error::io_error: return error_code::kafka_storage_error;
     case local_error::corrupt_data: return error_code::corrupt_message;
     case local_error::queue_full: return error_code::throttling_quota_exceeded;

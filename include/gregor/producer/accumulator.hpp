@@ -151,6 +151,10 @@ struct partition_entry {
     sequence_state seq;
     std::int32_t outstanding = 0; // request slots of this partition in outstanding requests
     bool active = false;
+    // Transactions: the sender's transaction number when the coordinator confirmed this partition
+    // (AddPartitionsToTxn), and when it was last queued for that; 0 = never.
+    std::uint64_t txn_added = 0;
+    std::uint64_t txn_queued = 0;
 };
 
 struct topic_entry {
@@ -275,6 +279,10 @@ public:
                 release_locked(credit);
                 return local_error::closed;
             }
+            if (refusal_) [[unlikely]] {
+                release_locked(credit);
+                return refusal_;
+            }
             topic_entry* t = find_topic(r.topic);
             if (!t) {
                 t = add_topic(r.topic);
@@ -323,6 +331,14 @@ public:
             count_record();
             return {};
         }
+    }
+
+    /// From now on append() fails with `ec` (none: accepts again). A transactional producer
+    /// accepts records only inside a transaction (transactions.hpp); taking the lock here orders
+    /// the change against every append.
+    void set_refusal(std::error_code ec) {
+        std::lock_guard lk(mu_);
+        refusal_ = ec;
     }
 
     /// Makes every batch ready now and returns the flush ticket; pair with end_flush().
@@ -479,7 +495,7 @@ public:
         return time_point::max();
     }
 
-    /// Everything not yet handed to the sender, for a forced close.
+    /// Everything not yet handed to the sender, for a forced close or an aborted transaction.
     void abort_all(std::vector<std::unique_ptr<producer_batch>>& out) {
         std::lock_guard lk(mu_);
         for (auto& t : topics_) {
@@ -845,6 +861,7 @@ private:
     bool dirty_ = false;
     bool closed_ = false;
     bool abort_ = false;
+    std::error_code refusal_; // set_refusal()
 };
 
 } // namespace gregor::producer_detail

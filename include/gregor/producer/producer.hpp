@@ -28,6 +28,15 @@
 //        delivery.timeout.ms, since every record completes by then).
 //   metrics()                              thread-safe snapshot.
 //
+// Transactions (transactional.id set; docs/producer.md, "Transactions"; transactions.hpp has the
+// state machine): init_transactions() once, then begin_transaction(), send()s,
+// send_offsets_to_transaction() and commit_transaction() or abort_transaction(), as in Java. All
+// are thread-safe and return std::error_code: local_error::invalid_state for a call the current
+// state does not allow (Java's IllegalStateException), the Kafka error that made the transaction
+// abortable or the producer fatal, or local_error::timed_out after max.block.ms (the operation
+// goes on; calling the same method again waits for it). From a completion callback the blocking
+// ones return local_error::invalid_argument, as flush() does. close() aborts an open transaction.
+//
 // Completions: every record accepted by send()/try_send() completes exactly once: its callback
 // is invoked, or its future made ready, with the metadata (topic, partition, offset, timestamp)
 // or an error (a Kafka error_code, or local_error::timed_out when delivery.timeout.ms passed,
@@ -51,12 +60,15 @@
 #include <gregor/producer/record_metadata.hpp>
 #include <gregor/producer/sender.hpp>
 #include <gregor/producer/stats.hpp>
+#include <gregor/producer/transactions.hpp>
 #include <gregor/producer/transport.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <future>
+#include <memory>
+#include <stdexcept>
 #if defined(__linux__)
 #include <pthread.h>
 #endif
@@ -66,6 +78,7 @@
 #include <thread>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace gregor {
 
@@ -152,7 +165,8 @@ public:
     using value_type = typename value_serializer::value_type;
     using record = basic_producer_record<key_type, value_type>;
 
-    /// Validates the configuration (std::invalid_argument naming the keys) and starts the sender
+    /// Validates the configuration (std::invalid_argument naming the keys; also when
+    /// transactional.id is set and the transport cannot carry transactions) and starts the sender
     /// thread.
     explicit producer(producer_config cfg, transport_type transport, clock_type clk = clock_type{})
             : cfg_(checked(std::move(cfg))), acks_(producer_detail::effective_acks<typename Policies::acks>(cfg_)),
@@ -161,7 +175,8 @@ public:
               value_ser_(producer_detail::make_policy<value_serializer>(cfg_)),
               acc_(cfg_, producer_detail::make_policy<typename Policies::partitioner>(cfg_),
                    producer_detail::make_policy<typename Policies::batching>(cfg_), clk, stats_),
-              sender_(cfg_, acks_, idempotent_, std::move(transport), acc_, clk, stats_) {
+              txn_(cfg_.transactional_id ? std::make_unique<txn_type>(acc_) : nullptr),
+              sender_(cfg_, acks_, idempotent_, std::move(transport), acc_, clk, stats_, txn_.get()) {
         thread_ = std::thread([this] {
 #if defined(__linux__)
             pthread_setname_np(pthread_self(), "gregor-producer");
@@ -210,10 +225,27 @@ public:
         if (on_sender_thread()) return local_error::invalid_argument;
         std::lock_guard lk(close_mu_);
         if (!thread_.joinable()) return close_result_;
+        const auto started = std::chrono::steady_clock::now();
+        if (txn_) {
+            // As Java's close(): a transaction left open is aborted, not left to time out.
+            const auto st = txn_->state();
+            std::error_code ec;
+            if (st == gregor::transaction_state::in_transaction || st == gregor::transaction_state::abortable_error)
+                (void)txn_->start_abort(ec);
+        }
         bool wake = false;
         acc_.begin_close(wake);
         sender_.wake();
-        const bool ok = acc_.wait_flushed(~std::uint64_t{0}, timeout);
+        bool ok = acc_.wait_flushed(~std::uint64_t{0}, timeout);
+        if (ok && txn_) {
+            // The coordinator may not answer: what is left of the close's time, and never more
+            // than max.block.ms, is given to the transactional requests still queued.
+            auto left = std::chrono::milliseconds{cfg_.max_block_ms};
+            if (timeout != std::chrono::milliseconds::max())
+                left = std::min(left, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          timeout - (std::chrono::steady_clock::now() - started)));
+            ok = txn_->wait_all(std::max(left, std::chrono::milliseconds{0}));
+        }
         if (!ok) {
             acc_.request_abort();
             sender_.wake();
@@ -222,6 +254,55 @@ public:
         close_result_ = ok ? std::error_code{} : make_error_code(local_error::timed_out);
         return close_result_;
     }
+
+    // ---- transactions (transactional.id) ----------------------------------------------------
+
+    /// Gets the producer id and epoch from the transaction coordinator (FindCoordinator first
+    /// over TCP), fencing any earlier producer with the same transactional.id and aborting what it
+    /// left open; retried on coordinator errors until max.block.ms. Once per producer.
+    [[nodiscard]] std::error_code init_transactions() {
+        return run_txn_op([this](std::error_code& ec) { return txn_->start_init(ec); });
+    }
+
+    /// Opens a transaction (local: the coordinator hears of it with its first partition or
+    /// offsets). Only when ready (after init_transactions(), or a commit or abort).
+    [[nodiscard]] std::error_code begin_transaction() {
+        if (!txn_) return local_error::invalid_state;
+        return txn_->begin();
+    }
+
+    /// Makes the consumed `offsets` of `group` part of the transaction: they become the group's
+    /// committed offsets if and only if the transaction commits (AddOffsetsToTxn to the
+    /// transaction coordinator, then TxnOffsetCommit to the group's coordinator). `group` is
+    /// consumer::group_metadata(), or {group_id} for a consumer outside the group.
+    [[nodiscard]] std::error_code send_offsets_to_transaction(std::vector<transaction_offset> offsets,
+                                                              consumer_group_metadata group) {
+        return run_txn_op([&](std::error_code& ec) {
+            return txn_->start_send_offsets(std::move(offsets), std::move(group), ec);
+        });
+    }
+
+    /// Sends everything buffered, and commits once every record of the transaction is acknowledged
+    /// (EndTxn). If a record of the transaction failed, the commit fails with that error and the
+    /// transaction must be aborted.
+    [[nodiscard]] std::error_code commit_transaction() {
+        return run_txn_op([this](std::error_code& ec) { return txn_->start_commit(ec); });
+    }
+
+    /// Drops the records not sent yet (their completions report local_error::purged), waits for
+    /// those in flight and aborts the transaction. Allowed in a transaction and after an abortable
+    /// error.
+    [[nodiscard]] std::error_code abort_transaction() {
+        return run_txn_op([this](std::error_code& ec) { return txn_->start_abort(ec); });
+    }
+
+    /// Where the transaction state machine is (uninitialized when not transactional).
+    [[nodiscard]] gregor::transaction_state txn_state() const {
+        return txn_ ? txn_->state() : gregor::transaction_state::uninitialized;
+    }
+    /// The error that made the transaction abortable or the producer fatal (none otherwise).
+    [[nodiscard]] std::error_code txn_error() const { return txn_ ? txn_->last_error() : std::error_code{}; }
+    [[nodiscard]] bool transactional() const noexcept { return txn_ != nullptr; }
 
     // ---- introspection ---------------------------------------------------------------------
 
@@ -245,10 +326,28 @@ private:
     using accumulator_type =
         producer_detail::accumulator<typename Policies::partitioner, typename Policies::batching, clock_type>;
     using sender_type = producer_detail::sender<transport_type, accumulator_type, clock_type>;
+    using txn_type = producer_detail::txn_manager<accumulator_type>;
 
     static producer_config checked(producer_config c) {
         c.validate(producer_detail::effective_acks<typename Policies::acks>(c));
+        if (c.transactional_id && !transactional_transport<transport_type>)
+            throw std::invalid_argument("producer config: transactional.id is set, but the transport cannot carry "
+                                        "transactional requests (see gregor::transactional_transport)");
         return c;
+    }
+
+    /// Starts a transactional operation (`start` returns it, or sets the error) and waits for it
+    /// at most max.block.ms.
+    template <typename Start>
+    std::error_code run_txn_op(Start&& start) {
+        if (!txn_) return local_error::invalid_state;
+        if (on_sender_thread()) return local_error::invalid_argument;
+        if (acc_.closed()) return local_error::closed; // nobody would do it
+        std::error_code ec;
+        auto op = start(ec);
+        if (!op) return ec;
+        sender_.wake();
+        return txn_->wait(op, std::chrono::milliseconds{cfg_.max_block_ms});
     }
 
     bool on_sender_thread() const noexcept { return std::this_thread::get_id() == sender_id_; }
@@ -282,6 +381,7 @@ private:
             r.timestamp >= -1 ? acc_.append(in, comp, block, wake) : make_error_code(local_error::invalid_argument);
         if (wake) sender_.wake();
         if (ec) {
+            if (txn_) txn_->note_send_error(ec);
             producer_detail::stats_counters::add(stats_.records_rejected);
             producer_detail::stats_counters::add(stats_.records_failed);
             if (comp) {
@@ -313,6 +413,7 @@ private:
     key_serializer key_ser_;
     value_serializer value_ser_;
     accumulator_type acc_;
+    std::unique_ptr<txn_type> txn_; // transactional.id set
     sender_type sender_;
     std::thread thread_;
     std::thread::id sender_id_;

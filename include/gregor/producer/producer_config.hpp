@@ -18,6 +18,11 @@
 //     enable.idempotence (default) it must be <= 5, acks must be all and retries >= 1; order within
 //     a partition is then kept across retries and nothing is written twice. Unset
 //     enable.idempotence means "on unless acks/retries/max.in.flight conflict", as in Java.
+//   - transactional.id makes the producer transactional (docs/producer.md, "Transactions"), which
+//     implies idempotence: enable.idempotence must not be false, acks must be all,
+//     max.in.flight.requests.per.connection <= 5 and retries >= 1. transaction.timeout.ms is how
+//     long the coordinator lets a transaction stay open before it aborts it (at most the
+//     broker's transaction.max.timeout.ms, which InitProducerId checks).
 //
 // Thread-safety: a plain value; from_properties() and validate() are pure.
 #pragma once
@@ -55,7 +60,8 @@ struct producer_config {
     std::int32_t compression_lz4_level = 9;                          // compression.lz4.level
     std::int32_t compression_zstd_level = 3;                         // compression.zstd.level
     bool partitioner_ignore_keys = false;                            // partitioner.ignore.keys
-    std::optional<std::string> transactional_id;                     // transactional.id (not supported yet)
+    std::optional<std::string> transactional_id;                     // transactional.id (unset: not transactional)
+    std::int32_t transaction_timeout_ms = 60000;                     // transaction.timeout.ms
     // Network transports only (transport::tcp); the in-process transport ignores them.
     std::int64_t metadata_max_age_ms = 300000;               // metadata.max.age.ms (periodic refresh)
     std::int64_t reconnect_backoff_ms = 50;                  // reconnect.backoff.ms
@@ -68,6 +74,7 @@ struct producer_config {
     /// Whether idempotence is on for the given effective acks (the acks policy may fix it).
     [[nodiscard]] bool idempotence(std::int16_t effective_acks) const noexcept {
         if (enable_idempotence) return *enable_idempotence;
+        if (transactional_id) return true; // validate() refused what conflicts
         return effective_acks == -1 && retries > 0 && max_in_flight_requests_per_connection <= 5;
     }
 
@@ -102,7 +109,19 @@ struct producer_config {
             fail("compression.lz4.level must be 1..17, got " + std::to_string(compression_lz4_level));
         if (!compression::valid_level(compression::codec::zstd, compression_zstd_level))
             fail("compression.zstd.level is out of zstd's range, got " + std::to_string(compression_zstd_level));
-        if (transactional_id) fail("transactional.id is set, but transactions are not supported yet");
+        if (transaction_timeout_ms <= 0) fail("transaction.timeout.ms must be > 0");
+        if (transactional_id) {
+            // Java's rules: a transaction is built on the idempotent producer.
+            if (transactional_id->empty()) fail("transactional.id must not be empty");
+            if (enable_idempotence == false)
+                fail("transactional.id requires idempotence; remove enable.idempotence=false");
+            if (effective_acks != -1)
+                fail("transactional.id requires acks=all, got acks=" + std::to_string(effective_acks));
+            if (max_in_flight_requests_per_connection > 5)
+                fail("transactional.id requires max.in.flight.requests.per.connection <= 5, got " +
+                     std::to_string(max_in_flight_requests_per_connection));
+            if (retries < 1) fail("transactional.id requires retries >= 1");
+        }
         if (enable_idempotence.value_or(false)) {
             if (effective_acks != -1)
                 fail("enable.idempotence=true requires acks=all, got acks=" + std::to_string(effective_acks) +
@@ -175,6 +194,8 @@ struct producer_config {
             partitioner_ignore_keys = parse_bool(key, value);
         else if (key == "transactional.id")
             transactional_id = value;
+        else if (key == "transaction.timeout.ms")
+            transaction_timeout_ms = parse_int<i32>(key, value, 1);
         else if (key == "metadata.max.age.ms")
             metadata_max_age_ms = parse_int<i64>(key, value, 0);
         else if (key == "reconnect.backoff.ms")

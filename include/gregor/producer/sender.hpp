@@ -4,15 +4,29 @@
 //   3. takes the ready batches from the accumulator,
 //   4. fails batches older than delivery.timeout.ms (queued or in flight),
 //   5. asks for metadata and the idempotent producer id where needed, bumps epochs,
-//   6. sends: per destination broker, one request takes at most one batch per partition (up to
+//   6. with transactional.id, works on the queued transactional operation (transactions.hpp) and
+//      adds new partitions to the transaction,
+//   7. sends: per destination broker, one request takes at most one batch per partition (up to
 //      max.request.size), and at most max.in.flight.requests.per.connection are outstanding,
-//   7. runs the completions of finished batches, then releases their memory,
+//   8. runs the completions of finished batches, then releases their memory,
 // and sleeps in the transport's poll() until the next deadline or a wake-up. All work here is per
 // batch; the per-record work is the completion callbacks themselves.
 //
 // Ordering: a partition's batches are sent, and resent, in creation order; a batch waiting for
 // its retry backoff holds back the later ones of its partition (as Java does), so with
 // max.in.flight=1 order survives retries. With idempotence the rules of idempotence.hpp apply.
+//
+// Transactions (docs/producer.md, "Transactions"; docs/protocol.md §7.2, §15): a partition's
+// batches are held back until the coordinator confirmed the partition in the current transaction.
+// Partitions that need it are collected as their batches come up and added with one
+// AddPartitionsToTxn at a time (the ones that came up meanwhile go in the next). Batches are sealed
+// with the transactional attribute. A commit sends EndTxn once every batch completed; an abort
+// first fails every batch not in flight (local_error::purged) and waits for those that are. A
+// failed batch makes the transaction abortable, or the producer fatal (fenced); in those states
+// unsent batches are failed with that error instead of being sent. A batch that failed after it was
+// given a sequence leaves the broker's sequence for its partition unknown, so the abort that follows
+// bumps the epoch (InitProducerId with the current id and epoch, KIP-360), which restarts every
+// partition's sequences.
 //
 // Thread-safety: run() is the sender thread; wake() and wait_idle() are thread-safe.
 #pragma once
@@ -24,6 +38,7 @@
 #include <gregor/producer/idempotence.hpp>
 #include <gregor/producer/producer_config.hpp>
 #include <gregor/producer/stats.hpp>
+#include <gregor/producer/transactions.hpp>
 #include <gregor/producer/transport.hpp>
 #include <gregor/wire/record_batch.hpp>
 
@@ -36,6 +51,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -46,9 +62,14 @@ namespace gregor::producer_detail {
 template <typename Transport, typename Accumulator, typename Clock>
 class sender {
 public:
+    using txn_type = txn_manager<Accumulator>;
+
+    /// `txn`: the transaction state machine when transactional.id is set (else nullptr).
     sender(const producer_config& cfg, std::int16_t acks, bool idempotent, Transport t, Accumulator& acc, Clock clk,
-           stats_counters& stats)
-            : transport_(std::move(t)), acc_(&acc), clock_(clk), stats_(&stats), acks_(acks), idempotent_(idempotent),
+           stats_counters& stats, txn_type* txn = nullptr)
+            : transport_(std::move(t)), acc_(&acc), clock_(clk), stats_(&stats), txn_(txn),
+              txn_id_(cfg.transactional_id.value_or("")), txn_timeout_ms_(cfg.transaction_timeout_ms),
+              acks_(acks), idempotent_(idempotent),
               max_in_flight_(cfg.max_in_flight_requests_per_connection), retries_(cfg.retries),
               max_request_size_(static_cast<std::size_t>(cfg.max_request_size)),
               request_timeout_ms_(cfg.request_timeout_ms),
@@ -106,9 +127,11 @@ public:
             send_metadata(now);
             send_init_producer_id(now);
             run_bumps(now);
+            drive_transaction(now);
             send_produce(now);
+            send_txn_adds(now); // the partitions send_produce() found unconfirmed
             finish();
-            if (cr.closing && acc_->empty()) {
+            if (cr.closing && acc_->empty() && (!txn_ || txn_->idle())) {
                 // acks=0 records completed when their request was handed over; a network
                 // transport may still hold those bytes: let it write them before the producer goes.
                 if constexpr (requires { transport_.drain(duration{}); }) transport_.drain(request_timeout_);
@@ -133,6 +156,8 @@ public:
             }
             transport_.poll(events_, wait);
         }
+        if (txn_) txn_->fail_all(local_error::closed);
+        end_txn_flush();
         std::lock_guard lk(idle_mu_);
         exited_ = true;
         idle_cv_.notify_all();
@@ -203,6 +228,7 @@ private:
             for (auto& [rc, ec] : failed_records_) {
                 record_metadata md{t->name, partition_id{-1}, offset{-1}, rc.timestamp, rc.key_size, rc.value_size};
                 stats_counters::add(stats_->records_failed);
+                if (txn_) txn_->fail(ec, txn_type::fail_mode::automatic);
                 invoke(rc.fn, ec, md);
             }
             failed_records_.clear();
@@ -220,6 +246,7 @@ private:
     }
 
     void on_event(init_producer_id_response& r, time_point now) {
+        if (txn_) return on_txn_init(r, now);
         if (r.correlation_id != pid_request_) return;
         pid_request_ = 0;
         if (r.error != error_code::none || r.id.value() < 0) {
@@ -253,6 +280,12 @@ private:
         case answer_action::complete: complete(b, pe, {}, res.base_offset, res.log_append_time_ms); break;
         case answer_action::retry: b.retry_at = now + backoff(b.attempts); break;
         case answer_action::bump_then_retry:
+            // A transactional producer bumps through the coordinator, after the abort this
+            // failure makes necessary (KIP-360), not on its own.
+            if (txn_) {
+                complete(b, pe, res.error, offset{-1}, -1);
+                break;
+            }
             pe.seq.needs_bump = true;
             b.retry_at = now;
             break;
@@ -295,6 +328,20 @@ private:
         if (pid_request_ && pid_deadline_ <= now) {
             pid_request_ = 0;
             pid_retry_at_ = now + backoff(++pid_attempts_);
+        }
+        // A transactional request without an answer is sent again (the same request is harmless
+        // twice: the coordinator answers a repeated one as it did the first).
+        if (txn_req_ && txn_deadline_ <= now) {
+            stats_counters::add(stats_->request_timeouts);
+            txn_req_ = 0;
+            txn_retry_at_ = now + backoff(++txn_attempts_);
+        }
+        if (add_req_ && add_deadline_ <= now) {
+            stats_counters::add(stats_->request_timeouts);
+            add_req_ = 0;
+            for (partition_entry* pe : add_parts_) txn_pending_adds_.push_back(pe);
+            add_parts_.clear();
+            add_retry_at_ = now + backoff(++add_attempts_);
         }
     }
 
@@ -366,7 +413,9 @@ private:
     }
 
     void send_init_producer_id(time_point now) {
-        if (!idempotent_ || pid_request_ || (pid_.value() >= 0 && !need_fresh_pid_) || pid_retry_at_ > now) return;
+        // A transactional producer gets its id from init_transactions() (drive_transaction).
+        if (!idempotent_ || txn_ || pid_request_ || (pid_.value() >= 0 && !need_fresh_pid_) || pid_retry_at_ > now)
+            return;
         pid_request_ = ++correlation_;
         pid_deadline_ = now + request_timeout_;
         transport_.send(init_producer_id_request{pid_request_, std::nullopt, 60000});
@@ -381,7 +430,16 @@ private:
 
     /// The batch of `pe` that may go next, if any: the oldest not in flight, unless it waits for
     /// its backoff (later ones wait behind it) or, with idempotence, lies outside the window.
-    producer_batch* candidate(partition_entry& pe, time_point now) const {
+    producer_batch* candidate(partition_entry& pe, time_point now) {
+        if (txn_) {
+            // Sequences restart with every producer id/epoch the coordinator hands out; when it
+            // does, no batch of the partition is sealed (see drive_transaction).
+            if (pe.seq.pid != pid_ || pe.seq.epoch != epoch_) pe.seq.reset(pid_, epoch_);
+            if (pe.txn_added != txn_number_) {
+                want_added(pe);
+                return nullptr;
+            }
+        }
         if (idempotent_ && (pe.seq.needs_bump || pe.seq.awaiting_pid)) return nullptr;
         for (auto& up : pe.owned) {
             producer_batch* b = up.get();
@@ -408,7 +466,7 @@ private:
             b.epoch = pe.seq.epoch;
             b.ordinal = pe.seq.batches;
             b.base_seq = pe.seq.assign(b.record_count);
-            stamp = {b.pid, b.epoch, b.base_seq, false};
+            stamp = {b.pid, b.epoch, b.base_seq, txn_ != nullptr};
         }
         b.sealed = b.builder.seal(stamp);
         // Compressed here, on the sender thread, once: retries resend these bytes (only the
@@ -428,6 +486,10 @@ private:
     void send_produce(time_point now) {
         more_to_send_ = false;
         if (idempotent_ && pid_.value() < 0) return;
+        if (txn_) {
+            const auto st = txn_->state();
+            if (st != transaction_state::in_transaction && st != transaction_state::committing) return;
+        }
         for (std::int32_t round = 0; round < max_in_flight_ + 1; ++round) {
             builders_.clear();
             const std::size_t n = active_.size();
@@ -519,9 +581,333 @@ private:
             b.epoch = pe.seq.epoch;
             b.ordinal = pe.seq.batches;
             b.base_seq = pe.seq.assign(b.record_count);
-            wire::patch_producer_state(b.sealed.mutable_view(), b.pid, b.epoch, b.base_seq, false);
+            wire::patch_producer_state(b.sealed.mutable_view(), b.pid, b.epoch, b.base_seq, txn_ != nullptr);
             b.retry_at = now;
         }
+    }
+
+    // ---- transactions ----------------------------------------------------------------------
+
+    using op_kind = typename txn_type::op_kind;
+    using fail_mode = typename txn_type::fail_mode;
+
+    /// A partition with a batch to send that the coordinator has not confirmed in this
+    /// transaction: it goes into the next AddPartitionsToTxn.
+    void want_added(partition_entry& pe) {
+        if (pe.txn_queued == txn_number_) return;
+        pe.txn_queued = txn_number_;
+        txn_pending_adds_.push_back(&pe);
+    }
+
+    void send_add_partitions(time_point now) {
+        if (add_req_ || txn_pending_adds_.empty() || add_retry_at_ > now || pid_.value() < 0) return;
+        add_parts_ = std::move(txn_pending_adds_);
+        txn_pending_adds_.clear();
+        add_partitions_to_txn_request r;
+        r.correlation_id = add_req_ = ++correlation_;
+        r.transactional_id = txn_id_;
+        r.id = pid_;
+        r.epoch = epoch_;
+        for (partition_entry* pe : add_parts_) r.partitions.push_back({pe->topic->name, partition_id{pe->id}});
+        add_deadline_ = now + request_timeout_;
+        txn_started_ = true; // whatever the answer, the coordinator may now have the transaction
+        transport_.send(std::move(r));
+    }
+
+    void on_event(add_partitions_to_txn_response& r, time_point now) {
+        if (!txn_ || r.correlation_id != add_req_) return;
+        add_req_ = 0;
+        auto parts = std::move(add_parts_);
+        add_parts_.clear();
+        bool again = false;
+        bool concurrent = false;
+        std::optional<error_code> failed;
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+            const error_code e = i < r.errors.size() ? r.errors[i] : error_code::network_exception;
+            if (e == error_code::none) {
+                parts[i]->txn_added = txn_number_;
+            } else if (txn_retriable(e)) {
+                txn_pending_adds_.push_back(parts[i]);
+                again = true;
+                concurrent |= e == error_code::concurrent_transactions;
+            } else if (!failed || fatal_transaction_error(e)) {
+                failed = e;
+            }
+        }
+        // The batches of a partition that was refused stay unsent: the transaction is abortable
+        // (or the producer fatal), and drive_transaction() fails them.
+        if (failed) txn_->fail(*failed, fail_mode::automatic);
+        add_attempts_ = again ? add_attempts_ + 1 : 0;
+        add_retry_at_ = time_point::min();
+        if (again) {
+            // CONCURRENT_TRANSACTIONS mostly means the previous transaction's markers are still
+            // being written, which takes milliseconds: Java retries that one after 20 ms at most.
+            duration wait = backoff(add_attempts_);
+            if (concurrent) wait = std::min<duration>(wait, std::chrono::milliseconds{20});
+            add_retry_at_ = now + wait;
+        }
+    }
+
+    void on_txn_init(init_producer_id_response& r, time_point now) {
+        if (r.correlation_id != txn_req_) return;
+        txn_req_ = 0;
+        if (r.error == error_code::none && r.id.value() >= 0) {
+            txn_attempts_ = 0;
+            // No batch is sealed now (init: none was ever accepted; abort: every one completed or
+            // was dropped), so every partition restarts its sequences at its next batch.
+            pid_ = r.id;
+            epoch_ = r.epoch;
+            bump_required_ = false;
+            if (auto op = txn_->front(); op && op->kind == op_kind::abort) finish_transaction();
+            txn_->complete_front({}, transaction_state::ready);
+            return;
+        }
+        const error_code e = r.error == error_code::none ? error_code::unknown_server_error : r.error;
+        if (txn_retriable(e)) {
+            txn_retry_at_ = now + backoff(++txn_attempts_);
+            return;
+        }
+        txn_->fail(e, fail_mode::fatal); // as Java: a refused InitProducerId leaves nothing to go on with
+        txn_->fail_all(txn_->last_error());
+    }
+
+    void on_event(add_offsets_to_txn_response& r, time_point now) {
+        if (!txn_ || r.correlation_id != txn_req_) return;
+        txn_req_ = 0;
+        if (r.error == error_code::none) {
+            txn_attempts_ = 0;
+            txn_step_ = 1; // TxnOffsetCommit next
+            return;
+        }
+        if (txn_retriable(r.error)) {
+            txn_retry_at_ = now + backoff(++txn_attempts_);
+            return;
+        }
+        txn_->fail(r.error, fail_mode::automatic);
+        txn_->complete_front(op_error(r.error));
+    }
+
+    void on_event(txn_offset_commit_response& r, time_point now) {
+        if (!txn_ || r.correlation_id != txn_req_) return;
+        txn_req_ = 0;
+        std::vector<transaction_offset> again;
+        std::optional<error_code> failed;
+        for (std::size_t i = 0; i < txn_offsets_left_.size(); ++i) {
+            const error_code e = i < r.errors.size() ? r.errors[i] : error_code::network_exception;
+            if (e == error_code::none) continue;
+            if (txn_retriable(e))
+                again.push_back(std::move(txn_offsets_left_[i]));
+            else if (!failed || fatal_transaction_error(e))
+                failed = e;
+        }
+        if (failed) {
+            // ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID: the consumer left the
+            // generation, so these offsets must not be committed: abortable, as in Java.
+            txn_->fail(*failed, fail_mode::automatic);
+            txn_->complete_front(op_error(*failed));
+            return;
+        }
+        txn_offsets_left_ = std::move(again);
+        if (txn_offsets_left_.empty()) {
+            txn_attempts_ = 0;
+            txn_->complete_front({});
+            return;
+        }
+        txn_retry_at_ = now + backoff(++txn_attempts_);
+    }
+
+    void on_event(end_txn_response& r, time_point now) {
+        if (!txn_ || r.correlation_id != txn_req_) return;
+        txn_req_ = 0;
+        auto op = txn_->front();
+        if (!op) return;
+        const bool commit = op->kind == op_kind::commit;
+        if (r.error == error_code::none) {
+            txn_attempts_ = 0;
+            if (commit || !bump_required_) {
+                finish_transaction();
+                txn_->complete_front({}, transaction_state::ready);
+            } else {
+                txn_step_ = 1; // abort: the epoch bump next
+            }
+            return;
+        }
+        if (txn_retriable(r.error)) {
+            txn_retry_at_ = now + backoff(++txn_attempts_);
+            return;
+        }
+        // A failed abort may be tried again (Java: abortable unless fenced); a failed commit
+        // leaves the transaction to be aborted.
+        txn_->fail(r.error, fatal_transaction_error(r.error) ? fail_mode::fatal : fail_mode::abortable);
+        txn_->complete_front(op_error(r.error));
+    }
+
+    /// The error an operation reports: fenced whichever way the broker spelled it.
+    std::error_code op_error(error_code e) const {
+        if (e == error_code::invalid_producer_epoch) return error_code::producer_fenced;
+        return e;
+    }
+
+    /// The transaction is over (committed or aborted): the next one adds its partitions afresh.
+    void finish_transaction() {
+        ++txn_number_;
+        txn_started_ = false;
+        txn_pending_adds_.clear();
+    }
+
+    void txn_batch_failed(const producer_batch& b, std::error_code ec) {
+        if (!txn_) return;
+        // Its sequence was used: the broker's next expected sequence for the partition is no
+        // longer known here (docs/protocol.md §6).
+        if (!b.sealed.empty()) bump_required_ = true;
+        txn_->fail(ec, fail_mode::automatic);
+    }
+
+    /// Fails every batch not in flight with `ec` (the accumulator's too).
+    void purge_unsent(std::error_code ec) {
+        if (!acc_->empty()) {
+            std::vector<std::unique_ptr<producer_batch>> rest;
+            acc_->abort_all(rest);
+            for (auto& up : rest) done_detached(std::move(up), ec);
+        }
+        for (partition_entry* pe : active_) {
+            for (auto it = pe->owned.begin(); it != pe->owned.end();) {
+                if ((*it)->request) {
+                    ++it;
+                    continue;
+                }
+                auto up = std::move(*it);
+                it = pe->owned.erase(it);
+                done_detached(std::move(up), ec);
+            }
+        }
+    }
+
+    void send_txn_adds(time_point now) {
+        if constexpr (transactional_transport<Transport>) {
+            if (!txn_) return;
+            const auto st = txn_->state();
+            if (st == transaction_state::in_transaction || st == transaction_state::committing)
+                send_add_partitions(now);
+        }
+    }
+
+    /// Works on the queued transactional operations, front first, until one has to wait.
+    void drive_transaction(time_point now) {
+        if constexpr (transactional_transport<Transport>) {
+            if (txn_) drive_transaction_steps(now);
+        }
+    }
+
+    void end_txn_flush() {
+        if (!txn_flushing_) return;
+        acc_->end_flush();
+        txn_flushing_ = 0;
+    }
+
+    void drive_transaction_steps(time_point now) {
+        // Each pass either completes the front operation or returns; the bound only guards
+        // against a queue refilled faster than it drains.
+        for (int guard = 0; guard < 1024; ++guard) {
+            if (txn_flushing_) {
+                const auto op = txn_->front();
+                if (!op || op->id != txn_flushing_) end_txn_flush(); // that commit is over
+            }
+            const auto st = txn_->state();
+            if (st == transaction_state::fatal_error) {
+                txn_req_ = 0;
+                purge_unsent(txn_->last_error());
+                txn_->fail_all(txn_->last_error());
+                return;
+            }
+            if (st == transaction_state::abortable_error) purge_unsent(txn_->last_error());
+            if (st == transaction_state::aborting) purge_unsent(local_error::purged);
+            send_txn_adds(now);
+            auto op = txn_->front();
+            if (!op) return;
+            if (op->id != txn_op_) {
+                txn_op_ = op->id;
+                txn_step_ = 0;
+                txn_attempts_ = 0;
+                txn_req_ = 0;
+                txn_retry_at_ = time_point::min();
+                if (op->kind == op_kind::send_offsets) txn_offsets_left_ = op->offsets;
+            }
+            if (txn_req_ || txn_retry_at_ > now) return;
+            if (!step(*op, st, now)) return;
+        }
+    }
+
+    /// One step of `op`; true if it completed (the next operation may go on at once).
+    bool step(const typename txn_type::op& op, transaction_state st, time_point now) {
+        switch (op.kind) {
+        case op_kind::init:
+            send_txn_request(init_producer_id_request{0, txn_id_, txn_timeout_ms_, producer_id{-1}, producer_epoch{-1}},
+                             now);
+            return false;
+        case op_kind::send_offsets:
+            // A commit queued behind it has made the state committing already.
+            if (st != transaction_state::in_transaction && st != transaction_state::committing) {
+                txn_->complete_front(st == transaction_state::abortable_error ? txn_->last_error()
+                                                                               : make_error_code(local_error::invalid_state));
+                return true;
+            }
+            if (txn_step_ == 0) {
+                txn_started_ = true;
+                send_txn_request(add_offsets_to_txn_request{0, txn_id_, pid_, epoch_, op.group.group_id}, now);
+            } else {
+                send_txn_request(txn_offset_commit_request{0, txn_id_, pid_, epoch_, op.group, txn_offsets_left_}, now);
+            }
+            return false;
+        case op_kind::commit:
+            if (st == transaction_state::abortable_error) {
+                txn_->complete_front(txn_->last_error());
+                return true;
+            }
+            if (txn_flushing_ != op.id) {
+                // Every batch ready now, and so is every batch opened until the commit is over
+                // (records staged for a topic whose partitions were not known yet among them).
+                end_txn_flush();
+                bool wake = false;
+                (void)acc_->begin_flush(wake);
+                txn_flushing_ = op.id;
+            }
+            // EndTxn(commit) goes after the last batch of the transaction completed.
+            finish();
+            if (!acc_->empty() || add_req_) return false;
+            txn_pending_adds_.clear();
+            if (!txn_started_) {
+                finish_transaction();
+                txn_->complete_front({}, transaction_state::ready);
+                return true;
+            }
+            send_txn_request(end_txn_request{0, txn_id_, pid_, epoch_, true}, now);
+            return false;
+        case op_kind::abort:
+            // Batches in flight are waited for: their outcome is part of what is aborted.
+            finish();
+            if (!inflight_.empty() || add_req_) return false;
+            txn_pending_adds_.clear();
+            if (txn_step_ == 0 && txn_started_) {
+                send_txn_request(end_txn_request{0, txn_id_, pid_, epoch_, false}, now);
+                return false;
+            }
+            if (bump_required_) {
+                send_txn_request(init_producer_id_request{0, txn_id_, txn_timeout_ms_, pid_, epoch_}, now);
+                return false;
+            }
+            finish_transaction();
+            txn_->complete_front({}, transaction_state::ready);
+            return true;
+        }
+        return false;
+    }
+
+    template <typename Request>
+    void send_txn_request(Request r, time_point now) {
+        r.correlation_id = txn_req_ = ++correlation_;
+        txn_deadline_ = now + request_timeout_;
+        transport_.send(std::move(r));
     }
 
     // ---- completion ------------------------------------------------------------------------
@@ -551,6 +937,7 @@ private:
             stats_counters::add(stats_->latency_us_sum, static_cast<std::uint64_t>(lat > 0 ? lat : 0));
         } else {
             stats_counters::add(stats_->records_failed, static_cast<std::uint64_t>(up->record_count));
+            txn_batch_failed(*up, ec);
         }
         done_.push_back(std::move(up));
     }
@@ -560,6 +947,7 @@ private:
         up->result_base = offset{-1};
         const auto n = up->record_count ? up->record_count : up->builder.record_count();
         stats_counters::add(stats_->records_failed, static_cast<std::uint64_t>(n));
+        txn_batch_failed(*up, ec);
         done_.push_back(std::move(up));
     }
 
@@ -655,8 +1043,19 @@ private:
             if (!t->metadata_request) next = std::min(next, std::max(t->metadata_retry_at, now));
         if (pid_request_)
             next = std::min(next, pid_deadline_);
-        else if (idempotent_ && (pid_.value() < 0 || need_fresh_pid_))
+        else if (idempotent_ && !txn_ && (pid_.value() < 0 || need_fresh_pid_))
             next = std::min(next, pid_retry_at_);
+        if (txn_) {
+            // Retry times in the past were acted on this turn; what waits then waits for an answer.
+            if (txn_req_)
+                next = std::min(next, txn_deadline_);
+            else if (txn_retry_at_ > now)
+                next = std::min(next, txn_retry_at_);
+            if (add_req_)
+                next = std::min(next, add_deadline_);
+            else if (!txn_pending_adds_.empty() && add_retry_at_ > now)
+                next = std::min(next, add_retry_at_);
+        }
         for (partition_entry* pe : active_) {
             for (auto& up : pe->owned) {
                 if (up->request) continue;
@@ -671,6 +1070,9 @@ private:
     Accumulator* acc_;
     Clock clock_;
     stats_counters* stats_;
+    txn_type* txn_; // null unless transactional
+    const std::string txn_id_;
+    const std::int32_t txn_timeout_ms_;
     const std::int16_t acks_;
     const bool idempotent_;
     const std::int32_t max_in_flight_;
@@ -713,6 +1115,25 @@ private:
     time_point pid_retry_at_ = time_point::min();
     std::int32_t pid_attempts_ = 0;
     bool need_fresh_pid_ = false;
+
+    // Transactions (sender thread only).
+    std::uint64_t txn_number_ = 1;    // the current transaction; partitions added to it have txn_added == it
+    bool txn_started_ = false;        // the coordinator may have something of this transaction
+    bool bump_required_ = false;      // a sequenced batch failed: bump the epoch on abort
+    std::uint64_t txn_op_ = 0;        // the operation (its id) the step below belongs to
+    std::uint64_t txn_flushing_ = 0;  // the commit (its id) holding the accumulator in flush mode
+    int txn_step_ = 0;                // how far that operation got
+    std::vector<transaction_offset> txn_offsets_left_; // send_offsets: offsets not yet accepted
+    std::uint64_t txn_req_ = 0;       // the operation's request in flight
+    time_point txn_deadline_{};
+    time_point txn_retry_at_ = time_point::min();
+    std::int32_t txn_attempts_ = 0;
+    std::vector<partition_entry*> txn_pending_adds_; // waiting for the next AddPartitionsToTxn
+    std::vector<partition_entry*> add_parts_;        // in the one in flight
+    std::uint64_t add_req_ = 0;
+    time_point add_deadline_{};
+    time_point add_retry_at_ = time_point::min();
+    std::int32_t add_attempts_ = 0;
 
     std::atomic<std::uint64_t> turn_{0};
     std::mutex idle_mu_;

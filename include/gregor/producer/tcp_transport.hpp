@@ -15,6 +15,12 @@
 //   - Metadata and InitProducerId go to the least loaded broker; Produce goes to the broker the
 //     producer names (the partition's leader from the last Metadata). Metadata answers also feed
 //     the client's broker list, so that a leader's connection exists before its first Produce.
+//   - Transactions (transactional.id): InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn and
+//     EndTxn go to the transaction coordinator, TxnOffsetCommit to the group's coordinator, each
+//     found with FindCoordinator (key type 1 or 0) and cached by the client until an answer or a
+//     lost connection says it moved (docs/protocol.md §7.2, §15.1). Produce carries the
+//     transactional id. A coordinator that cannot be found is answered with FindCoordinator's
+//     error (COORDINATOR_NOT_AVAILABLE and the like), which the producer retries.
 //   - The producer bounds requests in flight itself (max.in.flight.requests.per.connection), so
 //     the client layer is left unbounded and a Produce to a ready connection is written at once.
 //   - Produce with acks=0 expects no answer (one that comes anyway -- the 2.0.2 mock sends them --
@@ -42,9 +48,14 @@
 #include <gregor/producer/transport.hpp>
 #include <gregor/wire/api.hpp>
 #include <gregor/wire/header.hpp>
+#include <gregor/wire/messages/add_offsets_to_txn.hpp>
+#include <gregor/wire/messages/add_partitions_to_txn.hpp>
+#include <gregor/wire/messages/end_txn.hpp>
+#include <gregor/wire/messages/find_coordinator.hpp>
 #include <gregor/wire/messages/init_producer_id.hpp>
 #include <gregor/wire/messages/metadata.hpp>
 #include <gregor/wire/messages/produce.hpp>
+#include <gregor/wire/messages/txn_offset_commit.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -67,7 +78,7 @@ struct tcp_counters {
     std::atomic<std::uint64_t> connect_failures{0}; // refused, unreachable, setup timeout
     std::atomic<std::uint64_t> disconnects{0};      // connections lost after they were up
     std::atomic<std::uint64_t> api_versions_requests{0};
-    std::atomic<std::uint64_t> requests_written{0}; // Produce, Metadata, InitProducerId
+    std::atomic<std::uint64_t> requests_written{0}; // Produce, Metadata, InitProducerId, FindCoordinator, txn
     std::atomic<std::int16_t> produce_version{-1};  // last negotiated versions
     std::atomic<std::int16_t> metadata_version{-1};
     std::atomic<std::int16_t> init_producer_id_version{-1};
@@ -95,12 +106,22 @@ public:
             cap = 7;
         else if constexpr (std::same_as<Api, wire::init_producer_id_api>)
             cap = 4;
+        // v4+ of AddPartitionsToTxn is the broker-to-coordinator form; later versions of the
+        // others may answer TRANSACTION_ABORTABLE (KIP-890), which this producer does not expect.
+        else if constexpr (std::same_as<Api, wire::add_partitions_to_txn_api> ||
+                           std::same_as<Api, wire::add_offsets_to_txn_api> || std::same_as<Api, wire::end_txn_api> ||
+                           std::same_as<Api, wire::txn_offset_commit_api>)
+            cap = 3;
         return {Api::min_version, std::min(Api::max_version, cap)};
     }
 
     void send(produce_request&& r) { d_->send_produce(std::move(r)); }
     void send(metadata_request&& m) { d_->send_metadata(std::move(m)); }
     void send(init_producer_id_request&& i) { d_->send_init_producer_id(std::move(i)); }
+    void send(add_partitions_to_txn_request&& r) { d_->send_add_partitions(std::move(r)); }
+    void send(add_offsets_to_txn_request&& r) { d_->send_add_offsets(std::move(r)); }
+    void send(end_txn_request&& r) { d_->send_end_txn(std::move(r)); }
+    void send(txn_offset_commit_request&& r) { d_->send_txn_offset_commit(std::move(r)); }
 
     std::size_t poll(std::vector<transport_event>& out, duration max_wait) { return d_->poll(out, max_wait); }
 
@@ -127,7 +148,8 @@ private:
 
     struct impl {
         explicit impl(const producer_config& cfg)
-                : allow_auto_create(cfg.allow_auto_create_topics), client(config_of(cfg)) {}
+                : allow_auto_create(cfg.allow_auto_create_topics), transactional_id(cfg.transactional_id),
+                  client(config_of(cfg)) {}
 
         static client::cluster_config config_of(const producer_config& cfg) {
             client::cluster_config c;
@@ -166,6 +188,7 @@ private:
                 for (const auto& b : r.batches) owned->bytes.emplace_back(bytes_view(b.batch));
             }
             wire::produce::request req;
+            if (transactional_id) req.transactional_id = std::string_view(*transactional_id);
             req.acks = r.acks;
             req.timeout_ms = r.timeout_ms;
             std::vector<std::pair<std::string_view, partition_id>> order;
@@ -258,22 +281,183 @@ private:
             wire::init_producer_id::request req;
             if (*tid) req.transactional_id = std::string_view(**tid);
             req.transaction_timeout_ms = i.transaction_timeout_ms;
+            req.producer_id = i.expected_id;
+            req.producer_epoch = i.expected_epoch;
             const auto corr = i.correlation_id;
-            client.send(client::destination::any(), std::move(req),
+            // An idempotent producer's id comes from any broker; a transactional one's from its
+            // transaction coordinator (docs/protocol.md §15.1).
+            const auto dest = *tid ? txn_coordinator(**tid) : client::destination::any();
+            client.send(dest, std::move(req),
                         [this, corr, tid](client::reply<wire::init_producer_id::response>& rep) {
                             init_producer_id_response out{corr, error_code::network_exception, producer_id{-1},
                                                           producer_epoch{-1}};
                             if (rep.error) {
-                                out.error = answer_error(rep.error);
+                                out.error = *tid ? coordinator_error(rep.error) : answer_error(rep.error);
                             } else if (const auto* b = rep.body ? &*rep.body : nullptr) {
                                 counters.init_producer_id_version.store(rep.version, std::memory_order_relaxed);
                                 out.error = b->error_code;
                                 out.id = b->producer_id;
                                 out.epoch = b->producer_epoch;
                             }
+                            if (*tid) coordinator_answered(wire::find_coordinator::coordinator_type::transaction, **tid,
+                                                           out.error);
                             ready.emplace_back(out);
                         },
                         {.max_version = spoken_versions<wire::init_producer_id_api>().max});
+        }
+
+        // ---- transactions ----
+
+        static client::destination txn_coordinator(const std::string& txn_id) {
+            return client::destination::coordinator_of(wire::find_coordinator::coordinator_type::transaction, txn_id);
+        }
+
+        /// A request to a coordinator that got no answer: FindCoordinator's own error when the
+        /// lookup failed (the client reports it as a Kafka code), else as answer_error().
+        static error_code coordinator_error(const std::error_code& ec) {
+            if (ec.category() == kafka_category()) return static_cast<error_code>(ec.value());
+            return answer_error(ec);
+        }
+
+        /// After an answer saying the coordinator moved, or none at all, the next request to it
+        /// looks it up again.
+        void coordinator_answered(wire::find_coordinator::coordinator_type type, const std::string& key, error_code e) {
+            switch (e) {
+            case error_code::not_coordinator:
+            case error_code::coordinator_not_available:
+            case error_code::network_exception:
+            case error_code::request_timed_out:
+            case error_code::leader_not_available:
+            case error_code::broker_not_available: client.invalidate_coordinator(type, key); break;
+            default: break;
+            }
+        }
+
+        void send_add_partitions(add_partitions_to_txn_request&& r) {
+            auto held = std::make_shared<add_partitions_to_txn_request>(std::move(r));
+            wire::add_partitions_to_txn::request req;
+            req.v3_and_below_transactional_id = held->transactional_id;
+            req.v3_and_below_producer_id = held->id;
+            req.v3_and_below_producer_epoch = held->epoch;
+            for (const auto& p : held->partitions) {
+                auto t = std::find_if(req.v3_and_below_topics.begin(), req.v3_and_below_topics.end(),
+                                      [&](const wire::add_partitions_to_txn::topic& x) { return x.name == p.topic; });
+                if (t == req.v3_and_below_topics.end()) {
+                    req.v3_and_below_topics.push_back({p.topic, {}});
+                    t = std::prev(req.v3_and_below_topics.end());
+                }
+                t->partitions.push_back(p.partition);
+            }
+            client.send(
+                txn_coordinator(held->transactional_id), std::move(req),
+                [this, held](client::reply<wire::add_partitions_to_txn::response>& rep) {
+                    add_partitions_to_txn_response out{held->correlation_id, {}};
+                    out.errors.assign(held->partitions.size(), error_code::network_exception);
+                    if (rep.error) {
+                        std::fill(out.errors.begin(), out.errors.end(), coordinator_error(rep.error));
+                    } else {
+                        for (std::size_t i = 0; i < held->partitions.size(); ++i) {
+                            const auto& p = held->partitions[i];
+                            for (const auto& t : rep.body->results_by_topic_v3_and_below) {
+                                if (t.name != p.topic) continue;
+                                for (const auto& pr : t.results_by_partition)
+                                    if (pr.partition_index == p.partition) out.errors[i] = pr.partition_error_code;
+                            }
+                        }
+                    }
+                    for (const auto e : out.errors)
+                        coordinator_answered(wire::find_coordinator::coordinator_type::transaction,
+                                             held->transactional_id, e);
+                    ready.emplace_back(std::move(out));
+                },
+                {.max_version = spoken_versions<wire::add_partitions_to_txn_api>().max});
+        }
+
+        void send_add_offsets(add_offsets_to_txn_request&& r) {
+            auto held = std::make_shared<add_offsets_to_txn_request>(std::move(r));
+            wire::add_offsets_to_txn::request req;
+            req.transactional_id = held->transactional_id;
+            req.producer_id = held->id;
+            req.producer_epoch = held->epoch;
+            req.group_id = held->group_id;
+            client.send(
+                txn_coordinator(held->transactional_id), std::move(req),
+                [this, held](client::reply<wire::add_offsets_to_txn::response>& rep) {
+                    const error_code e = rep.error ? coordinator_error(rep.error) : rep.body->error_code;
+                    coordinator_answered(wire::find_coordinator::coordinator_type::transaction, held->transactional_id,
+                                         e);
+                    ready.emplace_back(add_offsets_to_txn_response{held->correlation_id, e});
+                },
+                {.max_version = spoken_versions<wire::add_offsets_to_txn_api>().max});
+        }
+
+        void send_end_txn(end_txn_request&& r) {
+            auto held = std::make_shared<end_txn_request>(std::move(r));
+            wire::end_txn::request req;
+            req.transactional_id = held->transactional_id;
+            req.producer_id = held->id;
+            req.producer_epoch = held->epoch;
+            req.committed = held->commit;
+            client.send(
+                txn_coordinator(held->transactional_id), std::move(req),
+                [this, held](client::reply<wire::end_txn::response>& rep) {
+                    const error_code e = rep.error ? coordinator_error(rep.error) : rep.body->error_code;
+                    coordinator_answered(wire::find_coordinator::coordinator_type::transaction, held->transactional_id,
+                                         e);
+                    ready.emplace_back(end_txn_response{held->correlation_id, e});
+                },
+                {.max_version = spoken_versions<wire::end_txn_api>().max});
+        }
+
+        void send_txn_offset_commit(txn_offset_commit_request&& r) {
+            auto held = std::make_shared<txn_offset_commit_request>(std::move(r));
+            wire::txn_offset_commit::request req;
+            req.transactional_id = held->transactional_id;
+            req.group_id = held->group.group_id;
+            req.producer_id = held->id;
+            req.producer_epoch = held->epoch;
+            // v3+ (KIP-447): the coordinator fences offsets from a member that left the generation.
+            req.generation_id = held->group.generation_id;
+            req.member_id = held->group.member_id;
+            if (held->group.group_instance_id) req.group_instance_id = std::string_view(*held->group.group_instance_id);
+            for (const auto& o : held->offsets) {
+                auto t = std::find_if(req.topics.begin(), req.topics.end(),
+                                      [&](const wire::txn_offset_commit::request_topic& x) { return x.name == o.topic; });
+                if (t == req.topics.end()) {
+                    req.topics.push_back({o.topic, {}});
+                    t = std::prev(req.topics.end());
+                }
+                wire::txn_offset_commit::request_partition p;
+                p.partition_index = o.partition;
+                p.committed_offset = o.next;
+                p.committed_leader_epoch = leader_epoch{o.leader_epoch};
+                if (o.metadata) p.committed_metadata = std::string_view(*o.metadata);
+                t->partitions.push_back(p);
+            }
+            const auto group = held->group.group_id;
+            client.send(
+                client::destination::coordinator_of(wire::find_coordinator::coordinator_type::group, group),
+                std::move(req),
+                [this, held](client::reply<wire::txn_offset_commit::response>& rep) {
+                    txn_offset_commit_response out{held->correlation_id, {}};
+                    out.errors.assign(held->offsets.size(), error_code::network_exception);
+                    if (rep.error) {
+                        std::fill(out.errors.begin(), out.errors.end(), coordinator_error(rep.error));
+                    } else {
+                        for (std::size_t i = 0; i < held->offsets.size(); ++i) {
+                            const auto& o = held->offsets[i];
+                            for (const auto& t : rep.body->topics) {
+                                if (t.name != o.topic) continue;
+                                for (const auto& pr : t.partitions)
+                                    if (pr.partition_index == o.partition) out.errors[i] = pr.error_code;
+                            }
+                        }
+                    }
+                    for (const auto e : out.errors)
+                        coordinator_answered(wire::find_coordinator::coordinator_type::group, held->group.group_id, e);
+                    ready.emplace_back(std::move(out));
+                },
+                {.max_version = spoken_versions<wire::txn_offset_commit_api>().max});
         }
 
         void answer_produce(std::uint64_t correlation_id, std::int16_t acks, std::size_t n, error_code e) {
@@ -316,6 +500,7 @@ private:
         }
 
         bool allow_auto_create;
+        std::optional<std::string> transactional_id; // sent with every Produce
         std::vector<transport_event> ready;
         mutable tcp_counters counters;
         // Last, so it goes first: destroying it completes what is still open, and those

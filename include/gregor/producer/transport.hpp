@@ -9,12 +9,20 @@
 //
 //   t.send(produce_request&&)           queue/issue a Produce request; never blocks on the network
 //   t.send(metadata_request&&)          ask for a topic's partitions and their leaders
-//   t.send(init_producer_id_request&&)  ask for an idempotent producer id/epoch
+//   t.send(init_producer_id_request&&)  ask for an idempotent producer id/epoch (with a
+//                                       transactional id: the transaction coordinator's)
 //   t.poll(std::vector<transport_event>& out, duration max_wait) -> std::size_t
 //                                       appends the answers that arrived (waiting at most
 //                                       max_wait for the first one, or until wake()); returns how
 //                                       many it appended
 //   t.wake()                            thread-safe
+//
+// A transport that serves transactions (transactional_transport below) also takes
+//   t.send(add_partitions_to_txn_request&&), t.send(add_offsets_to_txn_request&&),
+//   t.send(end_txn_request&&)           to the transaction coordinator of the transactional id
+//   t.send(txn_offset_commit_request&&) to the group coordinator of the group
+// finding the coordinators itself (FindCoordinator over TCP; docs/protocol.md §7.2, §15.1). Only
+// a producer with transactional.id sends them.
 //
 // Every request carries a correlation id chosen by the producer; answers echo it, in any order. A
 // transport answers each request at most once (a produce request with acks=0 not at all) and may
@@ -31,6 +39,7 @@
 #include <gregor/core/buffer.hpp>
 #include <gregor/core/clock.hpp>
 #include <gregor/core/error.hpp>
+#include <gregor/core/consumer_group_metadata.hpp>
 #include <gregor/core/strong_types.hpp>
 
 #include <concepts>
@@ -83,6 +92,10 @@ struct init_producer_id_request {
     std::uint64_t correlation_id = 0;
     std::optional<std::string> transactional_id;
     std::int32_t transaction_timeout_ms = 60000;
+    // The id and epoch in use, when a transactional producer asks for an epoch bump after a
+    // failed transaction (InitProducerId v3+, KIP-360); -1 on a first InitProducerId.
+    producer_id expected_id{-1};
+    producer_epoch expected_epoch{-1};
 };
 
 struct init_producer_id_response {
@@ -92,7 +105,78 @@ struct init_producer_id_response {
     producer_epoch epoch{-1};
 };
 
-using transport_event = std::variant<produce_response, metadata_response, init_producer_id_response>;
+/// One partition a transactional producer is about to write.
+struct txn_partition {
+    std::string topic;
+    partition_id partition{0};
+};
+
+/// What a transaction commits for a consumer group (send_offsets_to_transaction): Java's
+/// TopicPartition -> OffsetAndMetadata.
+struct transaction_offset {
+    std::string topic{};
+    partition_id partition{0};
+    offset next{-1};                       // the next offset the group should consume
+    std::int32_t leader_epoch = -1;        // of the last consumed record, -1 if unknown
+    std::optional<std::string> metadata{}; // null: none
+};
+
+struct add_partitions_to_txn_request {
+    std::uint64_t correlation_id = 0;
+    std::string transactional_id;
+    producer_id id{-1};
+    producer_epoch epoch{-1};
+    std::vector<txn_partition> partitions;
+};
+
+struct add_partitions_to_txn_response {
+    std::uint64_t correlation_id = 0;
+    std::vector<error_code> errors; // one per requested partition, in the request's order
+};
+
+struct add_offsets_to_txn_request {
+    std::uint64_t correlation_id = 0;
+    std::string transactional_id;
+    producer_id id{-1};
+    producer_epoch epoch{-1};
+    std::string group_id;
+};
+
+struct add_offsets_to_txn_response {
+    std::uint64_t correlation_id = 0;
+    error_code error = error_code::none;
+};
+
+struct end_txn_request {
+    std::uint64_t correlation_id = 0;
+    std::string transactional_id;
+    producer_id id{-1};
+    producer_epoch epoch{-1};
+    bool commit = false;
+};
+
+struct end_txn_response {
+    std::uint64_t correlation_id = 0;
+    error_code error = error_code::none;
+};
+
+struct txn_offset_commit_request {
+    std::uint64_t correlation_id = 0;
+    std::string transactional_id;
+    producer_id id{-1};
+    producer_epoch epoch{-1};
+    consumer_group_metadata group;
+    std::vector<transaction_offset> offsets;
+};
+
+struct txn_offset_commit_response {
+    std::uint64_t correlation_id = 0;
+    std::vector<error_code> errors; // one per offset, in the request's order
+};
+
+using transport_event =
+    std::variant<produce_response, metadata_response, init_producer_id_response, add_partitions_to_txn_response,
+                 add_offsets_to_txn_response, end_txn_response, txn_offset_commit_response>;
 
 template <typename T>
 concept producer_transport = std::move_constructible<T> &&
@@ -103,6 +187,17 @@ concept producer_transport = std::move_constructible<T> &&
     t.send(std::move(i));
     { t.poll(out, wait) } -> std::convertible_to<std::size_t>;
     t.wake();
+};
+
+/// A producer transport that can also carry a transactional producer's coordinator requests.
+template <typename T>
+concept transactional_transport = producer_transport<T> &&
+    requires(T& t, add_partitions_to_txn_request a, add_offsets_to_txn_request o, end_txn_request e,
+             txn_offset_commit_request c) {
+    t.send(std::move(a));
+    t.send(std::move(o));
+    t.send(std::move(e));
+    t.send(std::move(c));
 };
 
 } // namespace gregor

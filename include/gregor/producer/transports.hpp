@@ -14,7 +14,11 @@
 //   describe_topic(std::string_view topic, bool allow_auto_create) -> { error, partition_count }
 //   init_producer_id(std::optional<std::string_view> transactional_id, std::int32_t timeout_ms)
 //       -> { error, id, epoch }
-// which is the embedded surface of gregor::broker<...>.
+// which is the embedded surface of gregor::broker<...>. A broker that also has transactions()
+// and groups() (gregor::broker does) makes the transport a transactional_transport: InitProducerId
+// with a transactional id, AddPartitionsToTxn, AddOffsetsToTxn and EndTxn go to its transaction
+// coordinator and TxnOffsetCommit to its group coordinator, asynchronously (their answers are
+// queued like the others), with the same checks the Kafka handlers make.
 //
 //   gregor::broker<> b{cfg};
 //   gregor::producer<gregor::producer_policies<>> p{{}, gregor::transport::in_process{b}};
@@ -32,6 +36,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -49,6 +54,12 @@ public:
         bool trusted_batches = true;
         /// The node id reported as every partition's leader.
         node_id node{0};
+    };
+
+    /// Whether the broker has the coordinators transactions need (transactions(), groups()).
+    static constexpr bool has_txn = requires(Broker & b) {
+        b.transactions();
+        b.groups();
     };
 
     explicit in_process(Broker& b) : in_process(b, options{}) {}
@@ -81,10 +92,78 @@ public:
     }
 
     void send(init_producer_id_request&& i) {
+        if constexpr (has_txn) {
+            if (i.transactional_id) {
+                broker_->transactions().init_producer_id(
+                        *i.transactional_id, i.transaction_timeout_ms, i.expected_id, i.expected_epoch,
+                        [q = q_, corr = i.correlation_id](auto r) {
+                            q->push_notify(init_producer_id_response{corr, r.error, r.id, r.epoch});
+                        });
+                return;
+            }
+        }
         std::optional<std::string_view> tid;
         if (i.transactional_id) tid = *i.transactional_id;
         const auto r = broker_->init_producer_id(tid, i.transaction_timeout_ms);
         push(init_producer_id_response{i.correlation_id, r.error, r.id, r.epoch});
+    }
+
+    // ---- transactions (a broker with transactions() and groups()) ----
+
+    void send(add_partitions_to_txn_request&& r)
+        requires has_txn
+    {
+        const auto n = r.partitions.size();
+        // As the Kafka handler: unknown partitions are named, the others not attempted.
+        std::vector<error_code> unknown(n, error_code::none);
+        bool any_unknown = false;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (partition_known(r.partitions[i].topic, r.partitions[i].partition)) continue;
+            unknown[i] = error_code::unknown_topic_or_partition;
+            any_unknown = true;
+        }
+        if (any_unknown) {
+            for (auto& e : unknown)
+                if (e == error_code::none) e = error_code::operation_not_attempted;
+            return push_notify(add_partitions_to_txn_response{r.correlation_id, std::move(unknown)});
+        }
+        broker_->transactions().add_partitions(
+                r.transactional_id, r.id, r.epoch, partitions_arg{&r.partitions},
+                [q = q_, corr = r.correlation_id, n](auto e) {
+                    q->push_notify(add_partitions_to_txn_response{corr, std::vector<error_code>(n, e)});
+                });
+    }
+
+    void send(add_offsets_to_txn_request&& r)
+        requires has_txn
+    {
+        // As the Kafka handler, which refuses an empty group id before asking the coordinator.
+        if (r.group_id.empty())
+            return push_notify(add_offsets_to_txn_response{r.correlation_id, error_code::invalid_group_id});
+        broker_->transactions().add_offsets(
+                r.transactional_id, r.id, r.epoch, r.group_id,
+                [q = q_, corr = r.correlation_id](auto e) { q->push_notify(add_offsets_to_txn_response{corr, e}); });
+    }
+
+    void send(end_txn_request&& r)
+        requires has_txn
+    {
+        broker_->transactions().end_txn(
+                r.transactional_id, r.id, r.epoch, r.commit,
+                [q = q_, corr = r.correlation_id](auto e) { q->push_notify(end_txn_response{corr, e}); });
+    }
+
+    void send(txn_offset_commit_request&& r)
+        requires has_txn
+    {
+        const auto n = r.offsets.size();
+        std::vector<bool> unknown(n);
+        for (std::size_t i = 0; i < n; ++i) unknown[i] = !partition_known(r.offsets[i].topic, r.offsets[i].partition);
+        broker_->groups().txn_commit(txn_commit_arg{&r, &unknown}, [q = q_, corr = r.correlation_id, n](auto parts) {
+            txn_offset_commit_response out{corr, std::vector<error_code>(n, error_code::unknown_server_error)};
+            for (std::size_t i = 0; i < n && i < parts.size(); ++i) out.errors[i] = parts[i].error;
+            q->push_notify(std::move(out));
+        });
     }
 
     std::size_t poll(std::vector<transport_event>& out, duration max_wait) {
@@ -109,6 +188,52 @@ public:
     [[nodiscard]] Broker& broker() const noexcept { return *broker_; }
 
 private:
+    // The coordinators take their own request types, which this header does not include (the
+    // producer never includes broker headers): these convert into whatever type the parameter
+    // is, filling it by the field names the coordinators use (txn::topic_partition,
+    // groups::txn_commit_request).
+    struct partitions_arg {
+        const std::vector<txn_partition>* parts;
+        template <typename Vector>
+        operator Vector() const {
+            Vector v;
+            for (const auto& p : *parts) v.push_back({p.topic, p.partition.value()});
+            return v;
+        }
+    };
+    struct txn_commit_arg {
+        const txn_offset_commit_request* r;
+        const std::vector<bool>* unknown; // per offset: its partition does not exist
+        template <typename Request>
+        operator Request() const {
+            Request out;
+            out.transactional_id = r->transactional_id;
+            out.pid = r->id;
+            out.epoch = r->epoch;
+            out.commit.group_id = r->group.group_id;
+            out.commit.generation_id = r->group.generation_id;
+            out.commit.member_id = r->group.member_id;
+            out.commit.group_instance_id = r->group.group_instance_id;
+            for (std::size_t i = 0; i < r->offsets.size(); ++i) {
+                const auto& o = r->offsets[i];
+                typename decltype(out.commit.partitions)::value_type p;
+                p.topic = o.topic;
+                p.partition = o.partition.value();
+                p.offset = o.next.value();
+                p.leader_epoch = o.leader_epoch;
+                p.metadata = o.metadata;
+                if ((*unknown)[i]) p.error = error_code::unknown_topic_or_partition;
+                out.commit.partitions.push_back(std::move(p));
+            }
+            return out;
+        }
+    };
+
+    bool partition_known(const std::string& topic, partition_id p) const {
+        const auto info = broker_->describe_topic(topic, false);
+        return info.error == error_code::none && p.value() >= 0 && p.value() < info.partition_count;
+    }
+
     static constexpr bool has_async = requires(Broker & b, produce_request::partition_batch& pb) {
         b.produce_async(pb.topic, pb.partition, pb.batch, std::int16_t{1}, std::chrono::milliseconds{1}, true,
                         [](auto) {});
@@ -157,6 +282,15 @@ private:
         std::condition_variable cv;
         std::vector<transport_event> events;
         bool woken = false;
+
+        /// From any thread (the coordinators answer on the thread that made their record durable).
+        void push_notify(transport_event e) {
+            {
+                std::lock_guard lk(mu);
+                events.push_back(std::move(e));
+            }
+            cv.notify_one();
+        }
     };
 
     auto produce_one(produce_request::partition_batch& pb, std::int16_t acks, std::int32_t timeout_ms) {
@@ -177,6 +311,7 @@ private:
         std::lock_guard lk(q_->mu);
         q_->events.push_back(std::move(e));
     }
+    void push_notify(transport_event e) { q_->push_notify(std::move(e)); }
 
     Broker* broker_;
     options opts_;
