@@ -9,7 +9,7 @@ set -euo pipefail
 want=(meson ninja-build g++ pkgconf catch2 liburing-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev)
 case "${1:-build}" in
 build) ;;
-test) want+=(clang cmake librdkafka-dev kcat libbenchmark-dev python3-kafka) ;;
+test) want+=(clang libclang-rt-dev cmake librdkafka-dev kcat libbenchmark-dev python3-kafka) ;;
 bench) want+=(libbenchmark-dev) ;;
 *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
