@@ -4,10 +4,14 @@
 //   gregor-producer-perf (--bootstrap HOST:PORT | --embedded memory|file) --topic T
 //       --num-records N --record-size B [--acks 0|1|all] [--idempotence] [--linger-ms N]
 //       [--batch-size N] [--throughput RECORDS_PER_SEC] [--keys] [--verifiable]
-//       [-X producer.property=value ...]
+//       [--transactional-id ID [--transaction-size N]] [-X producer.property=value ...]
 //
 // Output (stdout, one line): records, seconds, records_per_sec, mb_per_sec, latency_ms_p50,
-// latency_ms_p99, errors. Exit status 1 if any record failed, 2 on bad usage.
+// latency_ms_p99, errors; transactional: also transactions, commit_ms_p50, commit_ms_p99. Exit
+// status 1 if any record or transaction failed, 2 on bad usage.
+// --transactional-id (or -X transactional.id=...) makes every --transaction-size records (default
+// 1000) one transaction: init_transactions() once, then begin_transaction(), the sends,
+// commit_transaction(); commit latency is the time commit_transaction() took.
 // --keys: key "key-<i % 1000>". --verifiable: value "seq=%010d " (15 bytes) then padding where the
 // byte at padding position j is 'a' + (seq + j) % 26, so any consumer can check every record.
 // --embedded runs a gregor::broker in this process (memory, or file logs in a temporary directory
@@ -48,6 +52,7 @@ struct options {
     long long throughput = -1;
     bool keys = false;
     bool verifiable = false;
+    long long transaction_size = 1000;
     std::map<std::string, std::string> props;
 };
 
@@ -56,7 +61,7 @@ struct options {
               << "usage: gregor-producer-perf (--bootstrap HOST:PORT | --embedded memory|file) --topic T\n"
                  "    --num-records N --record-size B [--acks 0|1|all] [--idempotence] [--linger-ms N]\n"
                  "    [--batch-size N] [--throughput RECORDS_PER_SEC] [--keys] [--verifiable]\n"
-                 "    [-X producer.property=value ...]\n";
+                 "    [--transactional-id ID [--transaction-size N]] [-X producer.property=value ...]\n";
     std::exit(2);
 }
 
@@ -99,6 +104,10 @@ options parse(int argc, char** argv) {
             o.keys = true;
         else if (a == "--verifiable")
             o.verifiable = true;
+        else if (a == "--transactional-id")
+            o.props["transactional.id"] = next();
+        else if (a == "--transaction-size")
+            o.transaction_size = number(a, next());
         else if (a == "-X") {
             const std::string kv = next();
             const auto eq = kv.find('=');
@@ -113,6 +122,7 @@ options parse(int argc, char** argv) {
     if (o.num_records < 0) usage("--num-records is required");
     if (o.record_size < 0) usage("--record-size is required");
     if (o.verifiable && o.record_size < 15) usage("--verifiable needs --record-size >= 15");
+    if (o.transaction_size < 1) usage("--transaction-size must be at least 1");
     return o;
 }
 
@@ -146,6 +156,16 @@ int run(const options& o, const gregor::producer_config& cfg, Transport t) {
         usage(e.what()); // a configuration the producer refuses (names the property)
     }
     auto& p = *made;
+    const bool transactional = cfg.transactional_id.has_value();
+    if (transactional) {
+        if (const auto ec = p.init_transactions()) {
+            std::cerr << "gregor-producer-perf: init_transactions: " << ec.message() << "\n";
+            return 1;
+        }
+    }
+    const auto txn_size = static_cast<std::size_t>(o.transaction_size);
+    std::vector<float> commit_ms;
+    long long txn_failures = 0;
 
     const auto n = static_cast<std::size_t>(o.num_records);
     std::vector<float> latency_ms(n, 0.0f);
@@ -160,6 +180,12 @@ int run(const options& o, const gregor::producer_config& cfg, Transport t) {
             const auto due = start + std::chrono::nanoseconds(static_cast<long long>(i) * 1000000000LL / o.throughput);
             if (clock::now() < due) std::this_thread::sleep_until(due);
         }
+        if (transactional && i % txn_size == 0) {
+            if (const auto ec = p.begin_transaction()) {
+                std::cerr << "gregor-producer-perf: begin_transaction: " << ec.message() << "\n";
+                return 1;
+            }
+        }
         if (o.verifiable) verifiable_value(value, static_cast<long long>(i));
         typename gregor::producer<policies>::record r;
         r.topic = o.topic;
@@ -173,18 +199,26 @@ int run(const options& o, const gregor::producer_config& cfg, Transport t) {
             if (e) errors.fetch_add(1, std::memory_order_relaxed);
             latency_ms[i] = std::chrono::duration<float, std::milli>(clock::now() - sent).count();
         });
-        if (ec) {
-            // Rejected at send(): the completion already ran and counted it.
-            continue;
+        // Rejected at send(): the completion already ran and counted it.
+        (void)ec;
+        if (transactional && ((i + 1) % txn_size == 0 || i + 1 == n)) {
+            const auto c0 = clock::now();
+            if (const auto ce = p.commit_transaction()) {
+                // Its records fail with the abort; the run goes on with the next transaction.
+                std::cerr << "gregor-producer-perf: commit_transaction: " << ce.message() << "\n";
+                ++txn_failures;
+                if (p.txn_state() != gregor::transaction_state::abortable_error || p.abort_transaction()) return 1;
+                continue;
+            }
+            commit_ms.push_back(std::chrono::duration<float, std::milli>(clock::now() - c0).count());
         }
     }
     (void)p.flush();
     const double seconds = std::chrono::duration<double>(clock::now() - start).count();
     (void)p.close();
 
-    auto pct = [&](double q) -> double {
-        if (latency_ms.empty()) return 0;
-        auto v = latency_ms;
+    const auto pct = [](std::vector<float> v, double q) -> double {
+        if (v.empty()) return 0;
         const auto k = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1));
         std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
         return v[k];
@@ -193,9 +227,14 @@ int run(const options& o, const gregor::producer_config& cfg, Transport t) {
     const double mbps =
         seconds > 0 ? static_cast<double>(n) * static_cast<double>(o.record_size) / (1024.0 * 1024.0) / seconds : 0;
     std::printf("{\"records\": %zu, \"seconds\": %.6f, \"records_per_sec\": %.1f, \"mb_per_sec\": %.3f, "
-                "\"latency_ms_p50\": %.3f, \"latency_ms_p99\": %.3f, \"errors\": %lld}\n",
-                n, seconds, rps, mbps, pct(0.50), pct(0.99), errors.load());
-    return errors.load() ? 1 : 0;
+                "\"latency_ms_p50\": %.3f, \"latency_ms_p99\": %.3f, \"errors\": %lld",
+                n, seconds, rps, mbps, pct(latency_ms, 0.50), pct(latency_ms, 0.99), errors.load());
+    if (transactional)
+        std::printf(", \"transactions\": %zu, \"failed_transactions\": %lld, \"commit_ms_p50\": %.3f, "
+                    "\"commit_ms_p99\": %.3f",
+                    commit_ms.size(), txn_failures, pct(commit_ms, 0.50), pct(commit_ms, 0.99));
+    std::printf("}\n");
+    return errors.load() || txn_failures ? 1 : 0;
 }
 
 } // namespace
