@@ -281,6 +281,19 @@ TEST_CASE("gregor-producer-perf --bootstrap writes verifiable records a librdkaf
     CHECK(*seqs.begin() == 0);
     CHECK(*seqs.rbegin() == n - 1);
 
+    // Transactional: every 700 records one transaction; a read_committed reader (librdkafka)
+    // sees them all only if every transaction was committed.
+    constexpr int tn = 7000;
+    const auto [trc, tout] = test::run(std::string(perf) + " --bootstrap " + b.bootstrap() +
+                                       " --topic perf-txn --num-records " + std::to_string(tn) +
+                                       " --record-size 40 --keys --verifiable --transactional-id perf-txn"
+                                       " --transaction-size 700 2>&1");
+    INFO(tout);
+    REQUIRE(trc == 0);
+    CHECK(tout.find("\"errors\": 0,") != std::string::npos);
+    CHECK(tout.find("\"transactions\": 10, \"failed_transactions\": 0,") != std::string::npos);
+    CHECK(consume_all(b.bootstrap(), "perf-txn", 3, tn).total == static_cast<std::size_t>(tn));
+
     // A malformed bootstrap list is a usage error (exit 2), named in the message.
     const auto [brc, bout] =
         test::run(std::string(perf) + " --bootstrap nohost --topic perf --num-records 1 --record-size 1 2>&1");
