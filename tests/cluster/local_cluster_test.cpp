@@ -338,6 +338,9 @@ TEST_CASE("local cluster: with unclean.leader.election.enable an out-of-sync rep
     c.node(3).member()->pause_replication(false);
     // Unclean: node 3 leads "dirty" with what it had.
     REQUIRE(c.wait_until([&] { return c.leader_of("dirty", 0, 1) == 3; }, 10s));
+    // Node 1's image names the leader before node 3 has taken the role and moved its high
+    // watermark (a follower learns it one fetch late), so wait for what node 3 serves.
+    REQUIRE(c.wait_until([&] { return high_watermark(c, 3, "dirty", 0) == offset{20}; }, 10s));
     const auto dirty = only_values(values_on(c, 3, "dirty", 0));
     std::printf("unclean election: node 3 leads 'dirty' with %zu records; 30 acknowledged records lost\n",
                 dirty.size());

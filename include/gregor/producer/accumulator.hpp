@@ -155,6 +155,9 @@ struct partition_entry {
     // (AddPartitionsToTxn), and when it was last queued for that; 0 = never.
     std::uint64_t txn_added = 0;
     std::uint64_t txn_queued = 0;
+    // Accumulator side: the transaction number when a batch first opened here in it (the sender
+    // then asks AddPartitionsToTxn while the batch fills, not after: docs/transactions.md).
+    std::uint64_t txn_announced = 0;
 };
 
 struct topic_entry {
@@ -387,9 +390,14 @@ public:
 
     /// Hands ready batches over to their partitions' sender queues; `got` receives the partitions
     /// that received some, `wanted` the topics that need metadata.
-    collect_result collect(time_point now, std::vector<partition_entry*>& got, std::vector<topic_entry*>& wanted) {
+    /// `fresh` (if given) receives the partitions that opened their first batch of the current
+    /// transaction since the last call (see set_txn_number).
+    collect_result collect(time_point now, std::vector<partition_entry*>& got, std::vector<topic_entry*>& wanted,
+                           std::vector<partition_entry*>* fresh = nullptr) {
         std::lock_guard lk(mu_);
         dirty_ = false;
+        if (fresh) fresh->swap(txn_fresh_);
+        txn_fresh_.clear();
         sleep_until_ = time_point::min();
         while (!timed_.empty() && timed_.top().at <= now) {
             const auto e = timed_.top();
@@ -427,6 +435,14 @@ public:
         r.closing = closed_;
         r.abort = abort_;
         return r;
+    }
+
+    /// A transactional producer's current transaction number (0: not transactional). From then on
+    /// the first batch a partition opens in each transaction is reported by collect() at once, so
+    /// the partition can join the transaction while its records accumulate.
+    void set_txn_number(std::uint64_t n) {
+        std::lock_guard lk(mu_);
+        txn_number_ = n;
     }
 
     /// Announces the sender's sleep until `until`; false if work arrived since collect() (then the
@@ -670,6 +686,11 @@ private:
         registry_.emplace(std::pair{b->origin, b->id}, b);
         pe.batches.push_back(std::move(up));
         pe.open = b;
+        if (txn_number_ != 0 && pe.txn_announced != txn_number_) {
+            pe.txn_announced = txn_number_;
+            txn_fresh_.push_back(&pe);
+            wake |= note_work();
+        }
         const time_point at = flushing_ ? time_point::min() : batching_.ready_at(batch_info{created, 0, 0, false});
         if (at == time_point::min()) {
             b->ready = true;
@@ -850,6 +871,8 @@ private:
     topic_entry* last_topic_ = nullptr;
     std::vector<topic_entry*> wanted_topics_;
     std::vector<partition_entry*> ready_parts_;
+    std::vector<partition_entry*> txn_fresh_; // see set_txn_number
+    std::uint64_t txn_number_ = 0;
     std::priority_queue<timed_entry, std::vector<timed_entry>, std::greater<>> timed_;
     std::map<std::pair<std::uint64_t, std::uint64_t>, producer_batch*> registry_;
     std::uint64_t next_id_ = 0;

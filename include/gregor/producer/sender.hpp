@@ -82,7 +82,9 @@ public:
               level_(codec_ == compression::codec::gzip  ? cfg.compression_gzip_level
                      : codec_ == compression::codec::lz4 ? cfg.compression_lz4_level
                                                          : cfg.compression_zstd_level),
-              rng_(std::random_device{}()) {}
+              rng_(std::random_device{}()) {
+        if (txn_) acc.set_txn_number(txn_number_);
+    }
 
     sender(const sender&) = delete;
     sender& operator=(const sender&) = delete;
@@ -114,8 +116,13 @@ public:
 
             got_.clear();
             wanted_.clear();
-            const collect_result cr = acc_->collect(now, got_, wanted_);
+            fresh_.clear();
+            const collect_result cr = acc_->collect(now, got_, wanted_, txn_ ? &fresh_ : nullptr);
             for (partition_entry* pe : got_) activate(*pe);
+            // A partition joins the transaction as its first batch opens, so the coordinator's
+            // answer usually arrives before the batch is ready (Java does the same).
+            for (partition_entry* pe : fresh_)
+                if (pe->txn_added != txn_number_) want_added(*pe);
             for (topic_entry* t : wanted_) want_metadata(*t);
             if (cr.abort) {
                 abort_everything();
@@ -750,7 +757,7 @@ private:
 
     /// The transaction is over (committed or aborted): the next one adds its partitions afresh.
     void finish_transaction() {
-        ++txn_number_;
+        acc_->set_txn_number(++txn_number_);
         txn_started_ = false;
         txn_pending_adds_.clear();
     }
@@ -1092,6 +1099,7 @@ private:
 
     std::vector<transport_event> events_;
     std::vector<partition_entry*> got_;
+    std::vector<partition_entry*> fresh_;
     std::vector<topic_entry*> wanted_;
     std::vector<partition_entry*> active_;
     std::vector<inflight_request> inflight_;
