@@ -29,13 +29,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using memory_broker = broker<>;
+using default_broker = broker<>;
 
-std::unique_ptr<kafka_server<memory_broker>> serve(memory_broker& b) {
+std::unique_ptr<kafka_server<default_broker>> serve(default_broker& b) {
     kafka_server_config sc;
     sc.net.host = "127.0.0.1";
     sc.net.port = 0;
-    return std::make_unique<kafka_server<memory_broker>>(b, sc);
+    return std::make_unique<kafka_server<default_broker>>(b, sc);
 }
 
 void send_produce(net::blocking_client& c, std::int32_t corr, const std::string& topic, bytes_view batch,
@@ -120,7 +120,7 @@ std::chrono::steady_clock::duration metadata_roundtrip(std::uint16_t port, const
 } // namespace
 
 TEST_CASE("a Metadata request is answered while an acks=all produce waits for a follower", "[async]") {
-    memory_broker b;
+    default_broker b;
     REQUIRE(b.create_topic("t", 1) == error_code::none);
     auto* part = b.find_partition("t", partition_id{0});
     REQUIRE(part);
@@ -163,7 +163,7 @@ TEST_CASE("a Metadata request is answered while an acks=all produce waits for a 
 }
 
 TEST_CASE("a long-poll Fetch waits without blocking and wakes on an embedded append", "[async]") {
-    memory_broker b;
+    default_broker b;
     REQUIRE(b.create_topic("t", 1) == error_code::none);
     auto srv = serve(b);
 
@@ -200,9 +200,9 @@ TEST_CASE("a long-poll Fetch waits without blocking and wakes on an embedded app
 }
 
 TEST_CASE("an embedded consumer's long poll is woken by an in-process append, without polling", "[async]") {
-    memory_broker b;
+    default_broker b;
     REQUIRE(b.create_topic("t", 1) == error_code::none);
-    fetch_transport::in_process<memory_broker> t{b};
+    fetch_transport::in_process<default_broker> t{b};
     const topic_partition tp{"t", partition_id{0}};
     fetch_transport::partition_request pr{&tp, offset{0}, 1 << 20};
     fetch_transport::fetch_options opt;
@@ -238,7 +238,7 @@ TEST_CASE("an embedded consumer's long poll is woken by an in-process append, wi
 }
 
 TEST_CASE("an embedded producer's acks=all wait does not hold up its next request", "[async]") {
-    memory_broker b;
+    default_broker b;
     REQUIRE(b.create_topic("t", 2) == error_code::none);
     auto* p0 = b.find_partition("t", partition_id{0});
     REQUIRE(p0);
@@ -246,8 +246,8 @@ TEST_CASE("an embedded producer's acks=all wait does not hold up its next reques
     producer_config cfg;
     cfg.acks = -1;
     cfg.linger_ms = 0;
-    using embedded = producer<producer_policies<transport::in_process<memory_broker>>>;
-    embedded prod{cfg, transport::in_process<memory_broker>{b}};
+    using embedded = producer<producer_policies<transport::in_process<default_broker>>>;
+    embedded prod{cfg, transport::in_process<default_broker>{b}};
     auto slow = prod.send({.topic = "t", .partition = partition_id{0}, .value = "slow"}, use_future);
     // Appended at once; its answer waits for the follower.
     REQUIRE(p0->monitor().wait_until(offset_kind::log_end, offset{1}, broker_detail::wait_clock::now() + 10s));
@@ -320,7 +320,7 @@ TEST_CASE("fsync before ack: a failing sync answers KAFKA_STORAGE_ERROR and ackn
 }
 
 namespace {
-struct crashy_policies : default_broker_policies {
+struct crashy_file_policies : default_broker_policies {
     using storage_backend = testing::crashy_storage<storage::file_backend>;
 };
 
@@ -329,8 +329,8 @@ struct crashy_policies : default_broker_policies {
 struct held_disk_server {
     test::temp_dir dir;
     std::shared_ptr<testing::crash_controller> ctl = std::make_shared<testing::crash_controller>(5);
-    broker<crashy_policies> b{config(), {.controller = ctl}};
-    kafka_server<broker<crashy_policies>> srv{b, server_config()};
+    broker<crashy_file_policies> b{config(), {.controller = ctl}};
+    kafka_server<broker<crashy_file_policies>> srv{b, server_config()};
     held_disk_server() { REQUIRE(b.create_topic("t", 1) == error_code::none); }
     broker_config config() const {
         broker_config cfg;
@@ -412,7 +412,7 @@ TEST_CASE("a Metadata request that auto-creates a topic does not hold up the loo
 }
 
 TEST_CASE("clients that close with a long-poll Fetch parked leave no socket behind", "[async]") {
-    memory_broker b;
+    default_broker b;
     REQUIRE(b.create_topic("t", 1) == error_code::none);
     auto srv = serve(b);
     const auto frame = long_poll_fetch(24 * 24 * 3600 * 1000); // weeks: nothing but the close may end it

@@ -28,7 +28,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using memory_broker = broker<>;
+using default_broker = broker<>;
 using codec = compression::codec;
 
 struct header_only_policies : default_broker_policies {
@@ -102,7 +102,7 @@ TEST_CASE("every codec: stored as the producer compressed it, read back whole, m
     for (const auto c : all_codecs()) {
         if (!compression::available(c)) continue;
         CAPTURE(compression::name(c));
-        memory_broker b;
+        default_broker b;
         REQUIRE(b.create_topic("t", 1) == error_code::none);
         const std::int64_t ts0 = system_clock{}.wall_ms();
         auto batch = text_batch(c, 50, ts0);
@@ -112,7 +112,7 @@ TEST_CASE("every codec: stored as the producer compressed it, read back whole, m
         const auto stored_size = batch.size();
         const auto r = b.produce("t", partition_id{0}, std::move(batch), 1);
         REQUIRE(r.error == error_code::none);
-        const read_back<memory_broker> got(b, "t", 50);
+        const read_back<default_broker> got(b, "t", 50);
         REQUIRE(got.values.size() == 50);
         for (int i = 0; i < 50; ++i) {
             CHECK(got.values[static_cast<std::size_t>(i)] == text_value(i));
@@ -145,14 +145,14 @@ TEST_CASE("topic compression.type re-compresses into its codec and keeps every r
         for (const auto from : {codec::none, codec::lz4, codec::gzip}) {
             if (!compression::available(from) || from == to) continue;
             CAPTURE(compression::name(to), compression::name(from));
-            memory_broker b;
+            default_broker b;
             create_topic_request req;
             req.partitions = 1;
             req.configs["compression.type"] = std::string(to == codec::none ? "uncompressed" : compression::name(to));
             REQUIRE(b.create_topic("t", req));
             auto batch = from == codec::none ? test::make_batch("plain", 20) : text_batch(from, 20);
             REQUIRE(b.produce("t", partition_id{0}, std::move(batch), 1).error == error_code::none);
-            const read_back<memory_broker> got(b, "t", 20);
+            const read_back<default_broker> got(b, "t", 20);
             REQUIRE(got.values.size() == 20);
             for (const auto bc : got.codecs) CHECK(bc == to);
             if (from != codec::none) CHECK(got.values[3] == text_value(3));
@@ -161,7 +161,7 @@ TEST_CASE("topic compression.type re-compresses into its codec and keeps every r
 }
 
 TEST_CASE("a codec id above zstd, a lying payload and a truncated stream store nothing", "[compression]") {
-    memory_broker b;
+    default_broker b;
     REQUIRE(b.create_topic("t", 1) == error_code::none);
     for (const auto c : all_codecs()) {
         if (!compression::available(c)) continue;
@@ -203,7 +203,7 @@ TEST_CASE("a decompression bomb is refused without inflating it", "[compression]
     if (!compression::available(c)) return;
     broker_config cfg;
     cfg.message_max_bytes = 1 << 20; // decompressed bound: 64 MiB
-    memory_broker b{cfg};
+    default_broker b{cfg};
     REQUIRE(b.create_topic("t", 1) == error_code::none);
     // 80 MiB of one record's worth of zeros... as records: a batch header claiming one record,
     // whose "records" are 80 MiB of zeros, compressed to a few kilobytes.
@@ -296,14 +296,14 @@ error_code fetch_error_over_tcp(std::uint16_t port, std::int16_t version) {
 
 TEST_CASE("zstd needs Produce v7 and, from a zstd topic, Fetch v10 (KIP-110)", "[compression]") {
     if (!compression::available(codec::zstd)) return;
-    memory_broker b;
+    default_broker b;
     create_topic_request req;
     req.partitions = 1;
     REQUIRE(b.create_topic("t", req));
     kafka_server_config sc;
     sc.net.host = "127.0.0.1";
     sc.net.port = 0;
-    kafka_server<memory_broker> srv{b, sc};
+    kafka_server<default_broker> srv{b, sc};
     const auto z = text_batch(codec::zstd, 5);
     CHECK(produce_over_tcp(srv.port(), 3, z.view()).error_code == error_code::unsupported_compression_type);
     CHECK(produce_over_tcp(srv.port(), 6, z.view()).error_code == error_code::unsupported_compression_type);
@@ -321,7 +321,7 @@ TEST_CASE("zstd needs Produce v7 and, from a zstd topic, Fetch v10 (KIP-110)", "
 }
 
 TEST_CASE("a compression.type naming a codec is refused unless it is compiled in", "[compression]") {
-    memory_broker b;
+    default_broker b;
     for (const auto c : all_codecs()) {
         create_topic_request req;
         req.partitions = 1;
@@ -340,13 +340,13 @@ TEST_CASE("an embedded producer compresses each codec once per batch and the con
     for (const auto c : all_codecs()) {
         if (!compression::available(c)) continue;
         CAPTURE(compression::name(c));
-        memory_broker b;
+        default_broker b;
         REQUIRE(b.create_topic("t", 1) == error_code::none);
         producer_config cfg;
         cfg.compression_type = std::string(compression::name(c));
         cfg.linger_ms = 5;
-        using embedded = producer<producer_policies<transport::in_process<memory_broker>>>;
-        embedded prod{cfg, transport::in_process<memory_broker>{b}};
+        using embedded = producer<producer_policies<transport::in_process<default_broker>>>;
+        embedded prod{cfg, transport::in_process<default_broker>{b}};
         const std::int64_t ts0 = 1'700'000'000'000;
         for (int i = 0; i < 500; ++i) {
             const auto key = "key-" + std::to_string(i % 7);
@@ -364,7 +364,7 @@ TEST_CASE("an embedded producer compresses each codec once per batch and the con
         const auto m = prod.metrics();
         CHECK(m.compression_input_bytes > 0);
         CHECK(m.compression_ratio() < 0.8);
-        const read_back<memory_broker> got(b, "t", 500);
+        const read_back<default_broker> got(b, "t", 500);
         REQUIRE(got.values.size() == 500);
         for (int i = 0; i < 500; ++i) {
             CHECK(got.values[static_cast<std::size_t>(i)] == text_value(i));

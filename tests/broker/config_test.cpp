@@ -13,20 +13,20 @@
 #include <string_view>
 
 using namespace gregor;
-namespace cfg = gregor::detail::config;
+namespace config_ns = gregor::detail::config;
 
 namespace {
 
 // Parsing each row's documented default into a fresh struct changes nothing: the initialisers
 // and the table say the same.
 template <typename Config, std::size_t N>
-void defaults_agree(const std::array<cfg::key<Config>, N>& table) {
+void defaults_agree(const std::array<config_ns::key<Config>, N>& table) {
     for (const auto& k : table) {
         if (k.load == nullptr || k.default_text.empty()) continue;
         CAPTURE(k.name);
         const Config fresh{};
         Config parsed{};
-        cfg::apply(k, parsed, std::string(k.name), std::string(k.default_text));
+        config_ns::apply(k, parsed, std::string(k.name), std::string(k.default_text));
         const auto a = k.load(fresh), b = k.load(parsed);
         CHECK(a.i == b.i);
         CHECK(a.s == b.s);
@@ -48,7 +48,7 @@ TEST_CASE("names are unique across the broker, log and network tables", "[config
         for (const auto& k : table) {
             CAPTURE(k.name);
             CHECK(seen.insert(std::string(k.name)).second);
-            cfg::for_each_token(k.aliases, ' ', [&](std::string_view a) { CHECK(seen.insert(std::string(a)).second); });
+            config_ns::for_each_token(k.aliases, ' ', [&](std::string_view a) { CHECK(seen.insert(std::string(a)).second); });
         }
     };
     add(broker_keys);

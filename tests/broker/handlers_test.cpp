@@ -62,7 +62,7 @@ namespace bh = gregor::broker_handlers;
 
 namespace {
 
-using memory_broker = broker<>;
+using default_broker = broker<>;
 
 template <typename... H>
 constexpr std::optional<wire::version_range> served_of(bh::handler_list<H...>, wire::api_key k) {
@@ -71,11 +71,11 @@ constexpr std::optional<wire::version_range> served_of(bh::handler_list<H...>, w
     return out;
 }
 
-std::unique_ptr<kafka_server<memory_broker>> serve(memory_broker& b) {
+std::unique_ptr<kafka_server<default_broker>> serve(default_broker& b) {
     kafka_server_config sc;
     sc.net.host = "127.0.0.1";
     sc.net.port = 0;
-    return std::make_unique<kafka_server<memory_broker>>(b, sc);
+    return std::make_unique<kafka_server<default_broker>>(b, sc);
 }
 
 /// A request frame with only a header: what the dispatcher decides on before any body is read.
@@ -627,7 +627,7 @@ TEST_CASE("ApiVersions over TCP lists exactly the handlers, and every listed API
     cfg.group_initial_rebalance_delay_ms = 0; // each JoinGroup below is a group's first
     cfg.offsets_topic_num_partitions = 4;
     cfg.transaction_state_log_num_partitions = 4;
-    memory_broker b{cfg};
+    default_broker b{cfg};
     REQUIRE(b.create_topic("t", 1) == error_code::none);
     auto srv = serve(b);
     net::blocking_client c("127.0.0.1", srv->port());
@@ -657,7 +657,7 @@ TEST_CASE("ApiVersions over TCP lists exactly the handlers, and every listed API
 }
 
 TEST_CASE("unknown keys and unserved versions close only their own connection", "[handlers]") {
-    memory_broker b;
+    default_broker b;
     REQUIRE(b.create_topic("t", 1) == error_code::none);
     auto srv = serve(b);
     net::blocking_client other("127.0.0.1", srv->port());
@@ -693,7 +693,7 @@ TEST_CASE("unknown keys and unserved versions close only their own connection", 
 }
 
 TEST_CASE("ApiVersions above our range gets UNSUPPORTED_VERSION in a v0 body (KIP-511)", "[handlers]") {
-    memory_broker b;
+    default_broker b;
     auto srv = serve(b);
     net::blocking_client c("127.0.0.1", srv->port());
     // Our range is the handler's, which may be narrower than what the codec implements.
@@ -718,7 +718,7 @@ TEST_CASE("ApiVersions above our range gets UNSUPPORTED_VERSION in a v0 body (KI
 }
 
 TEST_CASE("topic ids, leader epochs, sessions and batched coordinators as current clients use them", "[handlers]") {
-    memory_broker b;
+    default_broker b;
     REQUIRE(b.create_topic("t", 1) == error_code::none);
     REQUIRE(b.produce("t", partition_id{0}, test::make_batch("x", 3), 1).error == error_code::none);
     auto srv = serve(b);
@@ -821,7 +821,7 @@ using source = wire::describe_configs::config_source;
 } // namespace
 
 TEST_CASE("CreateTopics over TCP: created, refused with Kafka's errors, validate_only, v5+ configs", "[handlers]") {
-    memory_broker b;
+    default_broker b;
     auto srv = serve(b);
     net::blocking_client c("127.0.0.1", srv->port());
 
@@ -921,7 +921,7 @@ TEST_CASE("CreateTopics over TCP: created, refused with Kafka's errors, validate
 }
 
 TEST_CASE("DescribeConfigs over TCP: topic overrides, defaults, broker configs and errors", "[handlers]") {
-    memory_broker b;
+    default_broker b;
     REQUIRE(b.create_topic("t", 1, {{"retention.ms", "1000"}}) == error_code::none);
     auto srv = serve(b);
     net::blocking_client c("127.0.0.1", srv->port());
@@ -1005,7 +1005,7 @@ TEST_CASE("DescribeConfigs over TCP: topic overrides, defaults, broker configs a
 }
 
 TEST_CASE("AlterConfigs and IncrementalAlterConfigs over TCP change what DescribeConfigs shows", "[handlers]") {
-    memory_broker b;
+    default_broker b;
     REQUIRE(b.create_topic("t", 1, {{"retention.ms", "1000"}}) == error_code::none);
     auto srv = serve(b);
     net::blocking_client c("127.0.0.1", srv->port());
@@ -1105,7 +1105,7 @@ TEST_CASE("AlterConfigs and IncrementalAlterConfigs over TCP change what Describ
 }
 
 TEST_CASE("CreatePartitions over TCP grows topics and refuses what Kafka refuses", "[handlers]") {
-    memory_broker b;
+    default_broker b;
     REQUIRE(b.create_topic("t", 2) == error_code::none);
     auto srv = serve(b);
     net::blocking_client c("127.0.0.1", srv->port());
@@ -1155,7 +1155,7 @@ TEST_CASE("CreatePartitions over TCP grows topics and refuses what Kafka refuses
 }
 
 TEST_CASE("DeleteRecords over TCP moves the log start and answers the low watermark", "[handlers]") {
-    memory_broker b;
+    default_broker b;
     REQUIRE(b.create_topic("t", 2) == error_code::none);
     REQUIRE(b.create_topic("compacted", 1, {{"cleanup.policy", "compact"}}) == error_code::none);
     REQUIRE(b.produce("t", partition_id{0}, test::make_batch("x", 5), 1).error == error_code::none);
@@ -1193,7 +1193,7 @@ TEST_CASE("DeleteRecords over TCP moves the log start and answers the low waterm
 }
 
 TEST_CASE("DeleteTopics over TCP by name and by id; the name can be created again", "[handlers]") {
-    memory_broker b;
+    default_broker b;
     for (const auto* n : {"a", "b", "c", "d"}) REQUIRE(b.create_topic(n, 1) == error_code::none);
     auto srv = serve(b);
     net::blocking_client c("127.0.0.1", srv->port());
@@ -1261,7 +1261,7 @@ TEST_CASE("DeleteTopics over TCP by name and by id; the name can be created agai
 }
 
 TEST_CASE("DescribeCluster over TCP: this node, and only the broker endpoint type", "[handlers]") {
-    memory_broker b;
+    default_broker b;
     auto srv = serve(b);
     net::blocking_client c("127.0.0.1", srv->port());
     using wire::describe_cluster::endpoint_type;

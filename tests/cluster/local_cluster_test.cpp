@@ -28,7 +28,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-create_topic_request make_req(std::int32_t partitions, std::int16_t rf, std::map<std::string, std::string> configs = {}) {
+create_topic_request topic_req(std::int32_t partitions, std::int16_t rf, std::map<std::string, std::string> configs = {}) {
     create_topic_request r;
     r.partitions = partitions;
     r.replication_factor = rf;
@@ -36,7 +36,7 @@ create_topic_request make_req(std::int32_t partitions, std::int16_t rf, std::map
     return r;
 }
 
-[[maybe_unused]] create_topic_request assigned(std::vector<std::vector<std::int32_t>> a) {
+[[maybe_unused]] create_topic_request assigned_req(std::vector<std::vector<std::int32_t>> a) {
     create_topic_request r;
     r.assignment = std::move(a);
     return r;
@@ -156,7 +156,7 @@ TEST_CASE("local cluster: the leader killed under an idempotent acks=all stream 
     cluster_t c(opts(d.path));
     REQUIRE(c.wait_until([&] { return all_alive(c); }, 10s));
     // Created up front so the partition has a leader before the stream starts.
-    REQUIRE(c.node(1).controller()->create_topic("stream", make_req(1, 3)).error == error_code::none);
+    REQUIRE(c.node(1).controller()->create_topic("stream", topic_req(1, 3)).error == error_code::none);
     REQUIRE(c.wait_until([&] { return c.leader_of("stream", 0) > 0; }, 10s));
     constexpr int n = 6000;
     std::mutex mu;

@@ -136,7 +136,7 @@ std::vector<std::string> read_values(memory_broker& b, const std::string& topic,
 }
 
 /// Completions by value; they run on the producer's sender thread.
-struct outcomes {
+struct txn_outcomes {
     std::mutex mu;
     std::map<std::string, std::error_code> by_value;
 
@@ -158,7 +158,7 @@ struct outcomes {
 };
 
 template <typename P>
-void send_to(P& p, outcomes& o, const std::string& topic, std::int32_t part, const std::string& value) {
+void send_to(P& p, txn_outcomes& o, const std::string& topic, std::int32_t part, const std::string& value) {
     REQUIRE(!p.send({.topic = topic, .partition = partition_id{part}, .value = value}, o.callback(value)));
 }
 
@@ -179,7 +179,7 @@ void scenario_commit_and_abort() {
     REQUIRE_OK(p->init_transactions());
     CHECK(p->txn_state() == transaction_state::ready);
 
-    outcomes o;
+    txn_outcomes o;
     REQUIRE_OK(p->begin_transaction());
     CHECK(p->txn_state() == transaction_state::in_transaction);
     for (int i = 0; i < 3; ++i) {
@@ -234,7 +234,7 @@ void scenario_interleaved() {
     const std::string id = std::string("tx-mix-") + Env::name;
     auto p = env.make(txn_config(id));
     REQUIRE_OK(p->init_transactions());
-    outcomes o;
+    txn_outcomes o;
     std::vector<std::string> committed[2], all[2];
     for (int k = 0; k < 9; ++k) {
         REQUIRE_OK(p->begin_transaction());
@@ -275,7 +275,7 @@ void scenario_fencing() {
         const std::string id = std::string("tx-fence-") + Env::name + (send_after ? "-send" : "-commit");
         auto first = env.make(txn_config(id));
         REQUIRE_OK(first->init_transactions());
-        outcomes o;
+        txn_outcomes o;
         REQUIRE_OK(first->begin_transaction());
         const std::string old0 = "old-0-" + id;
         send_to(*first, o, "fence", 0, old0);
@@ -330,7 +330,7 @@ void scenario_offsets() {
     const std::string group = std::string("g-") + Env::name;
     auto p = env.make(txn_config(id));
     REQUIRE_OK(p->init_transactions());
-    outcomes o;
+    txn_outcomes o;
     const auto committed = [&] {
         const auto r = env.b.groups().fetch_offsets(group, std::vector<std::pair<std::string, std::vector<std::int32_t>>>{
                                                                 {"in", {0}}});
@@ -382,7 +382,7 @@ void scenario_bump_after_failed_batch() {
     const std::string id = std::string("tx-bump-") + Env::name;
     auto p = env.make(txn_config(id));
     REQUIRE_OK(p->init_transactions());
-    outcomes o;
+    txn_outcomes o;
     REQUIRE_OK(p->begin_transaction());
     send_to(*p, o, "tiny", 0, "s-0");
     REQUIRE_OK(p->commit_transaction());
@@ -441,7 +441,7 @@ void scenario_group_metadata() {
 
     auto p = env.make(txn_config(id));
     REQUIRE_OK(p->init_transactions());
-    outcomes o;
+    txn_outcomes o;
     REQUIRE_OK(p->begin_transaction());
     send_to(*p, o, "dst", 0, "t-0");
     REQUIRE_OK(p->send_offsets_to_transaction({{.topic = "src", .partition = partition_id{0}, .next = offset{1}}}, md));
@@ -553,7 +553,7 @@ TEST_CASE("transactions: calls in the wrong state are refused with invalid_state
     CHECK(p->txn_state() == transaction_state::ready);
     CHECK(p->send({.topic = "st", .value = std::string("after")}) == invalid_state());
 
-    outcomes o;
+    txn_outcomes o;
     REQUIRE_OK(p->begin_transaction());
     send_to(*p, o, "st", 0, "inside");
     REQUIRE_OK(p->commit_transaction());
@@ -600,7 +600,7 @@ TEST_CASE("transactions: a failed send makes the transaction abortable; abort dr
     cfg.batch_size = 512;
     auto p = env.make(cfg);
     REQUIRE_OK(p->init_transactions());
-    outcomes o;
+    txn_outcomes o;
 
     // A record the producer cannot send (too large) spoils the transaction, as in Java.
     REQUIRE_OK(p->begin_transaction());
@@ -652,7 +652,7 @@ TEST_CASE("transactions: close() aborts an open transaction", "[producer_txn]") 
         auto p = env.make(txn_config("tx-close"));
         REQUIRE_OK(p->init_transactions());
         REQUIRE_OK(p->begin_transaction());
-        outcomes o;
+        txn_outcomes o;
         send_to(*p, o, "cl", 0, "open-0");
         REQUIRE_OK(p->flush());
         CHECK(!p->close());

@@ -33,17 +33,12 @@ using gregor::test::round_trip;
 using gregor::test::encoded_hex;
 using gregor::test::check_layout;
 using gregor::test::check_api;
+using gregor::test::uuid_of;
+using gregor::test::uuid_hex;
 
 namespace {
 
-wire::uuid uuid_of(std::uint8_t last) {
-    wire::uuid u;
-    u.bytes[0] = std::byte{0xa0};
-    u.bytes[15] = std::byte{last};
-    return u;
-}
 const std::string zero_uuid_hex = "00000000000000000000000000000000";
-std::string uuid_hex(std::uint8_t last) { return hex(bytes_view{uuid_of(last).bytes}); }
 
 /// A layout cut anywhere decodes to nullopt (explicitly, beside require_truncations_fail).
 template <typename M>

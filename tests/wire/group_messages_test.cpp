@@ -35,6 +35,7 @@ using gregor::test::encoded_hex;
 using gregor::test::check_layout;
 using gregor::test::decode_all;
 using gregor::test::check_api;
+using gregor::test::str_hex;
 
 namespace {
 
@@ -46,7 +47,6 @@ const opt_string null_string{};
 constexpr std::array<std::byte, 2> two_bytes{std::byte{0x00}, std::byte{0x01}};
 bytes_view blob() { return bytes_view{two_bytes}; }
 std::string text(bytes_view b) { return std::string(as_string_view(b)); }
-std::string str_hex(std::string_view s) { return hex(as_bytes(s)); }
 
 // Samples with every field of every version away from its default.
 join_group::request sample_join_request() {

@@ -32,6 +32,18 @@ inline std::string hex(bytes_view b) {
     return s;
 }
 
+/// A uuid that differs from others in its last byte (and is never the zero uuid).
+inline wire::uuid uuid_of(std::uint8_t last) {
+    wire::uuid u;
+    u.bytes[0] = std::byte{0xa0};
+    u.bytes[15] = std::byte{last};
+    return u;
+}
+inline std::string uuid_hex(std::uint8_t last) { return hex(bytes_view{uuid_of(last).bytes}); }
+inline std::string str_hex(std::string_view s) { return hex(as_bytes(s)); }
+/// A valid record batch (batch_vectors.hpp) to carry in produce and fetch messages.
+inline bytes sample_batch() { return from_hex(data_batch_hex); }
+
 template <typename M>
 bytes encode_bytes(const M& m, std::int16_t version) {
     byte_buffer b;

@@ -24,10 +24,10 @@ using gregor::test::from_hex;
 using gregor::test::hex;
 using gregor::test::round_trip;
 using gregor::test::same_bytes;
+using gregor::test::sample_batch;
 
 namespace {
 
-std::vector<std::byte> sample_batch() { return from_hex(test::data_batch_hex); }
 
 } // namespace
 

@@ -39,21 +39,14 @@ using gregor::test::from_hex;
 using gregor::test::hex;
 using gregor::test::round_trip;
 using gregor::test::same_bytes;
+using gregor::test::uuid_of;
+using gregor::test::uuid_hex;
+using gregor::test::sample_batch;
+using gregor::test::encoded_hex;
 
 namespace {
 
-wire::uuid uuid_of(std::uint8_t last) {
-    wire::uuid u;
-    u.bytes[0] = std::byte{0xa0};
-    u.bytes[15] = std::byte{last};
-    return u;
-}
-std::string uuid_hex(std::uint8_t last) { return hex(bytes_view{uuid_of(last).bytes}); }
 
-template <typename M>
-std::string encoded_hex(const M& m, std::int16_t version) {
-    return hex(bytes_view{encode_bytes(m, version)});
-}
 
 template <typename M>
 std::optional<M> decode_hex(const std::vector<std::byte>& in, std::int16_t version, bool& at_end) {
@@ -63,7 +56,6 @@ std::optional<M> decode_hex(const std::vector<std::byte>& in, std::int16_t versi
     return m;
 }
 
-std::vector<std::byte> sample_batch() { return from_hex(test::data_batch_hex); }
 
 } // namespace
 

@@ -39,13 +39,13 @@ using gregor::test::round_trip;
 using gregor::test::encoded_hex;
 using gregor::test::check_layout;
 using gregor::test::check_api;
+using gregor::test::str_hex;
 
 namespace {
 
 using opt_string = std::optional<std::string_view>;
 
 /// A string's bytes in hex, for layouts.
-std::string str_hex(std::string_view s) { return hex(as_bytes(s)); }
 
 /// Decodes `layout` (hex) at `version`, requiring success and that every byte was read.
 template <typename M>

@@ -33,13 +33,13 @@ using gregor::test::check_api;
 
 namespace {
 
-wire::uuid uuid_of(std::uint8_t last) {
+wire::uuid repl_uuid_of(std::uint8_t last) {
     wire::uuid u;
     u.bytes[0] = std::byte{0xb0};
     u.bytes[15] = std::byte{last};
     return u;
 }
-std::string uuid_hex(std::uint8_t last) { return hex(bytes_view{uuid_of(last).bytes}); }
+std::string repl_uuid_hex(std::uint8_t last) { return hex(bytes_view{repl_uuid_of(last).bytes}); }
 
 // Samples with every field of every version away from its default.
 offset_for_leader_epoch::request sample_ofle_request() {
@@ -71,7 +71,7 @@ alter_partition::request sample_alter_partition_request() {
     p.new_isr_with_epochs = {{node_id{2}, 77}, {node_id{1}, 55}};
     p.leader_recovery_state = alter_partition::leader_recovery_state::recovering;
     p.partition_epoch = 9;
-    req.topics = {{"orders", uuid_of(1), {p}}};
+    req.topics = {{"orders", repl_uuid_of(1), {p}}};
     return req;
 }
 alter_partition::response sample_alter_partition_response() {
@@ -86,7 +86,7 @@ alter_partition::response sample_alter_partition_response() {
     p.isr = {node_id{2}, node_id{1}};
     p.leader_recovery_state = alter_partition::leader_recovery_state::recovering;
     p.partition_epoch = 10;
-    resp.topics = {{"orders", uuid_of(2), {p}}};
+    resp.topics = {{"orders", repl_uuid_of(2), {p}}};
     return resp;
 }
 
@@ -94,25 +94,25 @@ broker_registration::request sample_registration_request() {
     broker_registration::request req;
     req.broker_id = node_id{1};
     req.cluster_id = "gregor-cluster";
-    req.incarnation_id = uuid_of(3);
+    req.incarnation_id = repl_uuid_of(3);
     req.listeners = {{"PLAINTEXT", "broker-1", 9092, broker_registration::security_protocol_plaintext},
                      {"SSL", "broker-1", 65535, broker_registration::security_protocol_ssl}};
     req.features = {{"metadata.version", 1, 21}, {"kraft.version", 0, 1}};
     req.rack = "r1";
     req.is_migrating_zk_broker = true;
-    req.log_dirs = {uuid_of(4), uuid_of(5)};
+    req.log_dirs = {repl_uuid_of(4), repl_uuid_of(5)};
     req.previous_broker_epoch = 41;
     return req;
 }
 
-broker_heartbeat::request sample_heartbeat_request() {
+broker_heartbeat::request sample_broker_heartbeat_request() {
     broker_heartbeat::request req;
     req.broker_id = node_id{1};
     req.broker_epoch = 42;
     req.current_metadata_offset = 1234;
     req.want_fence = true;
     req.want_shut_down = true;
-    req.offline_log_dirs = {uuid_of(6)};
+    req.offline_log_dirs = {repl_uuid_of(6)};
     return req;
 }
 
@@ -208,7 +208,7 @@ TEST_CASE("AlterPartition round-trips every field at every version", "[wire_repl
         REQUIRE(d.msg.topics.size() == 1);
         const auto& t = d.msg.topics[0];
         CHECK(t.topic_name == (v <= 1 ? "orders" : ""));
-        CHECK(t.topic_id == (v >= 2 ? uuid_of(1) : wire::uuid{}));
+        CHECK(t.topic_id == (v >= 2 ? repl_uuid_of(1) : wire::uuid{}));
         REQUIRE(t.partitions.size() == 1);
         const auto& p = t.partitions[0];
         CHECK(p.partition_index == partition_id{3});
@@ -231,7 +231,7 @@ TEST_CASE("AlterPartition round-trips every field at every version", "[wire_repl
         REQUIRE(r.msg.topics.size() == 1);
         const auto& rt = r.msg.topics[0];
         CHECK(rt.topic_name == (v <= 1 ? "orders" : ""));
-        CHECK(rt.topic_id == (v >= 2 ? uuid_of(2) : wire::uuid{}));
+        CHECK(rt.topic_id == (v >= 2 ? repl_uuid_of(2) : wire::uuid{}));
         REQUIRE(rt.partitions.size() == 1);
         const auto& rp = rt.partitions[0];
         CHECK(rp.partition_index == partition_id{3});
@@ -250,7 +250,7 @@ TEST_CASE("BrokerRegistration round-trips every field at every version", "[wire_
         const auto d = round_trip(sample_registration_request(), v);
         CHECK(d.msg.broker_id == node_id{1});
         CHECK(d.msg.cluster_id == "gregor-cluster");
-        CHECK(d.msg.incarnation_id == uuid_of(3));
+        CHECK(d.msg.incarnation_id == repl_uuid_of(3));
         REQUIRE(d.msg.listeners.size() == 2);
         CHECK(d.msg.listeners[0].name == "PLAINTEXT");
         CHECK(d.msg.listeners[0].host == "broker-1");
@@ -272,7 +272,7 @@ TEST_CASE("BrokerRegistration round-trips every field at every version", "[wire_
         REQUIRE(d.msg.rack);
         CHECK(*d.msg.rack == "r1");
         CHECK(d.msg.is_migrating_zk_broker == (v >= 1));
-        CHECK(d.msg.log_dirs == (v >= 2 ? std::vector<wire::uuid>{uuid_of(4), uuid_of(5)} : std::vector<wire::uuid>{}));
+        CHECK(d.msg.log_dirs == (v >= 2 ? std::vector<wire::uuid>{repl_uuid_of(4), repl_uuid_of(5)} : std::vector<wire::uuid>{}));
         CHECK(d.msg.previous_broker_epoch == (v >= 3 ? 41 : -1));
 
         auto no_rack = sample_registration_request();
@@ -288,13 +288,13 @@ TEST_CASE("BrokerRegistration round-trips every field at every version", "[wire_
 
 TEST_CASE("BrokerHeartbeat round-trips every field at every version", "[wire_replication]") {
     for_each_version<broker_heartbeat_api>([](std::int16_t v) {
-        const auto d = round_trip(sample_heartbeat_request(), v);
+        const auto d = round_trip(sample_broker_heartbeat_request(), v);
         CHECK(d.msg.broker_id == node_id{1});
         CHECK(d.msg.broker_epoch == 42);
         CHECK(d.msg.current_metadata_offset == 1234);
         CHECK(d.msg.want_fence);
         CHECK(d.msg.want_shut_down);
-        CHECK(d.msg.offline_log_dirs == (v >= 1 ? std::vector<wire::uuid>{uuid_of(6)} : std::vector<wire::uuid>{}));
+        CHECK(d.msg.offline_log_dirs == (v >= 1 ? std::vector<wire::uuid>{repl_uuid_of(6)} : std::vector<wire::uuid>{}));
 
         broker_heartbeat::response resp;
         resp.throttle_time_ms = 8;
@@ -384,12 +384,12 @@ TEST_CASE("AlterPartition v3, v1 and v2 are byte exact; v3 sends the ISR with ep
     p.new_isr = {node_id{9}}; // must not appear in v3
     p.new_isr_with_epochs = {{node_id{1}, 10}, {node_id{2}, 11}};
     p.partition_epoch = 7;
-    req.topics = {{"t", uuid_of(1), {p}}};
+    req.topics = {{"t", repl_uuid_of(1), {p}}};
     auto d = check_layout(req, 3,
                           "00000001"         // broker_id
                           "000000000000000a" // broker_epoch
                           "02" +             // topics
-                              uuid_hex(1) +  // topic_id (v2+)
+                              repl_uuid_hex(1) +  // topic_id (v2+)
                               "02"           // partitions
                               "00000000"     // partition_index
                               "00000005"     // leader_epoch
@@ -401,7 +401,7 @@ TEST_CASE("AlterPartition v3, v1 and v2 are byte exact; v3 sends the ISR with ep
                               "00 00 00"); // tags
     REQUIRE(d.msg.topics.size() == 1);
     CHECK(d.msg.topics[0].topic_name.empty());
-    CHECK(d.msg.topics[0].topic_id == uuid_of(1));
+    CHECK(d.msg.topics[0].topic_id == repl_uuid_of(1));
     const auto& dp = d.msg.topics[0].partitions[0];
     CHECK(dp.new_isr.empty()); // v3 has no new_isr
     CHECK(dp.new_isr_with_epochs == std::vector<alter_partition::broker_state>{{node_id{1}, 10}, {node_id{2}, 11}});
@@ -414,7 +414,7 @@ TEST_CASE("AlterPartition v3, v1 and v2 are byte exact; v3 sends the ISR with ep
     CHECK(encoded_hex(other, 3) != encoded_hex(req, 3));
 
     p.leader_recovery_state = alter_partition::leader_recovery_state::recovering;
-    req.topics = {{"t", uuid_of(1), {p}}};
+    req.topics = {{"t", repl_uuid_of(1), {p}}};
     d = check_layout(req, 1,
                      "00000001"
                      "000000000000000a"
@@ -442,12 +442,12 @@ TEST_CASE("AlterPartition v3, v1 and v2 are byte exact; v3 sends the ISR with ep
     rp.leader_epoch = leader_epoch{5};
     rp.isr = {node_id{1}, node_id{2}};
     rp.partition_epoch = 8;
-    resp.topics = {{"t", uuid_of(2), {rp}}};
+    resp.topics = {{"t", repl_uuid_of(2), {rp}}};
     const auto r = check_layout(resp, 2,
                                 "00000000"                 // throttle_time_ms
                                 "0000"                     // error_code
                                 "02" +                     // topics
-                                    uuid_hex(2) +          // topic_id
+                                    repl_uuid_hex(2) +          // topic_id
                                     "02"                   // partitions
                                     "00000000"             // partition_index
                                     "0000"                 // error_code
@@ -465,16 +465,16 @@ TEST_CASE("BrokerRegistration v4 and v0 and its response are byte exact", "[wire
     broker_registration::request req;
     req.broker_id = node_id{1};
     req.cluster_id = "c";
-    req.incarnation_id = uuid_of(3);
+    req.incarnation_id = repl_uuid_of(3);
     req.listeners = {{"PLAINTEXT", "h", 9092, broker_registration::security_protocol_plaintext}};
     req.features = {{"kraft.version", 0, 1}};
     req.rack = std::nullopt;
-    req.log_dirs = {uuid_of(4)};
+    req.log_dirs = {repl_uuid_of(4)};
     req.previous_broker_epoch = -1;
     const auto d = check_layout(req, 4,
                                 "00000001"        // broker_id
                                 "02 63" +         // cluster_id "c"
-                                    uuid_hex(3) + // incarnation_id
+                                    repl_uuid_hex(3) + // incarnation_id
                                     "02"          // listeners: 1 + 1
                                     "0a" +
                                     hex(as_bytes("PLAINTEXT")) + // name: 9 + 1
@@ -490,7 +490,7 @@ TEST_CASE("BrokerRegistration v4 and v0 and its response are byte exact", "[wire
                                     "00"                             // rack: null
                                     "00"                             // is_migrating_zk_broker (v1+)
                                     "02" +
-                                    uuid_hex(4) +      // log_dirs (v2+)
+                                    repl_uuid_hex(4) +      // log_dirs (v2+)
                                     "ffffffffffffffff" // previous_broker_epoch (v3+)
                                     "00");             // tags
     CHECK(d.msg.listeners[0].port == 9092);
@@ -503,7 +503,7 @@ TEST_CASE("BrokerRegistration v4 and v0 and its response are byte exact", "[wire
     const auto d0 = check_layout(req, 0,
                                  "00000001"
                                  "02 63" +
-                                     uuid_hex(3) + "02 0a" + hex(as_bytes("PLAINTEXT")) +
+                                     repl_uuid_hex(3) + "02 0a" + hex(as_bytes("PLAINTEXT")) +
                                      "02 68 2384 0000 00"
                                      "01"    // features: none
                                      "02 72" // rack "r"
@@ -528,7 +528,7 @@ TEST_CASE("BrokerHeartbeat v1 with tagged offline log dirs and v0 are byte exact
     req.current_metadata_offset = 100;
     req.want_fence = false;
     req.want_shut_down = true;
-    req.offline_log_dirs = {uuid_of(6)};
+    req.offline_log_dirs = {repl_uuid_of(6)};
     const auto d = check_layout(req, 1,
                                 "00000001"         // broker_id
                                 "000000000000000a" // broker_epoch
@@ -538,8 +538,8 @@ TEST_CASE("BrokerHeartbeat v1 with tagged offline log dirs and v0 are byte exact
                                 "01"               // tagged fields: one
                                 "00 11"            // tag 0, 17 bytes
                                 "02" +
-                                    uuid_hex(6)); // offline_log_dirs: 1 + 1, one uuid
-    CHECK(d.msg.offline_log_dirs == std::vector<wire::uuid>{uuid_of(6)});
+                                    repl_uuid_hex(6)); // offline_log_dirs: 1 + 1, one uuid
+    CHECK(d.msg.offline_log_dirs == std::vector<wire::uuid>{repl_uuid_of(6)});
     // v0 knows no tag: the dirs are not written.
     check_layout(req, 0, "00000001 000000000000000a 0000000000000064 00 01 00");
     // Without offline dirs, v1 writes an empty tag section.
@@ -564,7 +564,7 @@ TEST_CASE("replication messages skip unknown tags, and a v1 tag is unknown to v0
     // A BrokerHeartbeat v0 request carrying tag 0 (offline dirs exist only from v1) and tag 40.
     const auto in = from_hex("00000001 000000000000000a 0000000000000064 00 00"
                              "02 00 11 02" +
-                             uuid_hex(6) + "28 01 ff");
+                             repl_uuid_hex(6) + "28 01 ff");
     byte_reader r0(bytes_view{in});
     const auto v0 = broker_heartbeat::request::decode(r0, 0);
     REQUIRE(v0);
@@ -574,17 +574,17 @@ TEST_CASE("replication messages skip unknown tags, and a v1 tag is unknown to v0
     const auto v1 = broker_heartbeat::request::decode(r1, 1);
     REQUIRE(v1);
     CHECK(r1.at_end());
-    CHECK(v1->offline_log_dirs == std::vector<wire::uuid>{uuid_of(6)});
+    CHECK(v1->offline_log_dirs == std::vector<wire::uuid>{repl_uuid_of(6)});
     // Tag 0 whose size does not match its value fails at v1.
     const auto bad = from_hex("00000001 000000000000000a 0000000000000064 00 00"
                               "01 00 12 02" +
-                              uuid_hex(6) + "ff");
+                              repl_uuid_hex(6) + "ff");
     byte_reader rb(bytes_view{bad});
     CHECK_FALSE(broker_heartbeat::request::decode(rb, 1));
 
     // An unknown tag inside an AlterPartition v3 ISR entry and inside an OffsetForLeaderEpoch
     // v4 partition.
-    const auto ap = from_hex("00000001 000000000000000a 02" + uuid_hex(1) +
+    const auto ap = from_hex("00000001 000000000000000a 02" + repl_uuid_hex(1) +
                              "02 00000000 00000005 02 00000001 000000000000000a 01 05 02 abcd"
                              "00 00000007 00 00 00");
     byte_reader ra(bytes_view{ap});
@@ -618,7 +618,7 @@ TEST_CASE("every truncation of every replication message fails at every version"
             encode_bytes(broker_registration::response{1, error_code::none, 5}, v), v);
     });
     for_each_version<broker_heartbeat_api>([](std::int16_t v) {
-        gregor::test::require_truncations_fail<broker_heartbeat::request>(encode_bytes(sample_heartbeat_request(), v), v);
+        gregor::test::require_truncations_fail<broker_heartbeat::request>(encode_bytes(sample_broker_heartbeat_request(), v), v);
         gregor::test::require_truncations_fail<broker_heartbeat::response>(encode_bytes(broker_heartbeat::response{}, v), v);
     });
 }

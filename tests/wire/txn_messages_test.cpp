@@ -40,6 +40,7 @@ using gregor::test::for_each_version;
 using gregor::test::from_hex;
 using gregor::test::hex;
 using gregor::test::round_trip;
+using gregor::test::str_hex;
 
 namespace tr = gregor::wire::txn_records;
 
@@ -49,7 +50,6 @@ using bytes = std::vector<std::byte>;
 using opt_string = std::optional<std::string_view>;
 
 /// A string's bytes in hex, for layouts.
-std::string str_hex(std::string_view s) { return hex(as_bytes(s)); }
 
 /// Decodes `layout` (hex) at `version`, requiring success and that every byte was read.
 template <typename M>
