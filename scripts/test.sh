@@ -96,8 +96,8 @@ PY
 # Every build here is a unity build (meson -Dunity=on, four test files to a translation unit, the
 # header check excepted): the test files of a layer instantiate the same broker, producer and
 # consumer templates, and compiling them together does that once per chunk. Measured on the g++
-# -O1 build: 2,423 s of compile CPU without it; tests/broker 552 s -> about 190 s, tests/storage
-# 86 -> 53, tests/interop 155 -> 89. Test files therefore keep their file-local helper names
+# -O1 build (.ninja_log): tests/broker 552 s of compile CPU -> 353 s, tests/cluster 205 -> 106,
+# tests/interop 155 -> 89, tests/storage 86 -> 54; fresh-clone .ci/run 51 -> about 46 min. Test files therefore keep their file-local helper names
 # distinct within a layer (shared helpers go in the layer's *_util.hpp).
 unity_opts=(-Dunity=on -Dunity_size=4)
 normal_opts=("${unity_opts[@]}")
